@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_INET_H
+#define PGT_INET_H
+
+/**
+ * @file
+ * IPv4 address, prefix and MAC address text forms, and the Internet
+ * checksum helpers the fast path uses.
+ *
+ * Addresses are kept in host byte order everywhere outside packet headers;
+ * the fast path converts once when it reads a header.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+
+/** Room for "255.255.255.255/32" and its NUL. */
+#define PGT_INET_ADDRSTRLEN 19
+
+/** An IPv4 prefix: host-order address with host bits zero, length 0..32. */
+struct pgt_prefix {
+	uint32_t addr;
+	uint8_t len;
+};
+
+/** Netmask for prefix length @p len (0..32), host order. */
+static inline uint32_t
+pgt_inet_mask(uint8_t len)
+{
+	return len == 0 ? 0 : UINT32_MAX << (32 - len);
+}
+
+/**
+ * Parse a dotted-quad IPv4 address.
+ *
+ * @return 0, or -EINVAL if @p s is not exactly four decimal octets 0..255.
+ */
+int pgt_inet_parse_addr(const char *s, uint32_t *addr);
+
+/**
+ * Parse "A.B.C.D/LEN" (or "A.B.C.D", meaning /32).
+ *
+ * @param host_bits_ok
+ *   When false, an address with bits set beyond the prefix length is refused
+ *   (a route prefix); when true it is kept as is (an interface address).
+ * @return 0, or -EINVAL on a malformed address or length, or on host bits set
+ *   while @p host_bits_ok is false.
+ */
+int pgt_inet_parse_prefix(const char *s, bool host_bits_ok, uint32_t *addr,
+	uint8_t *len);
+
+/** Format @p addr (host order) as dotted quad into @p buf; returns @p buf. */
+char *pgt_inet_format_addr(uint32_t addr, char *buf, size_t size);
+
+/** Format "A.B.C.D/LEN" into @p buf; returns @p buf. */
+char *pgt_inet_format_prefix(uint32_t addr, uint8_t len, char *buf,
+	size_t size);
+
+/**
+ * Parse "aa:bb:cc:dd:ee:ff".
+ *
+ * @return 0, or -EINVAL if @p s is not six colon-separated hex octets.
+ */
+int pgt_inet_parse_mac(const char *s, struct rte_ether_addr *mac);
+
+/** Format a MAC address as lower-case "aa:bb:cc:dd:ee:ff"; returns @p buf. */
+char *pgt_inet_format_mac(const struct rte_ether_addr *mac, char *buf,
+	size_t size);
+
+/**
+ * Update a 16-bit one's complement checksum for a 16-bit field changing from
+ * @p old to @p new (RFC 1624, eqn. 3). All values in network byte order.
+ */
+static inline rte_be16_t
+pgt_inet_cksum_update16(rte_be16_t cksum, rte_be16_t old, rte_be16_t new)
+{
+	uint32_t sum;
+
+	sum = (uint16_t)~rte_be_to_cpu_16(cksum) +
+		(uint16_t)~rte_be_to_cpu_16(old) + rte_be_to_cpu_16(new);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return rte_cpu_to_be_16((uint16_t)~sum);
+}
+
+/** As pgt_inet_cksum_update16() for a 32-bit field (e.g. an address). */
+static inline rte_be16_t
+pgt_inet_cksum_update32(rte_be16_t cksum, rte_be32_t old, rte_be32_t new)
+{
+	uint32_t o = rte_be_to_cpu_32(old);
+	uint32_t n = rte_be_to_cpu_32(new);
+
+	cksum = pgt_inet_cksum_update16(cksum, rte_cpu_to_be_16(o >> 16),
+		rte_cpu_to_be_16(n >> 16));
+	return pgt_inet_cksum_update16(cksum, rte_cpu_to_be_16(o & 0xffff),
+		rte_cpu_to_be_16(n & 0xffff));
+}
+
+/** True for 224.0.0.0/4. */
+static inline bool
+pgt_inet_is_multicast(uint32_t addr)
+{
+	return (addr & 0xf0000000) == 0xe0000000;
+}
+
+/** True for addresses a router never forwards from or to (RFC 1812 5.3.7). */
+static inline bool
+pgt_inet_is_martian_src(uint32_t addr)
+{
+	return (addr & 0xff000000) == 0 ||		/* 0.0.0.0/8 */
+		(addr & 0xff000000) == 0x7f000000 ||	/* 127.0.0.0/8 */
+		pgt_inet_is_multicast(addr) ||
+		(addr & 0xf0000000) == 0xf0000000;	/* 240/4, bcast */
+}
+
+#endif /* PGT_INET_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_PKT_H
+#define PGT_PKT_H
+
+/**
+ * @file
+ * Per-packet metadata and the one-time L2/L3 parse.
+ *
+ * Every packet is parsed once, right after RX, into a struct pgt_pkt_meta in
+ * the mbuf's private area; later stages read the metadata and never re-parse.
+ * The parse applies RFC 1812 section 5.2.2 checks to IPv4 (version, IHL,
+ * total length against the frame, header checksum) and trims Ethernet padding
+ * so that pkt_len is the IP datagram's length plus the L2 header.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "pgt_stats.h"
+
+/** What the parse found. */
+enum pgt_pkt_kind {
+	PGT_PKT_DROP,	/**< Malformed or not for us; reason in meta->drop. */
+	PGT_PKT_ARP,
+	PGT_PKT_IPV4,
+};
+
+/** Metadata kept in each mbuf's private area. */
+struct pgt_pkt_meta {
+	uint16_t in_port;	/**< Arrival port, or UINT16_MAX if local. */
+	uint16_t out_port;	/**< Set by routing. */
+	uint16_t l3_off;	/**< Offset of the IP/ARP header. */
+	uint8_t l3_hlen;	/**< IPv4 header length in bytes. */
+	uint8_t l2_bcast;	/**< Received as L2 broadcast. */
+	uint32_t src;		/**< IPv4 source, host order. */
+	uint32_t dst;		/**< IPv4 destination, host order. */
+	uint32_t nexthop;	/**< Neighbour to send to, host order. */
+	uint32_t nh_idx;	/**< Route next hop index. */
+	uint16_t drop;		/**< enum pgt_drop when kind is DROP. */
+	uint8_t proto;		/**< IPv4 protocol. */
+	uint8_t frag;		/**< Non-zero if a fragment (MF or offset). */
+};
+
+/** Private area size to give mbuf pools. */
+#define PGT_PKT_PRIV_SIZE \
+	RTE_ALIGN(sizeof(struct pgt_pkt_meta), RTE_MBUF_PRIV_ALIGN)
+
+static inline struct pgt_pkt_meta *
+pgt_pkt_meta(struct rte_mbuf *m)
+{
+	return (struct pgt_pkt_meta *)rte_mbuf_to_priv(m);
+}
+
+static inline struct rte_ipv4_hdr *
+pgt_pkt_ipv4(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *,
+		pgt_pkt_meta(m)->l3_off);
+}
+
+/**
+ * Parse a received frame and fill its metadata.
+ *
+ * @param port_mac
+ *   The MAC of the receiving port: frames to another unicast MAC are not for
+ *   this router (a promiscuous NIC or a bridged tap can deliver them).
+ * @return the kind; for PGT_PKT_DROP, meta->drop holds the reason.
+ */
+enum pgt_pkt_kind pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
+	const struct rte_ether_addr *port_mac);
+
+/**
+ * Validate an IPv4 header at offset @p l3_off of @p m and fill the L3 fields
+ * of its metadata (used by the parse and for locally generated packets).
+ *
+ * @return 0, or the enum pgt_drop reason (> 0) it fails.
+ */
+int pgt_pkt_parse_ipv4(struct rte_mbuf *m, uint16_t l3_off);
+
+#endif /* PGT_PKT_H */

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+
+#include "pgt_inet.h"
+#include "pgt_log.h"
+#include "pgt_port.h"
+#include "pgt_rpc.h"
+#include "pgt_stats.h"
+
+PGT_LOG_REGISTER(port);
+
+#define MAX_STATE_CBS 8
+
+struct pgt_port_view *pgt_port_view_cur;
+struct rte_ring *pgt_port_tx_ring[RTE_MAX_ETHPORTS];
+unsigned int pgt_port_nb_workers;
+
+static pgt_port_state_cb_t state_cbs[MAX_STATE_CBS];
+static unsigned int nb_state_cbs;
+static bool port_started[RTE_MAX_ETHPORTS];
+
+/*
+ * A symmetric Toeplitz key: with the 16-bit pattern 0x6d5a repeated, the hash
+ * of (src, dst, sport, dport) equals that of (dst, src, dport, sport), so the
+ * reply of a flow lands on the queue (worker) of its request.
+ */
+static void
+symmetric_rss_key(uint8_t *key, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < len; i++)
+		key[i] = (i & 1) ? 0x5a : 0x6d;
+}
+
+void
+pgt_port_on_state_change(pgt_port_state_cb_t cb)
+{
+	RTE_VERIFY(nb_state_cbs < MAX_STATE_CBS);
+	state_cbs[nb_state_cbs++] = cb;
+}
+
+static int
+port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
+	uint16_t nb_rxd, uint16_t nb_txd, struct pgt_port *p)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint8_t key[64];
+	uint16_t q;
+	int rc, socket;
+
+	rc = rte_eth_dev_info_get(pid, &info);
+	if (rc != 0)
+		return rc;
+	p->nb_rxq = RTE_MIN(nb_workers, info.max_rx_queues);
+	p->nb_txq = RTE_MIN(nb_workers, info.max_tx_queues);
+	if (p->nb_rxq == 0 || p->nb_txq == 0)
+		return -ENOTSUP;
+
+	memset(&conf, 0, sizeof(conf));
+	if (p->nb_rxq > 1 && info.flow_type_rss_offloads != 0 &&
+			info.hash_key_size <= sizeof(key)) {
+		symmetric_rss_key(key, info.hash_key_size);
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	}
+	rc = rte_eth_dev_configure(pid, p->nb_rxq, p->nb_txq, &conf);
+	if (rc != 0 && conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) {
+		PGT_LOG(NOTICE, port,
+			"port %u (%s): RSS refused (%s), relying on device steering",
+			pid, info.driver_name, strerror(-rc));
+		memset(&conf, 0, sizeof(conf));
+		rc = rte_eth_dev_configure(pid, p->nb_rxq, p->nb_txq, &conf);
+	}
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nb_rxd, &nb_txd);
+	if (rc != 0)
+		return rc;
+	socket = rte_eth_dev_socket_id(pid);
+	if (socket < 0)
+		socket = SOCKET_ID_ANY;
+	for (q = 0; q < p->nb_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, NULL, mp);
+		if (rc != 0)
+			return rc;
+	}
+	for (q = 0; q < p->nb_txq; q++) {
+		rc = rte_eth_tx_queue_setup(pid, q, nb_txd, socket, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	rc = rte_eth_macaddr_get(pid, &p->mac);
+	if (rc != 0)
+		return rc;
+	p->mtu = PGT_PORT_DEFAULT_MTU;
+	rc = rte_eth_dev_set_mtu(pid, p->mtu);
+	if (rc != 0 && rc != -ENOTSUP)
+		PGT_LOG(NOTICE, port, "port %u: cannot set MTU %u: %s", pid,
+			p->mtu, strerror(-rc));
+	rc = rte_eth_dev_start(pid);
+	if (rc != 0)
+		return rc;
+	port_started[pid] = true;
+	p->up = true;
+	snprintf(p->name, sizeof(p->name), "port%u", pid);
+	PGT_LOG(INFO, port, "%s: %s, %u rx / %u tx queues%s", p->name,
+		info.driver_name, p->nb_rxq, p->nb_txq,
+		conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS ?
+			", symmetric RSS" : "");
+	return 0;
+}
+
+int
+pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
+	uint16_t nb_rxd, uint16_t nb_txd)
+{
+	struct pgt_port_view *v;
+	char name[RTE_RING_NAMESIZE];
+	uint16_t pid;
+	int rc;
+
+	if (rte_eth_dev_count_avail() == 0)
+		return -ENODEV;
+	v = rte_zmalloc("pgt_port_view", sizeof(*v), RTE_CACHE_LINE_SIZE);
+	if (v == NULL)
+		return -ENOMEM;
+	pgt_port_nb_workers = nb_workers;
+	RTE_ETH_FOREACH_DEV(pid) {
+		rc = port_configure(pid, nb_workers, mp, nb_rxd, nb_txd,
+			&v->port[pid]);
+		if (rc != 0) {
+			PGT_LOG(ERR, port, "port %u: set-up failed: %s", pid,
+				strerror(-rc));
+			rte_free(v);
+			return rc;
+		}
+		snprintf(name, sizeof(name), "pgt_txh_%u", pid);
+		pgt_port_tx_ring[pid] = rte_ring_create(name,
+			PGT_PORT_TX_RING_SIZE, rte_eth_dev_socket_id(pid),
+			RING_F_SC_DEQ);
+		if (pgt_port_tx_ring[pid] == NULL) {
+			rte_free(v);
+			return -ENOMEM;
+		}
+		v->nb_ports = RTE_MAX(v->nb_ports, (uint16_t)(pid + 1));
+	}
+	pgt_rcu_publish(pgt_port_view_cur, v);
+	return 0;
+}
+
+void
+pgt_port_fini(void)
+{
+	struct rte_mbuf *m;
+	uint16_t pid;
+
+	for (pid = 0; pid < RTE_MAX_ETHPORTS; pid++) {
+		if (pgt_port_tx_ring[pid] != NULL) {
+			while (rte_ring_dequeue(pgt_port_tx_ring[pid],
+					(void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(pgt_port_tx_ring[pid]);
+			pgt_port_tx_ring[pid] = NULL;
+		}
+		if (port_started[pid]) {
+			rte_eth_dev_stop(pid);
+			rte_eth_dev_close(pid);
+			port_started[pid] = false;
+		}
+	}
+	rte_free(pgt_port_view_cur);
+	pgt_port_view_cur = NULL;
+}
+
+int
+pgt_port_find(const char *name)
+{
+	const struct pgt_port_view *v = pgt_port_view_cur;
+	uint16_t pid;
+
+	if (v == NULL)
+		return -ENOENT;
+	for (pid = 0; pid < v->nb_ports; pid++)
+		if (port_started[pid] && strcmp(v->port[pid].name, name) == 0)
+			return pid;
+	return -ENOENT;
+}
+
+struct pgt_port_view *
+pgt_port_view_copy(void)
+{
+	struct pgt_port_view *nv;
+
+	nv = rte_malloc("pgt_port_view", sizeof(*nv), RTE_CACHE_LINE_SIZE);
+	if (nv != NULL)
+		memcpy(nv, pgt_port_view_cur, sizeof(*nv));
+	return nv;
+}
+
+void
+pgt_port_view_commit(struct pgt_port_view *nv)
+{
+	struct pgt_port_view *old = pgt_port_view_cur;
+
+	pgt_rcu_publish(pgt_port_view_cur, nv);
+	pgt_rcu_synchronize();
+	rte_free(old);
+}
+
+void
+pgt_port_view_discard(struct pgt_port_view *nv)
+{
+	rte_free(nv);
+}
+
+/* RPC methods */
+
+static int
+port_lookup(const char *name, struct pgt_rpc_err *err)
+{
+	int pid = pgt_port_find(name);
+
+	if (pid < 0)
+		pgt_rpc_errorf(err, -ENODEV, "no port named '%s'", name);
+	return pid;
+}
+
+static json_t *
+port_json(uint16_t pid, const struct pgt_port *p)
+{
+	char mac[RTE_ETHER_ADDR_FMT_SIZE], a[PGT_INET_ADDRSTRLEN];
+	struct rte_eth_dev_info info;
+	struct rte_eth_link link;
+	json_t *addrs = json_array();
+	unsigned int i;
+
+	for (i = 0; i < p->nb_addrs; i++)
+		json_array_append_new(addrs, json_string(pgt_inet_format_prefix(
+			p->addrs[i].addr, p->addrs[i].len, a, sizeof(a))));
+	memset(&link, 0, sizeof(link));
+	rte_eth_link_get_nowait(pid, &link);
+	memset(&info, 0, sizeof(info));
+	rte_eth_dev_info_get(pid, &info);
+	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:I, s:i, s:i, s:o}",
+		"name", p->name, "id", pid,
+		"driver", info.driver_name != NULL ? info.driver_name : "",
+		"mac", pgt_inet_format_mac(&p->mac, mac, sizeof(mac)),
+		"up", p->up, "link_up", link.link_status == RTE_ETH_LINK_UP,
+		"mtu", p->mtu, "speed_mbps", (json_int_t)link.link_speed,
+		"rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
+		"addresses", addrs);
+}
+
+static int
+rpc_port_list(void *args, json_t **result, struct pgt_rpc_err *err)
+{
+	const struct pgt_port_view *v = pgt_port_view_cur;
+	uint16_t pid;
+
+	*result = json_array();
+	for (pid = 0; pid < v->nb_ports; pid++)
+		if (port_started[pid])
+			json_array_append_new(*result,
+				port_json(pid, &v->port[pid]));
+	return 0;
+}
+
+static struct pgt_rpc_method port_list_method = {
+	.name = "port_list",
+	.desc = "List the ports with their state, MAC, MTU, queues and addresses",
+	.handler = rpc_port_list,
+};
+PGT_RPC_REGISTER(port_list_method);
+
+struct port_set_args {
+	char port[PGT_RPC_STR_MAX];
+	char name[PGT_RPC_STR_MAX];
+	bool has_name;
+	bool up;
+	bool has_up;
+	uint32_t mtu;
+	bool has_mtu;
+};
+
+static bool
+valid_port_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= PGT_PORT_NAMESIZE || isdigit((unsigned char)s[0]))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+				s[i] != '-' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static int
+rpc_port_set(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct port_set_args *args = argp;
+	struct pgt_port_view *nv;
+	struct pgt_port *p;
+	bool state_changed;
+	unsigned int i;
+	int pid, rc;
+
+	pid = port_lookup(args->port, err);
+	if (pid < 0)
+		return pid;
+	if (args->has_name) {
+		if (!valid_port_name(args->name))
+			return pgt_rpc_errorf(err, -EINVAL,
+				"invalid port name '%s': 1-%u letters, digits, '_', '-' or '.', not starting with a digit",
+				args->name, PGT_PORT_NAMESIZE - 1);
+		rc = pgt_port_find(args->name);
+		if (rc >= 0 && rc != pid)
+			return pgt_rpc_errorf(err, -EEXIST,
+				"port name '%s' is taken", args->name);
+	}
+	if (args->has_mtu) {
+		rc = rte_eth_dev_set_mtu(pid, (uint16_t)args->mtu);
+		if (rc != 0 && rc != -ENOTSUP)
+			return pgt_rpc_errorf(err, rc,
+				"device refuses MTU %u: %s", args->mtu,
+				strerror(-rc));
+	}
+	nv = pgt_port_view_copy();
+	if (nv == NULL)
+		return -ENOMEM;
+	p = &nv->port[pid];
+	if (args->has_name)
+		memcpy(p->name, args->name, strlen(args->name) + 1);
+	if (args->has_mtu)
+		p->mtu = (uint16_t)args->mtu;
+	state_changed = args->has_up && p->up != args->up;
+	if (args->has_up)
+		p->up = args->up;
+	pgt_port_view_commit(nv);
+	if (state_changed)
+		for (i = 0; i < nb_state_cbs; i++)
+			state_cbs[i]((uint16_t)pid, args->up);
+	return 0;
+}
+
+static const struct pgt_rpc_param port_set_params[] = {
+	PGT_RPC_PARAM(struct port_set_args, port, PGT_RPC_STRING, true,
+		"port name"),
+	PGT_RPC_PARAM_OPT(struct port_set_args, name, PGT_RPC_STRING,
+		"new name"),
+	PGT_RPC_PARAM_OPT(struct port_set_args, up, PGT_RPC_BOOL,
+		"administrative state: false drops its traffic and withdraws its routes"),
+	PGT_RPC_PARAM_U32(struct port_set_args, mtu, 68, 9000, "IP MTU"),
+};
+
+static struct pgt_rpc_method port_set_method = {
+	.name = "port_set",
+	.desc = "Rename a port, set it up or down, or change its MTU",
+	.params = port_set_params,
+	.nb_params = RTE_DIM(port_set_params),
+	.args_size = sizeof(struct port_set_args),
+	.handler = rpc_port_set,
+};
+PGT_RPC_REGISTER(port_set_method);
+
+static json_t *
+counters_json(const struct pgt_port_counters *c)
+{
+	json_t *o = json_object(), *drops = json_object();
+	unsigned int i;
+
+	for (i = 0; i < PGT_CNT_MAX; i++)
+		json_object_set_new(o, pgt_stats_counter_name(i),
+			json_integer((json_int_t)c->cnt[i]));
+	for (i = 0; i < PGT_DROP_MAX; i++)
+		json_object_set_new(drops, pgt_stats_drop_name(i),
+			json_integer((json_int_t)c->drop[i]));
+	json_object_set_new(o, "drops_total",
+		json_integer((json_int_t)pgt_stats_drops_total(c)));
+	json_object_set_new(o, "drops", drops);
+	return o;
+}
+
+struct port_stats_args {
+	char port[PGT_RPC_STR_MAX];
+	bool has_port;
+	bool per_worker;
+	bool has_per_worker;
+};
+
+static json_t *
+port_stats_json(uint16_t pid, const struct pgt_port *p, bool per_worker)
+{
+	struct pgt_port_counters sum;
+	struct rte_eth_stats es;
+	json_t *o, *workers;
+	unsigned int w;
+
+	pgt_stats_port_sum(pid, pgt_port_nb_workers, &sum);
+	o = counters_json(&sum);
+	json_object_set_new(o, "name", json_string(p->name));
+	memset(&es, 0, sizeof(es));
+	rte_eth_stats_get(pid, &es);
+	json_object_set_new(o, "device", json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"ipackets", (json_int_t)es.ipackets,
+		"opackets", (json_int_t)es.opackets,
+		"ibytes", (json_int_t)es.ibytes,
+		"obytes", (json_int_t)es.obytes,
+		"imissed", (json_int_t)es.imissed,
+		"ierrors", (json_int_t)es.ierrors,
+		"rx_nombuf", (json_int_t)es.rx_nombuf));
+	if (per_worker) {
+		workers = json_array();
+		for (w = 0; w < pgt_port_nb_workers; w++)
+			json_array_append_new(workers,
+				counters_json(&pgt_stats_worker[w].port[pid]));
+		json_object_set_new(o, "workers", workers);
+	}
+	return o;
+}
+
+static int
+rpc_port_stats_get(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct port_stats_args *args = argp;
+	const struct pgt_port_view *v = pgt_port_view_cur;
+	uint16_t pid;
+	int rc;
+
+	if (args->has_port) {
+		rc = port_lookup(args->port, err);
+		if (rc < 0)
+			return rc;
+		*result = port_stats_json((uint16_t)rc, &v->port[rc],
+			args->per_worker);
+		return 0;
+	}
+	*result = json_array();
+	for (pid = 0; pid < v->nb_ports; pid++)
+		if (port_started[pid])
+			json_array_append_new(*result, port_stats_json(pid,
+				&v->port[pid], args->per_worker));
+	return 0;
+}
+
+static const struct pgt_rpc_param port_stats_params[] = {
+	PGT_RPC_PARAM_OPT(struct port_stats_args, port, PGT_RPC_STRING,
+		"only this port (default: all, as an array)"),
+	PGT_RPC_PARAM_OPT(struct port_stats_args, per_worker, PGT_RPC_BOOL,
+		"add each worker's counters"),
+};
+
+static struct pgt_rpc_method port_stats_method = {
+	.name = "port_stats_get",
+	.desc = "Packet counters and drop reasons of ports, summed over workers",
+	.params = port_stats_params,
+	.nb_params = RTE_DIM(port_stats_params),
+	.args_size = sizeof(struct port_stats_args),
+	.handler = rpc_port_stats_get,
+};
+PGT_RPC_REGISTER(port_stats_method);
+
+static void
+port_save(json_t *calls)
+{
+	const struct pgt_port_view *v = pgt_port_view_cur;
+	char def[PGT_PORT_NAMESIZE];
+	const struct pgt_port *p;
+	json_t *params;
+	uint16_t pid;
+
+	for (pid = 0; pid < v->nb_ports; pid++) {
+		if (!port_started[pid])
+			continue;
+		p = &v->port[pid];
+		snprintf(def, sizeof(def), "port%u", pid);
+		if (strcmp(def, p->name) != 0)
+			pgt_rpc_save_call(calls, "port_set", json_pack(
+				"{s:s, s:s}", "port", def, "name", p->name));
+		if (p->mtu == PGT_PORT_DEFAULT_MTU && p->up)
+			continue;
+		params = json_pack("{s:s}", "port", p->name);
+		if (p->mtu != PGT_PORT_DEFAULT_MTU)
+			json_object_set_new(params, "mtu", json_integer(p->mtu));
+		if (!p->up)
+			json_object_set_new(params, "up", json_false());
+		pgt_rpc_save_call(calls, "port_set", params);
+	}
+}
+
+static struct pgt_rpc_saver port_saver = { .order = 10, .save = port_save };
+PGT_RPC_REGISTER_SAVER(port_saver);

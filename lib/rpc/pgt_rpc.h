@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_RPC_H
+#define PGT_RPC_H
+
+/**
+ * @file
+ * JSON-RPC 2.0 method registry, dispatcher and Unix socket server.
+ *
+ * Each module registers its methods next to its code with PGT_RPC_REGISTER().
+ * A method declares its parameters as a table: the dispatcher checks every
+ * parameter (type, range, required, unknown names) and decodes it into a
+ * plain C struct before the handler runs, so a handler never sees malformed
+ * input and every method reports bad parameters the same precise way.
+ * `rpc_get_methods` returns the same tables as a schema.
+ *
+ * Errors: the standard codes below for protocol problems; a handler's own
+ * failure is reported with code = its negative errno (e.g. -2 ENOENT "no such
+ * port", -17 EEXIST, -22 EINVAL) and a one-line message.
+ *
+ * Everything here runs on the management thread only.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <rte_common.h>
+#include <rte_ether.h>
+
+#include "pgt_inet.h"
+
+#define PGT_RPC_PARSE_ERROR	-32700	/**< Not JSON; connection closed. */
+#define PGT_RPC_INVALID_REQUEST	-32600	/**< Not a JSON-RPC 2.0 request. */
+#define PGT_RPC_METHOD_NOT_FOUND -32601
+#define PGT_RPC_INVALID_PARAMS	-32602
+#define PGT_RPC_INTERNAL_ERROR	-32603
+
+/** Longest string parameter, including the NUL. */
+#define PGT_RPC_STR_MAX 64
+/** Largest request accepted on the socket, in bytes. */
+#define PGT_RPC_MAX_REQUEST (4u << 20)
+
+/** Parameter value types and the C type each decodes into. */
+enum pgt_rpc_type {
+	PGT_RPC_STRING,	/**< char[PGT_RPC_STR_MAX] */
+	PGT_RPC_BOOL,	/**< bool */
+	PGT_RPC_U32,	/**< uint32_t, checked against min..max */
+	PGT_RPC_IPV4,	/**< uint32_t host order, "A.B.C.D" */
+	PGT_RPC_PREFIX,	/**< struct pgt_prefix, "A.B.C.D/LEN", no host bits */
+	PGT_RPC_IFADDR,	/**< struct pgt_prefix, "A.B.C.D/LEN", host bits kept */
+	PGT_RPC_MAC,	/**< struct rte_ether_addr, "aa:bb:cc:dd:ee:ff" */
+};
+
+/** One parameter of a method. */
+struct pgt_rpc_param {
+	const char *name;
+	enum pgt_rpc_type type;
+	size_t offset;		/**< Where the value goes in the args struct. */
+	ssize_t has_offset;	/**< bool set when present, or -1. */
+	bool required;
+	uint32_t min, max;	/**< Range for PGT_RPC_U32. */
+	const char *desc;
+};
+
+/** A failed call: code and message returned to the client. */
+struct pgt_rpc_err {
+	int code;
+	char msg[256];
+};
+
+/**
+ * A method handler.
+ *
+ * @param args
+ *   The decoded parameters (struct of the method's args_size, zeroed first).
+ * @param result
+ *   Set to the result on success (a new reference); left NULL means `true`.
+ * @return
+ *   0 on success, else a negative errno, with err->msg filled by
+ *   pgt_rpc_errorf() (a message is made from the errno otherwise).
+ */
+typedef int (*pgt_rpc_handler_t)(void *args, json_t **result,
+	struct pgt_rpc_err *err);
+
+/** A method as registered. */
+struct pgt_rpc_method {
+	const char *name;
+	const char *desc;
+	const struct pgt_rpc_param *params;
+	unsigned int nb_params;
+	size_t args_size;
+	pgt_rpc_handler_t handler;
+	struct pgt_rpc_method *next;	/**< Registry link, set by registration. */
+};
+
+/** Add @p m to the registry (constructor context; names must be unique). */
+void pgt_rpc_register(struct pgt_rpc_method *m);
+
+/** Register method object @p m at program start. */
+#define PGT_RPC_REGISTER(m) \
+	RTE_INIT(pgt_rpc_register_##m) { pgt_rpc_register(&m); }
+
+/** Describe a parameter stored in field @p field of args struct @p st. */
+#define PGT_RPC_PARAM(st, field, ptype, req, description) \
+	{ .name = #field, .type = ptype, .offset = offsetof(st, field), \
+	  .has_offset = -1, .required = req, .min = 0, .max = UINT32_MAX, \
+	  .desc = description }
+
+/** As PGT_RPC_PARAM(), optional, with presence recorded in bool `has_<field>`. */
+#define PGT_RPC_PARAM_OPT(st, field, ptype, description) \
+	{ .name = #field, .type = ptype, .offset = offsetof(st, field), \
+	  .has_offset = offsetof(st, has_##field), .required = false, \
+	  .min = 0, .max = UINT32_MAX, .desc = description }
+
+/** An optional u32 with a range. */
+#define PGT_RPC_PARAM_U32(st, field, lo, hi, description) \
+	{ .name = #field, .type = PGT_RPC_U32, .offset = offsetof(st, field), \
+	  .has_offset = offsetof(st, has_##field), .required = false, \
+	  .min = lo, .max = hi, .desc = description }
+
+/** Fill @p err with a printf-style message; returns @p errnum for chaining. */
+int pgt_rpc_errorf(struct pgt_rpc_err *err, int errnum, const char *fmt, ...)
+	__rte_format_printf(3, 4);
+
+/** Look up a registered method by name, or NULL. */
+const struct pgt_rpc_method *pgt_rpc_find(const char *name);
+
+/**
+ * Call a method directly (the configuration loader's path).
+ *
+ * @param params
+ *   An object or NULL (no parameters).
+ * @return 0 with *result set (new reference, may be NULL), or the error code
+ *   (a standard JSON-RPC code or a negative errno) with @p err filled.
+ */
+int pgt_rpc_call(const char *method, json_t *params, json_t **result,
+	struct pgt_rpc_err *err);
+
+/**
+ * A configuration saver: appends to @p calls the {"method", "params"}
+ * objects that recreate its module's state when replayed in order.
+ */
+typedef void (*pgt_rpc_saver_t)(json_t *calls);
+
+/** A saver and its place in the saved configuration. */
+struct pgt_rpc_saver {
+	unsigned int order;	/**< Lower first: ports before addresses... */
+	pgt_rpc_saver_t save;
+	struct pgt_rpc_saver *next;
+};
+
+/** Add @p s to the savers (constructor context). */
+void pgt_rpc_register_saver(struct pgt_rpc_saver *s);
+
+/** Register saver object @p s at program start. */
+#define PGT_RPC_REGISTER_SAVER(s) \
+	RTE_INIT(pgt_rpc_register_saver_##s) { pgt_rpc_register_saver(&s); }
+
+/** The running state as an array of calls, every saver in order. */
+json_t *pgt_rpc_save_calls(void);
+
+/** Append {"method": @p method, "params": @p params (stolen)} to @p calls. */
+void pgt_rpc_save_call(json_t *calls, const char *method, json_t *params);
+
+/**
+ * Handle one decoded request value and build the response.
+ *
+ * @return The response object (new reference), or NULL for a notification
+ *   (a request without "id"), which gets no response.
+ */
+json_t *pgt_rpc_handle(json_t *request);
+
+/**
+ * Start serving on Unix stream socket @p path (created mode 0660; its
+ * directory is created if missing). A stale socket file left by a dead
+ * daemon is replaced; a live one is not.
+ *
+ * @return 0, -EADDRINUSE if another daemon answers on @p path,
+ *   -ENAMETOOLONG if @p path does not fit a sockaddr_un, or the negative
+ *   errno of the failing socket call.
+ */
+int pgt_rpc_server_start(const char *path);
+
+/**
+ * Serve clients for up to @p timeout_ms (0: do not block). Never blocks on a
+ * client: reads and writes are non-blocking and bounded per call.
+ */
+void pgt_rpc_server_poll(int timeout_ms);
+
+/** Close every client and the listening socket; remove the socket file. */
+void pgt_rpc_server_stop(void);
+
+/** Number of connected clients (for tests and stats). */
+unsigned int pgt_rpc_server_nb_clients(void);
+
+#endif /* PGT_RPC_H */
