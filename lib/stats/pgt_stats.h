@@ -57,6 +57,8 @@
 	X(IP_CHECKSUM, "ip_bad_checksum") \
 	X(IP_SRC_MARTIAN, "ip_martian_source") \
 	X(IP_DST_MARTIAN, "ip_martian_destination") \
+	X(IP_MULTICAST, "ip_multicast") \
+	X(L2_BCAST_FORWARD, "l2_broadcast_not_forwarded") \
 	X(TTL_EXCEEDED, "ttl_exceeded") \
 	X(NO_ROUTE, "no_route") \
 	X(BLACKHOLE, "route_blackhole") \
@@ -100,13 +102,13 @@ struct pgt_worker_counters {
 /** The counters of worker @p w (0..RTE_MAX_LCORE-1). */
 extern struct pgt_worker_counters pgt_stats_worker[RTE_MAX_LCORE];
 
-/** Count @p n of counter @p c on port @p port of worker @p w. */
-#define PGT_COUNT(w, port, c, n) \
-	(pgt_stats_worker[w].port[port].cnt[PGT_CNT_##c] += (n))
+/** Count @p n of counter @p c on port @p p of worker @p w. */
+#define PGT_COUNT(w, p, c, n) \
+	(pgt_stats_worker[w].port[p].cnt[PGT_CNT_##c] += (n))
 
-/** Count one drop of reason @p r on port @p port of worker @p w. */
-#define PGT_DROP(w, port, r) \
-	(pgt_stats_worker[w].port[port].drop[PGT_DROP_##r]++)
+/** Count one drop of reason @p r on port @p p of worker @p w. */
+#define PGT_DROP(w, p, r) \
+	(pgt_stats_worker[w].port[p].drop[PGT_DROP_##r]++)
 
 /** Name of counter @p c / drop reason @p d. */
 const char *pgt_stats_counter_name(enum pgt_counter c);

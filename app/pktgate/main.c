@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pktgate: the daemon.
+ *
+ * The main lcore is the management thread: it loads the configuration,
+ * serves JSON-RPC and runs the neighbour state machine. Every other lcore is
+ * a worker running the pipeline (lib/pipeline). See docs/architecture.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "pgt_config.h"
+#include "pgt_log.h"
+#include "pgt_neigh.h"
+#include "pgt_pipeline.h"
+#include "pgt_pkt.h"
+#include "pgt_port.h"
+#include "pgt_rcu.h"
+#include "pgt_route.h"
+#include "pgt_rpc.h"
+#include "pgt_stats.h"
+
+PGT_LOG_REGISTER(main);
+
+#define DEFAULT_RPC_SOCKET	"/run/pktgate/pktgate.sock"
+#define DEFAULT_MBUFS		16383
+#define DEFAULT_MAX_ROUTES	65536
+#define DEFAULT_MAX_NEIGH	16384
+#define MGMT_POLL_MS		5
+
+struct options {
+	const char *rpc_socket;
+	const char *config;
+	uint32_t idle_sleep_us;
+	uint32_t mbufs;
+	uint32_t max_routes;
+	uint32_t max_neigh;
+};
+
+static volatile sig_atomic_t quit;
+static struct rte_mempool *pkt_pool, *indirect_pool;
+static unsigned int nb_workers;
+static time_t start_time;
+
+static void
+on_signal(int sig)
+{
+	quit = sig;
+}
+
+static void
+usage(const char *prog)
+{
+	printf("Usage: %s [EAL options] -- [options]\n"
+		"  --rpc-socket PATH    JSON-RPC socket (default %s)\n"
+		"  --config FILE        apply this configuration at start\n"
+		"  --idle-sleep-us N    idle workers sleep N us (default 0: poll)\n"
+		"  --mbufs N            packet buffers (default %u)\n"
+		"  --max-routes N       routing table size (default %u)\n"
+		"  --max-neigh N        ARP table size (default %u)\n"
+		"Every lcore but the main one runs a worker; give at least 2.\n",
+		prog, DEFAULT_RPC_SOCKET, DEFAULT_MBUFS, DEFAULT_MAX_ROUTES,
+		DEFAULT_MAX_NEIGH);
+}
+
+static int
+parse_u32(const char *name, const char *s, uint32_t min, uint32_t max,
+	uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
+		fprintf(stderr, "pktgate: --%s: '%s' is not a number in %u..%u\n",
+			name, s, min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "rpc-socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "idle-sleep-us", required_argument, NULL, 'i' },
+		{ "mbufs", required_argument, NULL, 'm' },
+		{ "max-routes", required_argument, NULL, 'r' },
+		{ "max-neigh", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			o->rpc_socket = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'i':
+			if (parse_u32("idle-sleep-us", optarg, 0, 1000000,
+					&o->idle_sleep_us) < 0)
+				return -EINVAL;
+			break;
+		case 'm':
+			if (parse_u32("mbufs", optarg, 1024, 1u << 24,
+					&o->mbufs) < 0)
+				return -EINVAL;
+			break;
+		case 'r':
+			if (parse_u32("max-routes", optarg, 16, 1u << 24,
+					&o->max_routes) < 0)
+				return -EINVAL;
+			break;
+		case 'n':
+			if (parse_u32("max-neigh", optarg, 16, 1u << 22,
+					&o->max_neigh) < 0)
+				return -EINVAL;
+			break;
+		case 'h':
+			usage(argv[0]);
+			exit(0);
+		default:
+			usage(argv[0]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pktgate: unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* system_info: version, workers, buffers; the daemon's own RPC. */
+static int
+rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
+{
+	json_t *workers = json_array();
+	unsigned int w;
+
+	for (w = 0; w < nb_workers; w++)
+		json_array_append_new(workers, json_pack(
+			"{s:i, s:I, s:I, s:I}", "id", w,
+			"loops", (json_int_t)pgt_stats_worker[w].loops,
+			"busy_loops", (json_int_t)pgt_stats_worker[w].busy_loops,
+			"idle_sleeps",
+			(json_int_t)pgt_stats_worker[w].idle_sleeps));
+	*result = json_pack("{s:s, s:I, s:i, s:o, s:{s:i, s:i}}",
+		"version", PGT_VERSION,
+		"uptime_s", (json_int_t)(time(NULL) - start_time),
+		"nb_workers", nb_workers,
+		"workers", workers,
+		"mbufs", "size", pkt_pool->size,
+		"available", rte_mempool_avail_count(pkt_pool));
+	return 0;
+}
+
+static struct pgt_rpc_method system_info_method = {
+	.name = "system_info",
+	.desc = "Version, uptime, workers' loop counters and packet buffers",
+	.handler = rpc_system_info,
+};
+PGT_RPC_REGISTER(system_info_method);
+
+static int
+setup(const struct options *o)
+{
+	struct pgt_pipeline_conf pc;
+	int rc;
+
+	pkt_pool = rte_pktmbuf_pool_create("pgt_pkts", o->mbufs, 256,
+		PGT_PKT_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	indirect_pool = rte_pktmbuf_pool_create("pgt_indirect", o->mbufs / 2,
+		256, PGT_PKT_PRIV_SIZE, 0, (int)rte_socket_id());
+	if (pkt_pool == NULL || indirect_pool == NULL) {
+		PGT_LOG(ERR, main, "cannot create %u packet buffers: %s",
+			o->mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = pgt_rcu_init(nb_workers);
+	if (rc == 0)
+		rc = pgt_port_init(nb_workers, pkt_pool, 1024, 1024);
+	if (rc == -ENODEV)
+		PGT_LOG(ERR, main,
+			"no ports: give EAL some, e.g. --vdev net_tap0,iface=pg0");
+	if (rc == 0)
+		rc = pgt_neigh_init(o->max_neigh, nb_workers, pkt_pool);
+	if (rc == 0)
+		rc = pgt_route_init(o->max_routes);
+	if (rc == 0) {
+		pc = (struct pgt_pipeline_conf){ .nb_workers = nb_workers,
+			.pool = pkt_pool, .indirect_pool = indirect_pool,
+			.idle_sleep_us = o->idle_sleep_us };
+		rc = pgt_pipeline_init(&pc);
+	}
+	return rc;
+}
+
+static void
+teardown(void)
+{
+	unsigned int avail;
+
+	pgt_rpc_server_stop();
+	pgt_port_fini();
+	pgt_route_fini();
+	pgt_neigh_fini();
+	pgt_rcu_fini();
+	if (pkt_pool != NULL) {
+		avail = rte_mempool_avail_count(pkt_pool);
+		if (avail != pkt_pool->size)
+			PGT_LOG(ERR, main, "%u packet buffers not returned",
+				pkt_pool->size - avail);
+		else
+			PGT_LOG(INFO, main, "all %u packet buffers returned",
+				pkt_pool->size);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = {
+		.rpc_socket = DEFAULT_RPC_SOCKET,
+		.mbufs = DEFAULT_MBUFS,
+		.max_routes = DEFAULT_MAX_ROUTES,
+		.max_neigh = DEFAULT_MAX_NEIGH,
+	};
+	char msg[512];
+	unsigned int lcore;
+	uintptr_t w = 0;
+	int rc, eal_args;
+
+	eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0) {
+		fprintf(stderr, "pktgate: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	argv[eal_args] = argv[0];
+	if (parse_options(argc - eal_args, argv + eal_args, &o) < 0) {
+		rte_eal_cleanup();
+		return 2;
+	}
+	start_time = time(NULL);
+	nb_workers = rte_lcore_count() - 1;
+	if (nb_workers == 0) {
+		PGT_LOG(ERR, main,
+			"no worker lcore: give EAL at least two (e.g. -l 0-1)");
+		rte_eal_cleanup();
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = setup(&o);
+	if (rc == 0 && o.config != NULL) {
+		rc = pgt_config_load(o.config, msg, sizeof(msg));
+		if (rc != 0)
+			PGT_LOG(ERR, main, "configuration not applied: %s", msg);
+	}
+	if (rc == 0) {
+		rc = pgt_rpc_server_start(o.rpc_socket);
+		if (rc != 0)
+			PGT_LOG(ERR, main, "RPC socket %s: %s", o.rpc_socket,
+				strerror(-rc));
+	}
+	if (rc != 0) {
+		teardown();
+		rte_eal_cleanup();
+		return 1;
+	}
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		rte_eal_remote_launch(pgt_pipeline_worker_main, (void *)w++,
+			lcore);
+	PGT_LOG(NOTICE, main, "ready: %u ports, %u workers, RPC on %s",
+		rte_eth_dev_count_avail(), nb_workers, o.rpc_socket);
+
+	while (!quit) {
+		pgt_rpc_server_poll(MGMT_POLL_MS);
+		pgt_neigh_poll();
+	}
+
+	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);
+	pgt_pipeline_stop();
+	rte_eal_mp_wait_lcore();
+	teardown();
+	rte_eal_cleanup();
+	return 0;
+}

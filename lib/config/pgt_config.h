@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_CONFIG_H
+#define PGT_CONFIG_H
+
+/**
+ * @file
+ * The configuration file: a replay of RPC calls.
+ *
+ *   {"version": 1,
+ *    "config": [{"method": "ip_addr_add",
+ *                "params": {"address": "10.0.1.1/24", "port": "port0"}},
+ *               ...]}
+ *
+ * Loading calls each method in order through the RPC dispatcher, so a file
+ * can do exactly what a client can, with the same checks and messages.
+ * `save_config` produces the same document from the running state; loading
+ * a saved document reproduces that state.
+ *
+ * The daemon loads the file before its workers start and exits if any call
+ * fails, so a bad file never leaves a half-applied configuration running.
+ */
+
+#include <stddef.h>
+
+/** The only configuration format version so far. */
+#define PGT_CONFIG_VERSION 1
+
+/**
+ * Load and apply the configuration file @p path.
+ *
+ * @param msg
+ *   On failure, "PATH:LINE: reason" (LINE of the offending call).
+ * @return 0; -ENOENT/-EACCES/... if the file cannot be read; -EINVAL if it
+ *   is not a valid configuration document; the failing call's error code
+ *   (a negative errno or a JSON-RPC code) if a call fails.
+ */
+int pgt_config_load(const char *path, char *msg, size_t msg_size);
+
+#endif /* PGT_CONFIG_H */

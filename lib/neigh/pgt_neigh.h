@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_NEIGH_H
+#define PGT_NEIGH_H
+
+/**
+ * @file
+ * The ARP neighbour table.
+ *
+ * One table shared by all workers: an rte_hash in lock-free read mode keyed
+ * by (address, port), whose key position indexes an entry array. The
+ * management thread is the only writer and runs the state machine (Linux's
+ * INCOMPLETE, REACHABLE, STALE, PROBE, FAILED, PERMANENT). Workers only read:
+ * each entry's link-layer address and validity are one 64-bit word, stored
+ * atomically, so a worker never sees half a MAC. Workers never write the
+ * table: what they learn from ARP packets and which next hops they need
+ * resolved travels to the management thread as 16-byte messages on one
+ * single-producer ring per worker. Deleted positions are reused only after an
+ * RCU grace period.
+ *
+ * Timers (Linux defaults): an entry is REACHABLE for 30 s after a reply;
+ * then STALE, still used; a STALE entry that is used is re-probed (3 unicast
+ * requests, 1 s apart) and deleted if silent; an unused STALE entry is
+ * removed after 60 s. Resolution sends 3 broadcast requests, 1 s apart; a
+ * silent neighbour is FAILED for 3 s (packets to it get host unreachable),
+ * then forgotten.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_mempool.h>
+
+/** Entry states. */
+enum pgt_neigh_state {
+	PGT_NEIGH_INCOMPLETE,
+	PGT_NEIGH_REACHABLE,
+	PGT_NEIGH_STALE,
+	PGT_NEIGH_PROBE,
+	PGT_NEIGH_FAILED,
+	PGT_NEIGH_PERMANENT,
+};
+
+/** Set in pgt_neigh_entry.lladdr when the MAC is usable. */
+#define PGT_NEIGH_VALID		(1ULL << 63)
+/** Set in pgt_neigh_entry.lladdr when resolution failed. */
+#define PGT_NEIGH_FAILED_BIT	(1ULL << 62)
+
+/** The hash key. */
+struct pgt_neigh_key {
+	uint32_t addr;	/**< Host order. */
+	uint16_t port;
+	uint16_t zero;	/**< Always 0: keys are hashed as bytes. */
+};
+
+/** One neighbour. */
+struct pgt_neigh_entry {
+	/** MAC in the low 48 bits, PGT_NEIGH_* flags above. Atomic. */
+	uint64_t lladdr;
+	/** Set by workers when they send to it; cleared by the manager. */
+	uint8_t used;
+	/* Management thread only: */
+	uint8_t state;
+	uint8_t probes;
+	uint16_t port;
+	uint32_t addr;
+	uint64_t deadline;	/**< TSC of the next state timer. */
+	uint64_t confirmed;	/**< TSC of the last reply. */
+	uint64_t last_used;	/**< TSC the manager last saw `used`. */
+} __rte_cache_aligned;
+
+/** Worker-to-manager message types. */
+enum pgt_neigh_msg_type {
+	PGT_NEIGH_MSG_RESOLVE,	/**< A packet waits for this next hop. */
+	PGT_NEIGH_MSG_REPLY,	/**< An ARP reply was received. */
+	PGT_NEIGH_MSG_REQUEST,	/**< An ARP request for us was received. */
+};
+
+/** A worker-to-manager message (16 bytes, ring element). */
+struct pgt_neigh_msg {
+	uint32_t addr;
+	uint16_t port;
+	uint8_t type;
+	uint8_t pad;
+	struct rte_ether_addr mac;
+	uint16_t pad2;
+};
+
+extern struct rte_hash *pgt_neigh_hash;
+extern struct pgt_neigh_entry *pgt_neigh_entries;
+/** Bumped whenever an entry becomes usable or fails: pending packets retry. */
+extern uint32_t pgt_neigh_generation;
+
+/**
+ * Create the table (@p max_entries), one message ring per worker, and the
+ * state the manager needs to send ARP (@p mp for its mbufs).
+ *
+ * @return 0, -EINVAL on a zero size, -ENOMEM.
+ */
+int pgt_neigh_init(uint32_t max_entries, unsigned int nb_workers,
+	struct rte_mempool *mp);
+
+/** Free everything (after the workers stopped). */
+void pgt_neigh_fini(void);
+
+/**
+ * Look up the MAC of @p addr on @p port (worker context).
+ *
+ * @return 0 with *mac set; -ENOENT no entry (ask for resolution); -EAGAIN
+ *   resolution in progress; -EHOSTUNREACH resolution failed.
+ */
+static inline int
+pgt_neigh_lookup(uint32_t addr, uint16_t port, struct rte_ether_addr *mac)
+{
+	struct pgt_neigh_key key = { .addr = addr, .port = port, .zero = 0 };
+	struct pgt_neigh_entry *e;
+	uint64_t ll;
+	int pos;
+
+	pos = rte_hash_lookup(pgt_neigh_hash, &key);
+	if (pos < 0)
+		return -ENOENT;
+	e = &pgt_neigh_entries[pos];
+	ll = __atomic_load_n(&e->lladdr, __ATOMIC_ACQUIRE);
+	if (!(ll & PGT_NEIGH_VALID))
+		return (ll & PGT_NEIGH_FAILED_BIT) ? -EHOSTUNREACH : -EAGAIN;
+	/* Avoid dirtying the line on every packet: write only when clear. */
+	if (!__atomic_load_n(&e->used, __ATOMIC_RELAXED))
+		__atomic_store_n(&e->used, 1, __ATOMIC_RELAXED);
+	mac->addr_bytes[0] = (uint8_t)(ll >> 40);
+	mac->addr_bytes[1] = (uint8_t)(ll >> 32);
+	mac->addr_bytes[2] = (uint8_t)(ll >> 24);
+	mac->addr_bytes[3] = (uint8_t)(ll >> 16);
+	mac->addr_bytes[4] = (uint8_t)(ll >> 8);
+	mac->addr_bytes[5] = (uint8_t)ll;
+	return 0;
+}
+
+/**
+ * Send a message to the manager (worker @p worker's ring).
+ * @return 0, or -ENOBUFS when the ring is full (the message is lost; the
+ *   worker will ask again, the counter neigh_msgs_lost tells).
+ */
+int pgt_neigh_post(unsigned int worker, const struct pgt_neigh_msg *msg);
+
+/**
+ * Manager: drain the workers' messages and run the timers. Call often (every
+ * management loop iteration); timers run every 100 ms.
+ */
+void pgt_neigh_poll(void);
+
+/**
+ * Manager: announce @p addr on @p port with a gratuitous ARP request.
+ * @return 0, -ENOBUFS (no mbuf or TX ring full).
+ */
+int pgt_neigh_announce(uint16_t port, uint32_t addr);
+
+/** Manager: forget every non-permanent entry on @p port (UINT16_MAX: all). */
+void pgt_neigh_flush(uint16_t port);
+
+#endif /* PGT_NEIGH_H */

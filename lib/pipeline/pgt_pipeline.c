@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packet stages of a worker: ARP, IPv4 routing, local delivery,
+ * forwarding, fragmentation, locally generated packets and the neighbour
+ * step. Every function here runs on a worker lcore, for packets that the
+ * worker alone owns.
+ *
+ * Convention: from the routing decision on, an mbuf's data starts at its
+ * IPv4 header (meta->l3_off == 0); the Ethernet header is written last, once
+ * the neighbour's MAC is known.
+ */
+#include <rte_arp.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_lpm.h>
+#include <rte_prefetch.h>
+
+#include "pgt_inet.h"
+#include "pgt_neigh.h"
+#include "pgt_pipeline_priv.h"
+#include "pgt_route.h"
+
+#define MAX_FRAGMENTS 64
+
+static void ip_output(struct pgt_worker *w, struct rte_mbuf *m);
+
+/* ICMP errors */
+
+static void local_output(struct pgt_worker *w, struct rte_mbuf *m);
+
+/* Send an ICMP error about @p orig, which the caller still owns. */
+static void
+icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
+	uint8_t code, uint32_t info)
+{
+	uint16_t sport = pgt_pkt_stat_port(orig);
+	struct rte_mbuf *m;
+	bool no_mbuf;
+
+	if (!pgt_icmp_allow(&w->icmp, w->now)) {
+		PGT_COUNT(w->id, sport, ICMP_RATELIMITED, 1);
+		return;
+	}
+	m = pgt_icmp_error(w->pool, orig, type, code, info, &no_mbuf);
+	if (m == NULL) {
+		if (no_mbuf)
+			PGT_DROP(w->id, sport, NO_MBUF);
+		return;
+	}
+	pgt_pkt_meta(m)->in_port = UINT16_MAX;
+	pgt_pkt_meta(m)->out_port = sport;	/* for accounting until routed */
+	PGT_COUNT(w->id, sport, ICMP_ERRORS_OUT, 1);
+	local_output(w, m);
+}
+
+/* Drop @p m with @p reason after an ICMP error about it. */
+static void
+reject(struct pgt_worker *w, struct rte_mbuf *m, uint8_t type, uint8_t code,
+	uint32_t info, enum pgt_drop reason)
+{
+	icmp_error(w, m, type, code, info);
+	pgt_drop(w, m, reason);
+}
+
+void
+pgt_pipeline_neigh_fail(struct pgt_worker *w, struct rte_mbuf *m,
+	enum pgt_drop reason)
+{
+	reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_HOST, 0, reason);
+}
+
+/* Neighbour step and transmit staging */
+
+void
+pgt_pipeline_l2_send(struct pgt_worker *w, struct rte_mbuf *m,
+	const struct rte_ether_addr *dst)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_ether_hdr *eth;
+
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+	if (eth == NULL) {
+		pgt_drop(w, m, PGT_DROP_NO_MBUF);
+		return;
+	}
+	rte_ether_addr_copy(dst, &eth->dst_addr);
+	rte_ether_addr_copy(&w->view->port[meta->out_port].mac,
+		&eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	pgt_tx_stage(w, meta->out_port, m);
+}
+
+static void
+neigh_xmit(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct pgt_neigh_msg msg;
+	struct rte_ether_addr mac;
+	int rc;
+
+	rc = pgt_neigh_lookup(meta->nexthop, meta->out_port, &mac);
+	if (likely(rc == 0)) {
+		pgt_pipeline_l2_send(w, m, &mac);
+		return;
+	}
+	if (rc == -EHOSTUNREACH) {
+		pgt_pipeline_neigh_fail(w, m, PGT_DROP_NEIGH_FAILED);
+		return;
+	}
+	if (rc == -ENOENT) {
+		msg = (struct pgt_neigh_msg){ .addr = meta->nexthop,
+			.port = meta->out_port,
+			.type = PGT_NEIGH_MSG_RESOLVE };
+		pgt_neigh_post(w->id, &msg);
+	}
+	if (!pgt_worker_park(w, m)) {
+		pgt_drop(w, m, PGT_DROP_NEIGH_QUEUE_FULL);
+		return;
+	}
+	PGT_COUNT(w->id, pgt_pkt_stat_port(m), NEIGH_QUEUED, 1);
+}
+
+/* Fragment @p m (data at its IPv4 header) to the MTU of its output port. */
+static void
+fragment(struct pgt_worker *w, struct rte_mbuf *m, uint16_t mtu)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_mbuf *frags[MAX_FRAGMENTS];
+	struct rte_ipv4_hdr *ip;
+	int n, i;
+
+	n = rte_ipv4_fragment_packet(m, frags, MAX_FRAGMENTS, mtu, w->pool,
+		w->indirect_pool);
+	if (n < 0) {
+		pgt_drop(w, m, n == -ENOMEM ? PGT_DROP_NO_MBUF :
+			PGT_DROP_FRAG_FAILED);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		*pgt_pkt_meta(frags[i]) = *meta;
+		ip = rte_pktmbuf_mtod(frags[i], struct rte_ipv4_hdr *);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		neigh_xmit(w, frags[i]);
+	}
+	PGT_COUNT(w->id, meta->out_port, FRAGMENTS_OUT, (uint64_t)n);
+	rte_pktmbuf_free(m);
+}
+
+/* Send @p m (data at IPv4 header, out_port and nexthop set) on its way. */
+static void
+ip_output(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_port *out = &w->view->port[meta->out_port];
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+
+	/* Hook: POSTROUTING runs here (ruleset engine). */
+	if (unlikely(!out->up)) {
+		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
+		return;
+	}
+	if (unlikely(rte_pktmbuf_pkt_len(m) > out->mtu)) {
+		if (ip->fragment_offset &
+				rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) {
+			reject(w, m, PGT_ICMP_DEST_UNREACH,
+				PGT_ICMP_UNREACH_FRAG_NEEDED,
+				out->mtu, PGT_DROP_FRAG_NEEDED);
+			return;
+		}
+		fragment(w, m, out->mtu);
+		return;
+	}
+	neigh_xmit(w, m);
+}
+
+/*
+ * A packet pktgate originates (data at its IPv4 header, meta->dst set, IP
+ * source 0 unless already chosen): route it, pick its source address, finish
+ * its header and send it.
+ */
+static void
+local_output(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	const struct pgt_nexthop *nh;
+	uint32_t src;
+	int idx;
+
+	meta->l3_off = 0;
+	idx = pgt_route_lookup(meta->dst);
+	if (idx < 0) {
+		pgt_drop(w, m, PGT_DROP_NO_ROUTE);
+		return;
+	}
+	nh = &pgt_route_nexthops[idx];
+	switch (nh->type) {
+	case PGT_NH_UNICAST:
+		break;
+	case PGT_NH_LOCAL:
+	case PGT_NH_BROADCAST:
+		pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
+		return;
+	case PGT_NH_BLACKHOLE:
+		pgt_drop(w, m, PGT_DROP_BLACKHOLE);
+		return;
+	default:
+		pgt_drop(w, m, PGT_DROP_UNREACHABLE);
+		return;
+	}
+	meta->out_port = nh->port;
+	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+	if (ip->src_addr == 0) {
+		if (pgt_port_select_src(&w->view->port[nh->port], meta->dst,
+				&src) < 0) {
+			pgt_drop(w, m, PGT_DROP_NO_ROUTE);
+			return;
+		}
+		ip->src_addr = rte_cpu_to_be_32(src);
+		meta->src = src;
+	}
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	/* Hook: OUTPUT runs here (ruleset engine). */
+	ip_output(w, m);
+}
+
+/* Local delivery */
+
+static void
+local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct rte_icmp_hdr *icmp;
+
+	/* Hook: INPUT runs here (ruleset engine); then the host path. */
+	PGT_COUNT(w->id, meta->in_port, LOCAL_IN, 1);
+	if (meta->frag) {
+		pgt_drop(w, m, PGT_DROP_LOCAL_FRAGMENT);
+		return;
+	}
+	if (meta->proto == IPPROTO_ICMP && nh_type == PGT_NH_LOCAL &&
+			!meta->l2_bcast &&
+			rte_pktmbuf_data_len(m) >= meta->l3_off +
+				meta->l3_hlen + sizeof(*icmp)) {
+		icmp = rte_pktmbuf_mtod_offset(m, const struct rte_icmp_hdr *,
+			meta->l3_off + meta->l3_hlen);
+		if (icmp->icmp_type == PGT_ICMP_ECHO_REQUEST &&
+				icmp->icmp_code == 0) {
+			if (pgt_icmp_echo_reply(m) < 0) {
+				pgt_drop(w, m, PGT_DROP_ICMP_MALFORMED);
+				return;
+			}
+			PGT_COUNT(w->id, meta->in_port, ICMP_ECHO_REPLIES, 1);
+			local_output(w, m);
+			return;
+		}
+	}
+	pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
+}
+
+/* Forwarding */
+
+static void
+forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_ipv4_hdr *ip = pgt_pkt_ipv4(m);
+	uint8_t ttl;
+
+	/* RFC 1812 5.3.4: no forwarding of link-layer broadcasts. */
+	if (unlikely(meta->l2_bcast)) {
+		pgt_drop(w, m, PGT_DROP_L2_BCAST_FORWARD);
+		return;
+	}
+	/* Hook: FORWARD runs here (ruleset engine). */
+	if (unlikely(ip->time_to_live <= 1)) {
+		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
+			PGT_DROP_TTL_EXCEEDED);
+		return;
+	}
+	/* TTL is the high byte of its 16-bit checksum word. */
+	ttl = ip->time_to_live--;
+	ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
+		rte_cpu_to_be_16((uint16_t)(ttl << 8)),
+		rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
+
+	meta->out_port = nh->port;
+	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+	rte_pktmbuf_adj(m, meta->l3_off);
+	meta->l3_off = 0;
+	PGT_COUNT(w->id, meta->in_port, FORWARDED, 1);
+	ip_output(w, m);
+}
+
+static void
+ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
+{
+	const struct pgt_nexthop *nh;
+
+	if (unlikely(!(hop & RTE_LPM_LOOKUP_SUCCESS))) {
+		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_NET, 0,
+			PGT_DROP_NO_ROUTE);
+		return;
+	}
+	nh = &pgt_route_nexthops[hop & 0x00ffffff];
+	switch (nh->type) {
+	case PGT_NH_UNICAST:
+		forward(w, m, nh);
+		return;
+	case PGT_NH_LOCAL:
+	case PGT_NH_BROADCAST:
+		local_input(w, m, nh->type);
+		return;
+	case PGT_NH_BLACKHOLE:
+		pgt_drop(w, m, PGT_DROP_BLACKHOLE);
+		return;
+	case PGT_NH_UNREACHABLE:
+		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_HOST, 0,
+			PGT_DROP_UNREACHABLE);
+		return;
+	default:
+		reject(w, m, PGT_ICMP_DEST_UNREACH,
+			PGT_ICMP_UNREACH_ADMIN, 0,
+			PGT_DROP_PROHIBITED);
+		return;
+	}
+}
+
+/* ARP */
+
+static void
+arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	const struct pgt_port *p = &w->view->port[port];
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+	struct pgt_neigh_msg msg;
+	uint32_t sip, tip;
+
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	arp = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, meta->l3_off);
+	sip = rte_be_to_cpu_32(arp->arp_data.arp_sip);
+	tip = rte_be_to_cpu_32(arp->arp_data.arp_tip);
+	msg = (struct pgt_neigh_msg){ .addr = sip, .port = port,
+		.mac = arp->arp_data.arp_sha };
+
+	if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
+		PGT_COUNT(w->id, port, ARP_REPLIES_IN, 1);
+		msg.type = PGT_NEIGH_MSG_REPLY;
+		pgt_neigh_post(w->id, &msg);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	PGT_COUNT(w->id, port, ARP_REQUESTS_IN, 1);
+	if (!pgt_port_has_addr(p, tip)) {
+		/* A gratuitous ARP refreshes an entry we already have. */
+		if (sip == tip && sip != 0) {
+			msg.type = PGT_NEIGH_MSG_REPLY;
+			pgt_neigh_post(w->id, &msg);
+		}
+		pgt_drop(w, m, PGT_DROP_ARP_NOT_FOR_US);
+		return;
+	}
+	/* An address probe (RFC 5227) has sender 0: answer, learn nothing. */
+	if (sip != 0) {
+		msg.type = PGT_NEIGH_MSG_REQUEST;
+		pgt_neigh_post(w->id, &msg);
+	}
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+	arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+	arp->arp_data.arp_tip = arp->arp_data.arp_sip;
+	arp->arp_data.arp_sha = p->mac;
+	arp->arp_data.arp_sip = rte_cpu_to_be_32(tip);
+	eth->dst_addr = arp->arp_data.arp_tha;
+	eth->src_addr = p->mac;
+	/* Reply frames are 42 bytes; the NIC or the peer pads them. */
+	rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - meta->l3_off -
+		(uint16_t)sizeof(*arp));
+	PGT_COUNT(w->id, port, ARP_REPLIES_OUT, 1);
+	pgt_tx_stage(w, port, m);
+}
+
+/* The received burst */
+
+void
+pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
+	struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct pgt_port *p = &w->view->port[port];
+	struct rte_mbuf *ip_pkts[PGT_BURST];
+	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
+	struct pgt_pkt_meta *meta;
+	uint64_t bytes = 0;
+	uint16_t i, nb_ip = 0;
+
+	for (i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	PGT_COUNT(w->id, port, RX_PACKETS, n);
+	PGT_COUNT(w->id, port, RX_BYTES, bytes);
+	if (unlikely(!p->up)) {
+		for (i = 0; i < n; i++) {
+			pgt_pkt_meta(pkts[i])->in_port = port;
+			pgt_pkt_meta(pkts[i])->out_port = UINT16_MAX;
+			pgt_drop(w, pkts[i], PGT_DROP_PORT_DOWN);
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		switch (pgt_pkt_parse(pkts[i], port, &p->mac)) {
+		case PGT_PKT_IPV4:
+			meta = pgt_pkt_meta(pkts[i]);
+			/* Hook: PREROUTING runs here (ruleset engine). */
+			if (meta->dst == UINT32_MAX) {
+				local_input(w, pkts[i], PGT_NH_BROADCAST);
+			} else if (pgt_inet_is_multicast(meta->dst)) {
+				pgt_drop(w, pkts[i], PGT_DROP_IP_MULTICAST);
+			} else {
+				dsts[nb_ip] = meta->dst;
+				ip_pkts[nb_ip++] = pkts[i];
+			}
+			break;
+		case PGT_PKT_ARP:
+			arp_input(w, pkts[i], port);
+			break;
+		default:
+			pgt_drop(w, pkts[i], pgt_pkt_meta(pkts[i])->drop);
+			break;
+		}
+	}
+	if (nb_ip == 0)
+		return;
+	rte_lpm_lookup_bulk(pgt_route_lpm, dsts, hops, nb_ip);
+	for (i = 0; i < nb_ip; i++)
+		ip_route(w, ip_pkts[i], hops[i]);
+}

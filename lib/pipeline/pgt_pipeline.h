@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_PIPELINE_H
+#define PGT_PIPELINE_H
+
+/**
+ * @file
+ * The per-lcore run-to-completion pipeline and the worker loop.
+ *
+ * Each worker owns RX queue W and TX queue W of every port that has them
+ * (see pgt_port.h), and loops:
+ *
+ *   for each of its RX queues: rx burst -> parse once into metadata ->
+ *     ARP answered in place | IPv4: route lookup for the burst ->
+ *     local (echo reply) | forward (TTL, MTU/fragment) -> neighbour ->
+ *     per-port TX staging
+ *   worker 0 also drains the ports' handoff rings (see pgt_port.h)
+ *   retry packets parked for ARP resolution when resolutions complete
+ *   flush TX staging; report an RCU quiescent state
+ *
+ * Nothing here locks, allocates from the heap, makes a system call or logs.
+ * Everything the workers read that the management thread changes is
+ * published by RCU (port view, route next hops, LPM, neighbour entries).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+/** Worker configuration, fixed at start. */
+struct pgt_pipeline_conf {
+	unsigned int nb_workers;
+	struct rte_mempool *pool;		/**< Packets (and fragment heads). */
+	struct rte_mempool *indirect_pool;	/**< Fragment bodies. */
+	uint32_t idle_sleep_us;	/**< Sleep when idle (0: poll always). */
+};
+
+/** Largest number of packets parked per worker waiting for ARP. */
+#define PGT_PIPELINE_NEIGH_QUEUE	256
+/** How long a parked packet waits before host unreachable, in ms. */
+#define PGT_PIPELINE_NEIGH_WAIT_MS	3000
+
+/**
+ * Prepare the workers' state.
+ * @return 0, -EINVAL on a bad configuration.
+ */
+int pgt_pipeline_init(const struct pgt_pipeline_conf *conf);
+
+/**
+ * The worker lcore function (for rte_eal_remote_launch()); @p arg is the
+ * worker id cast to a pointer. Returns 0 after pgt_pipeline_stop(), having
+ * freed or sent every mbuf it held.
+ */
+int pgt_pipeline_worker_main(void *arg);
+
+/** Ask every worker to stop (signal handler safe). */
+void pgt_pipeline_stop(void);
+
+#endif /* PGT_PIPELINE_H */

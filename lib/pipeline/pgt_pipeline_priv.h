@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_PIPELINE_PRIV_H
+#define PGT_PIPELINE_PRIV_H
+
+/* Worker state shared by the packet stages and the worker loop. */
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "pgt_icmp.h"
+#include "pgt_pipeline.h"
+#include "pgt_pkt.h"
+#include "pgt_port.h"
+#include "pgt_stats.h"
+
+#define PGT_BURST 32
+
+struct pgt_tx_stage {
+	uint16_t n;
+	struct rte_mbuf *pkts[PGT_BURST];
+};
+
+struct pgt_parked {
+	struct rte_mbuf *m;
+	uint64_t deadline;	/* TSC */
+};
+
+struct pgt_worker {
+	unsigned int id;
+	uint64_t now;			/* TSC at the start of the iteration */
+	const struct pgt_port_view *view; /* valid until quiescent */
+	struct rte_mempool *pool;
+	struct rte_mempool *indirect_pool;
+	struct pgt_icmp_limiter icmp;
+	/* Packets waiting for ARP, in arrival order (a ring). */
+	uint32_t parked_head, parked_count;
+	uint32_t neigh_gen_seen;
+	uint64_t next_parked_check;
+	struct pgt_parked parked[PGT_PIPELINE_NEIGH_QUEUE];
+	struct pgt_tx_stage tx[RTE_MAX_ETHPORTS];
+} __rte_cache_aligned;
+
+extern struct pgt_pipeline_conf pgt_pipeline_cfg;
+
+/* Stages (pgt_pipeline.c). */
+void pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
+	struct rte_mbuf **pkts, uint16_t n);
+void pgt_pipeline_l2_send(struct pgt_worker *w, struct rte_mbuf *m,
+	const struct rte_ether_addr *dst);
+void pgt_pipeline_neigh_fail(struct pgt_worker *w, struct rte_mbuf *m,
+	enum pgt_drop reason);
+
+/* Worker services (pgt_worker.c). */
+void pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port);
+bool pgt_worker_park(struct pgt_worker *w, struct rte_mbuf *m);
+
+/* The port a packet's counters belong to: arrival, else departure. */
+static inline uint16_t
+pgt_pkt_stat_port(const struct rte_mbuf *m)
+{
+	const struct pgt_pkt_meta *meta =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)m);
+
+	if (meta->in_port != UINT16_MAX)
+		return meta->in_port;
+	return meta->out_port != UINT16_MAX ? meta->out_port : 0;
+}
+
+static inline void
+pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
+{
+	pgt_stats_worker[w->id].port[pgt_pkt_stat_port(m)].drop[reason]++;
+	rte_pktmbuf_free(m);
+}
+
+static inline void
+pgt_tx_stage(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct pgt_tx_stage *t = &w->tx[port];
+
+	t->pkts[t->n++] = m;
+	if (t->n == PGT_BURST)
+		pgt_worker_tx_flush(w, port);
+}
+
+#endif /* PGT_PIPELINE_PRIV_H */

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The worker loop: polling, transmit staging, parked packets, RCU. */
+#include <errno.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "pgt_log.h"
+#include "pgt_neigh.h"
+#include "pgt_pipeline_priv.h"
+#include "pgt_rcu.h"
+
+PGT_LOG_REGISTER(pipeline);
+
+/* Consecutive empty polls before an idle worker sleeps. */
+#define IDLE_POLLS_BEFORE_SLEEP 256
+/* How often parked packets are retried without a neighbour change. */
+#define PARKED_CHECK_MS 100
+
+struct pgt_pipeline_conf pgt_pipeline_cfg;
+static struct pgt_worker *workers;
+static volatile bool stop_requested;
+
+int
+pgt_pipeline_init(const struct pgt_pipeline_conf *conf)
+{
+	unsigned int i;
+
+	if (conf->nb_workers == 0 || conf->nb_workers > RTE_MAX_LCORE ||
+			conf->pool == NULL || conf->indirect_pool == NULL)
+		return -EINVAL;
+	pgt_pipeline_cfg = *conf;
+	workers = rte_zmalloc("pgt_workers",
+		sizeof(*workers) * conf->nb_workers, RTE_CACHE_LINE_SIZE);
+	if (workers == NULL)
+		return -ENOMEM;
+	for (i = 0; i < conf->nb_workers; i++) {
+		workers[i].id = i;
+		workers[i].pool = conf->pool;
+		workers[i].indirect_pool = conf->indirect_pool;
+	}
+	pgt_icmp_init(conf->nb_workers);
+	return 0;
+}
+
+void
+pgt_pipeline_stop(void)
+{
+	stop_requested = true;
+}
+
+void
+pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port)
+{
+	struct pgt_tx_stage *t = &w->tx[port];
+	struct pgt_port_counters *c = &pgt_stats_worker[w->id].port[port];
+	uint64_t bytes = 0;
+	uint16_t sent, i;
+
+	if (t->n == 0)
+		return;
+	if (w->id < w->view->port[port].nb_txq) {
+		sent = rte_eth_tx_burst(port, (uint16_t)w->id, t->pkts, t->n);
+		for (i = 0; i < sent; i++)
+			bytes += rte_pktmbuf_pkt_len(t->pkts[i]);
+		c->cnt[PGT_CNT_TX_PACKETS] += sent;
+		c->cnt[PGT_CNT_TX_BYTES] += bytes;
+		for (i = sent; i < t->n; i++) {
+			c->drop[PGT_DROP_TX_FULL]++;
+			rte_pktmbuf_free(t->pkts[i]);
+		}
+	} else {
+		/* No TX queue of ours here: hand over to worker 0. */
+		sent = (uint16_t)rte_ring_mp_enqueue_burst(
+			pgt_port_tx_ring[port], (void **)t->pkts, t->n, NULL);
+		c->cnt[PGT_CNT_TX_HANDOFF] += sent;
+		for (i = sent; i < t->n; i++) {
+			c->drop[PGT_DROP_HANDOFF_FULL]++;
+			rte_pktmbuf_free(t->pkts[i]);
+		}
+	}
+	t->n = 0;
+}
+
+static void
+tx_flush_all(struct pgt_worker *w)
+{
+	uint16_t port;
+
+	for (port = 0; port < w->view->nb_ports; port++)
+		pgt_worker_tx_flush(w, port);
+}
+
+/* Worker 0 sends what other workers and the manager handed over. */
+static unsigned int
+drain_handoff(struct pgt_worker *w)
+{
+	struct rte_mbuf *pkts[PGT_BURST];
+	struct pgt_port_counters *c;
+	unsigned int n, total = 0;
+	uint64_t bytes;
+	uint16_t port, sent, i;
+
+	for (port = 0; port < w->view->nb_ports; port++) {
+		if (pgt_port_tx_ring[port] == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(pgt_port_tx_ring[port],
+			(void **)pkts, PGT_BURST, NULL);
+		if (n == 0)
+			continue;
+		total += n;
+		c = &pgt_stats_worker[w->id].port[port];
+		sent = rte_eth_tx_burst(port, 0, pkts, (uint16_t)n);
+		bytes = 0;
+		for (i = 0; i < sent; i++)
+			bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		c->cnt[PGT_CNT_TX_PACKETS] += sent;
+		c->cnt[PGT_CNT_TX_BYTES] += bytes;
+		for (i = sent; i < n; i++) {
+			c->drop[PGT_DROP_TX_FULL]++;
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	return total;
+}
+
+bool
+pgt_worker_park(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_parked *p;
+
+	if (w->parked_count == PGT_PIPELINE_NEIGH_QUEUE)
+		return false;
+	p = &w->parked[(w->parked_head + w->parked_count) %
+		PGT_PIPELINE_NEIGH_QUEUE];
+	p->m = m;
+	p->deadline = w->now + rte_get_tsc_hz() / 1000 *
+		PGT_PIPELINE_NEIGH_WAIT_MS;
+	w->parked_count++;
+	return true;
+}
+
+/*
+ * Retry parked packets when a neighbour changed state or every
+ * PARKED_CHECK_MS (for the timeouts). Each packet is looked at once per
+ * pass; those still waiting go back to the tail with their deadline.
+ */
+static void
+check_parked(struct pgt_worker *w)
+{
+	uint32_t gen = __atomic_load_n(&pgt_neigh_generation, __ATOMIC_ACQUIRE);
+	uint32_t n = w->parked_count;
+	struct pgt_parked p, *slot;
+	struct pgt_pkt_meta *meta;
+	struct pgt_neigh_msg msg;
+	struct rte_ether_addr mac;
+	int rc;
+
+	if (n == 0 || (gen == w->neigh_gen_seen && w->now < w->next_parked_check))
+		return;
+	w->neigh_gen_seen = gen;
+	w->next_parked_check = w->now + rte_get_tsc_hz() / 1000 *
+		PARKED_CHECK_MS;
+	while (n-- > 0) {
+		p = w->parked[w->parked_head];
+		w->parked_head = (w->parked_head + 1) % PGT_PIPELINE_NEIGH_QUEUE;
+		w->parked_count--;
+		meta = pgt_pkt_meta(p.m);
+		rc = pgt_neigh_lookup(meta->nexthop, meta->out_port, &mac);
+		if (rc == 0) {
+			pgt_pipeline_l2_send(w, p.m, &mac);
+		} else if (rc == -EHOSTUNREACH) {
+			pgt_pipeline_neigh_fail(w, p.m, PGT_DROP_NEIGH_FAILED);
+		} else if (w->now >= p.deadline) {
+			pgt_pipeline_neigh_fail(w, p.m, PGT_DROP_NEIGH_TIMEOUT);
+		} else {
+			if (rc == -ENOENT) {
+				msg = (struct pgt_neigh_msg){
+					.addr = meta->nexthop,
+					.port = meta->out_port,
+					.type = PGT_NEIGH_MSG_RESOLVE };
+				pgt_neigh_post(w->id, &msg);
+			}
+			slot = &w->parked[(w->parked_head + w->parked_count) %
+				PGT_PIPELINE_NEIGH_QUEUE];
+			*slot = p;
+			w->parked_count++;
+		}
+	}
+}
+
+static void
+release_all(struct pgt_worker *w)
+{
+	struct pgt_parked *p;
+
+	tx_flush_all(w);
+	while (w->parked_count > 0) {
+		p = &w->parked[w->parked_head];
+		w->parked_head = (w->parked_head + 1) % PGT_PIPELINE_NEIGH_QUEUE;
+		w->parked_count--;
+		pgt_drop(w, p->m, PGT_DROP_SHUTDOWN);
+	}
+}
+
+int
+pgt_pipeline_worker_main(void *arg)
+{
+	struct pgt_worker *w = &workers[(uintptr_t)arg];
+	struct pgt_worker_counters *wc = &pgt_stats_worker[w->id];
+	struct rte_mbuf *pkts[PGT_BURST];
+	unsigned int idle = 0, busy;
+	uint16_t port, n;
+
+	PGT_LOG(INFO, pipeline, "worker %u running on lcore %u", w->id,
+		rte_lcore_id());
+	pgt_rcu_worker_start(w->id);
+	while (!stop_requested) {
+		w->now = rte_get_tsc_cycles();
+		w->view = pgt_port_view_get();
+		busy = 0;
+		for (port = 0; port < w->view->nb_ports; port++) {
+			if (w->id >= w->view->port[port].nb_rxq)
+				continue;
+			n = rte_eth_rx_burst(port, (uint16_t)w->id, pkts,
+				PGT_BURST);
+			if (n == 0)
+				continue;
+			busy += n;
+			pgt_pipeline_rx_burst(w, port, pkts, n);
+		}
+		if (w->id == 0)
+			busy += drain_handoff(w);
+		check_parked(w);
+		tx_flush_all(w);
+		wc->loops++;
+		/* No reference to published state is held past this point. */
+		pgt_rcu_quiescent(w->id);
+		if (busy > 0) {
+			wc->busy_loops++;
+			idle = 0;
+			continue;
+		}
+		if (pgt_pipeline_cfg.idle_sleep_us == 0 ||
+				++idle < IDLE_POLLS_BEFORE_SLEEP)
+			continue;
+		/* Offline while asleep: a synchronize must not wait for us. */
+		pgt_rcu_offline(w->id);
+		usleep(pgt_pipeline_cfg.idle_sleep_us);
+		pgt_rcu_online(w->id);
+		wc->idle_sleeps++;
+	}
+	w->now = rte_get_tsc_cycles();
+	w->view = pgt_port_view_get();
+	release_all(w);
+	pgt_rcu_worker_stop(w->id);
+	PGT_LOG(INFO, pipeline, "worker %u stopped", w->id);
+	return 0;
+}
