@@ -217,7 +217,8 @@ entry_find(uint32_t addr, uint16_t port)
 }
 
 static struct pgt_neigh_entry *
-entry_create(uint32_t addr, uint16_t port, enum pgt_neigh_state state)
+entry_create(uint32_t addr, uint16_t port, enum pgt_neigh_state state,
+	uint64_t now)
 {
 	struct pgt_neigh_key key = { .addr = addr, .port = port };
 	struct pgt_neigh_entry *e;
@@ -233,7 +234,7 @@ entry_create(uint32_t addr, uint16_t port, enum pgt_neigh_state state)
 	e->addr = addr;
 	e->port = port;
 	e->state = state;
-	e->last_used = rte_get_tsc_cycles();
+	e->last_used = now;
 	return e;
 }
 
@@ -293,7 +294,8 @@ handle_msg(const struct pgt_neigh_msg *msg, uint64_t now)
 	case PGT_NEIGH_MSG_RESOLVE:
 		if (e != NULL)
 			return;
-		e = entry_create(msg->addr, msg->port, PGT_NEIGH_INCOMPLETE);
+		e = entry_create(msg->addr, msg->port, PGT_NEIGH_INCOMPLETE,
+			now);
 		if (e == NULL)
 			return;
 		e->probes = 1;
@@ -311,7 +313,7 @@ handle_msg(const struct pgt_neigh_msg *msg, uint64_t now)
 			if (msg->type == PGT_NEIGH_MSG_REPLY)
 				return;
 			e = entry_create(msg->addr, msg->port,
-				PGT_NEIGH_STALE);
+				PGT_NEIGH_STALE, now);
 			if (e == NULL)
 				return;
 			set_lladdr(e, ll);
@@ -342,11 +344,13 @@ run_timers(uint64_t now)
 	void *data;
 	uint32_t iter = 0;
 	int32_t pos;
+	bool used;
 
 	while ((pos = rte_hash_iterate(pgt_neigh_hash, &key, &data,
 			&iter)) >= 0) {
 		e = &pgt_neigh_entries[pos];
-		if (__atomic_load_n(&e->used, __ATOMIC_RELAXED)) {
+		used = __atomic_load_n(&e->used, __ATOMIC_RELAXED) != 0;
+		if (used) {
 			__atomic_store_n(&e->used, 0, __ATOMIC_RELAXED);
 			e->last_used = now;
 		}
@@ -365,17 +369,17 @@ run_timers(uint64_t now)
 			set_lladdr(e, PGT_NEIGH_FAILED_BIT);
 			break;
 		case PGT_NEIGH_REACHABLE:
-			if (now - e->confirmed > ms_to_tsc(NEIGH_REACHABLE_MS))
+			if (now > e->confirmed + ms_to_tsc(NEIGH_REACHABLE_MS))
 				e->state = PGT_NEIGH_STALE;
 			break;
 		case PGT_NEIGH_STALE:
-			if (e->last_used == now) {
+			if (used) {
 				e->state = PGT_NEIGH_PROBE;
 				e->probes = 1;
 				e->deadline = now + ms_to_tsc(NEIGH_RETRANS_MS);
 				solicit(e, true);
-			} else if (now - e->last_used >
-					ms_to_tsc(NEIGH_GC_STALE_MS)) {
+			} else if (now > e->last_used + ms_to_tsc(
+					NEIGH_GC_STALE_MS)) {
 				dead[nb_dead++] = e;
 			}
 			break;
@@ -603,7 +607,7 @@ rpc_neigh_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 	e = entry_find(args->address, (uint16_t)pid);
 	if (e == NULL)
 		e = entry_create(args->address, (uint16_t)pid,
-			PGT_NEIGH_PERMANENT);
+			PGT_NEIGH_PERMANENT, rte_get_tsc_cycles());
 	if (e == NULL)
 		return pgt_rpc_errorf(err, -ENOSPC,
 			"neighbour table full (%u entries)", nb_entries_max);

@@ -232,7 +232,7 @@ port_lookup(const char *name, struct pgt_rpc_err *err)
 	int pid = pgt_port_find(name);
 
 	if (pid < 0)
-		pgt_rpc_errorf(err, -ENODEV, "no port named '%s'", name);
+		return pgt_rpc_errorf(err, -ENODEV, "no port named '%s'", name);
 	return pid;
 }
 

@@ -200,7 +200,9 @@ pgt_rpc_call(const char *method, json_t *params, json_t **result,
 	rc = m->handler(args_buf, result, err);
 	if (rc == 0)
 		return 0;
-	if (rc > 0 || rc < -4095)	/* handlers return -errno only */
+	/* Handlers return a negative errno, or invalid params for checks
+	 * that span several parameters. */
+	if (rc > 0 || (rc < -4095 && rc != PGT_RPC_INVALID_PARAMS))
 		rc = PGT_RPC_INTERNAL_ERROR;
 	if (err->msg[0] == '\0')
 		snprintf(err->msg, sizeof(err->msg), "%s", strerror(-rc));
