@@ -299,13 +299,19 @@ static void
 ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
 {
 	const struct pgt_nexthop *nh;
+	int def;
 
-	if (unlikely(!(hop & RTE_LPM_LOOKUP_SUCCESS))) {
-		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_NET, 0,
-			PGT_DROP_NO_ROUTE);
-		return;
+	if (likely(hop & RTE_LPM_LOOKUP_SUCCESS)) {
+		nh = &pgt_route_nexthops[hop & 0x00ffffff];
+	} else {
+		def = pgt_route_default();
+		if (def < 0) {
+			reject(w, m, PGT_ICMP_DEST_UNREACH,
+				PGT_ICMP_UNREACH_NET, 0, PGT_DROP_NO_ROUTE);
+			return;
+		}
+		nh = &pgt_route_nexthops[def];
 	}
-	nh = &pgt_route_nexthops[hop & 0x00ffffff];
 	switch (nh->type) {
 	case PGT_NH_UNICAST:
 		forward(w, m, nh);

@@ -22,6 +22,7 @@ PGT_LOG_REGISTER(route);
 
 struct rte_lpm *pgt_route_lpm;
 struct pgt_nexthop pgt_route_nexthops[PGT_ROUTE_MAX_NEXTHOPS];
+int32_t pgt_route_default_nh = -1;
 
 struct rte_hash *pgt_route_table;
 static struct rte_hash *nh_table;	/* {type, gw, port} -> index */
@@ -96,6 +97,7 @@ pgt_route_fini(void)
 	nh_table = NULL;
 	rte_lpm_free(pgt_route_lpm);
 	pgt_route_lpm = NULL;
+	pgt_route_default_nh = -1;
 	memset(pgt_route_nexthops, 0, sizeof(pgt_route_nexthops));
 }
 
@@ -180,6 +182,12 @@ route_sync(struct pgt_route *r)
 		want = false;
 	if (want == r->installed)
 		return 0;
+	if (r->key.len == 0) {
+		__atomic_store_n(&pgt_route_default_nh,
+			want ? (int32_t)r->nh : -1, __ATOMIC_RELEASE);
+		r->installed = want;
+		return 0;
+	}
 	if (want)
 		rc = rte_lpm_add(pgt_route_lpm, r->key.addr, r->key.len, r->nh);
 	else
@@ -234,7 +242,9 @@ pgt_route_del(uint32_t prefix, uint8_t len)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->installed)
+	if (r->installed && len == 0)
+		__atomic_store_n(&pgt_route_default_nh, -1, __ATOMIC_RELEASE);
+	else if (r->installed)
 		rte_lpm_delete(pgt_route_lpm, prefix, len);
 	rte_hash_del_key(pgt_route_table, &r->key);
 	nexthop_put(r->nh);

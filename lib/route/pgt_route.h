@@ -57,6 +57,21 @@ extern struct rte_lpm *pgt_route_lpm;
 extern struct pgt_nexthop pgt_route_nexthops[PGT_ROUTE_MAX_NEXTHOPS];
 
 /**
+ * The default route's next hop, or -1. rte_lpm has no depth 0, so the
+ * default route lives here and applies when the LPM misses.
+ */
+extern int32_t pgt_route_default_nh;
+
+/** The next hop for an LPM miss: the default route's, or -ENETUNREACH. */
+static inline int
+pgt_route_default(void)
+{
+	int32_t nh = __atomic_load_n(&pgt_route_default_nh, __ATOMIC_ACQUIRE);
+
+	return nh >= 0 ? nh : -ENETUNREACH;
+}
+
+/**
  * Create the routing table for @p max_routes routes. Needs pgt_rcu_init().
  *
  * @return 0, -EINVAL on a zero size, -ENOMEM.
@@ -77,7 +92,7 @@ pgt_route_lookup(uint32_t addr)
 	uint32_t nh;
 
 	if (rte_lpm_lookup(pgt_route_lpm, addr, &nh) != 0)
-		return -ENETUNREACH;
+		return pgt_route_default();
 	return (int)nh;
 }
 

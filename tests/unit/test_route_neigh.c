@@ -88,6 +88,14 @@ test_addresses_and_routes(void)
 	nh = lookup(ip4(10, 80, 3, 3));
 	CHECK(nh != NULL && nh->type == PGT_NH_BLACKHOLE);
 	CHECK_EQ(call("ip_route_del", "{\"prefix\":\"10.1.0.0/24\"}"), -EPERM);
+	/* The default route answers what the LPM misses. */
+	CHECK(lookup(ip4(8, 8, 8, 8)) == NULL);
+	CHECK_EQ(call("ip_route_add", "{\"prefix\":\"0.0.0.0/0\","
+		"\"gateway\":\"10.2.0.254\"}"), 0);
+	nh = lookup(ip4(8, 8, 8, 8));
+	CHECK(nh != NULL && nh->gw == ip4(10, 2, 0, 254) && nh->port == 1);
+	CHECK_EQ(call("ip_route_del", "{\"prefix\":\"0.0.0.0/0\"}"), 0);
+	CHECK(lookup(ip4(8, 8, 8, 8)) == NULL);
 	CHECK_EQ(call("ip_route_del", "{\"prefix\":\"10.80.0.0/16\"}"), 0);
 	CHECK(lookup(ip4(10, 80, 3, 3)) == NULL);
 

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Shared helpers: start the real daemon, talk JSON-RPC to it, clean up."""
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("PGT_BUILD", os.path.join(ROOT, "build"))
+PKTGATE = os.path.join(BUILD, "app", "pktgate")
+PKTGATECTL = os.path.join(BUILD, "app", "pktgatectl")
+
+_seq = itertools.count()
+
+
+class RpcError(Exception):
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def rpc_raw(sock_path, payload, timeout=10.0):
+    """Send raw bytes, return the first reply object (or None if closed)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    try:
+        s.sendall(payload)
+        return read_reply(s)
+    finally:
+        s.close()
+
+
+def read_reply(s):
+    buf = b""
+    dec = json.JSONDecoder()
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+        try:
+            obj, _ = dec.raw_decode(buf.decode().lstrip())
+            return obj
+        except ValueError:
+            continue
+
+
+class Daemon:
+    """pktgate on virtual ports, with --no-huge and --no-pci."""
+
+    def __init__(self, tmp_path, vdevs, workers=1, config=None, lcores=None,
+                 extra=()):
+        n = next(_seq)
+        self.prefix = f"pgt{os.getpid()}_{n}"
+        self.sock = str(tmp_path / f"pgt{n}.sock")
+        self.log_path = str(tmp_path / f"pktgate{n}.log")
+        lc = lcores or ["-l", "0-%d" % workers]
+        self.cmd = [PKTGATE, "--no-pci", "--no-huge", "-m", "512",
+                    "--no-shconf", "--file-prefix", self.prefix, *lc]
+        for v in vdevs:
+            self.cmd += ["--vdev", v]
+        self.cmd += ["--", "--rpc-socket", self.sock, "--mbufs", "8191",
+                     "--idle-sleep-us", "100", *extra]
+        if config is not None:
+            self.cmd += ["--config", str(config)]
+        self.proc = None
+
+    def start(self, expect_ready=True, timeout=30):
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        if not expect_ready:
+            return self
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("pktgate exited %d:\n%s" %
+                                   (self.proc.returncode, self.log()))
+            if os.path.exists(self.sock):
+                try:
+                    self.call("system_info")
+                    return self
+                except (OSError, RpcError):
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError("pktgate not ready:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def call(self, method, params=None):
+        req = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            req["params"] = params
+        resp = rpc_raw(self.sock, json.dumps(req).encode())
+        if resp is None:
+            raise RpcError(0, "connection closed")
+        if "error" in resp:
+            raise RpcError(resp["error"]["code"], resp["error"]["message"])
+        return resp["result"]
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([PKTGATECTL, "-s", self.sock, *args],
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError("pktgatectl %s: %s" % (args, r.stderr))
+        return r
+
+    def stats(self, port):
+        return self.call("port_stats_get", {"port": port})
+
+    def wait_for(self, cond, timeout=10, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for " + what)
+
+    def stop(self, timeout=20):
+        """SIGTERM; returns the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self.logf.close()
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    """Factory for daemons that are always stopped (by PID) at the end."""
+    started = []
+
+    def make(*args, **kw):
+        d = Daemon(tmp_path, *args, **kw)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        try:
+            d.stop()
+        except Exception:
+            pass
+
+
+def write_config(path, calls):
+    path.write_text(json.dumps({"version": 1, "config": calls}, indent=1))
+    return path

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The JSON-RPC socket against hostile and concurrent clients."""
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import RpcError, read_reply, rpc_raw
+
+PORTS = ["net_ring0", "net_ring1"]
+
+
+@pytest.fixture
+def daemon(daemons):
+    return daemons(PORTS).start()
+
+
+def connect(d):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(d.sock)
+    return s
+
+
+def test_get_methods_schema(daemon):
+    methods = {m["name"]: m for m in daemon.call("rpc_get_methods")}
+    for name in ("port_list", "port_set", "port_stats_get", "ip_addr_add",
+                 "ip_addr_del", "ip_route_add", "ip_route_del",
+                 "ip_route_list", "ip_route_get", "ip_neigh_list",
+                 "ip_neigh_flush", "save_config", "system_info"):
+        assert name in methods
+        assert methods[name]["description"]
+    params = {p["name"]: p for p in methods["ip_addr_add"]["params"]}
+    assert params["address"]["required"] and params["port"]["required"]
+    mtu = [p for p in methods["port_set"]["params"] if p["name"] == "mtu"][0]
+    assert (mtu["min"], mtu["max"]) == (68, 9000)
+
+
+def test_errors_are_precise(daemon):
+    with pytest.raises(RpcError) as e:
+        daemon.call("no_such_method")
+    assert e.value.code == -32601
+    with pytest.raises(RpcError) as e:
+        daemon.call("ip_addr_add", {"address": "10.0.0.300/24",
+                                    "port": "port0"})
+    assert e.value.code == -32602 and "address" in e.value.message
+    with pytest.raises(RpcError) as e:
+        daemon.call("ip_addr_add", {"address": "10.0.0.1/24", "port": "x"})
+    assert e.value.code == -19 and "no port named 'x'" in e.value.message
+    with pytest.raises(RpcError) as e:
+        daemon.call("port_set", {"port": "port0", "mtu": 10})
+    assert e.value.code == -32602 and "out of range" in e.value.message
+    # Nothing changed by the failed calls.
+    assert daemon.call("ip_addr_list") == []
+
+
+def test_batch_and_notification(daemon):
+    resp = rpc_raw(daemon.sock, b'[{"jsonrpc":"2.0","id":1,'
+                   b'"method":"system_info"}]')
+    assert resp["error"]["code"] == -32600
+    # A notification is executed but not answered: the next reply on the
+    # same connection is for the request that follows it.
+    s = connect(daemon)
+    s.sendall(b'{"jsonrpc":"2.0","method":"ip_addr_add","params":'
+              b'{"address":"10.9.0.1/24","port":"port0"}}'
+              b'{"jsonrpc":"2.0","id":"after","method":"ip_addr_list"}')
+    resp = read_reply(s)
+    s.close()
+    assert resp["id"] == "after"
+    assert resp["result"] == [{"port": "port0", "address": "10.9.0.1/24"}]
+
+
+def test_malformed_json_closes_connection(daemon):
+    s = connect(daemon)
+    s.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": }')
+    resp = read_reply(s)
+    assert resp["error"]["code"] == -32700
+    assert s.recv(10) == b""          # closed after the error
+    s.close()
+    resp = rpc_raw(daemon.sock, b"hello")
+    assert resp["error"]["code"] == -32700
+    assert daemon.call("system_info")["nb_workers"] == 1
+
+
+def test_oversized_request(daemon):
+    s = connect(daemon)
+    big = b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"' + \
+        b"x" * (5 << 20)
+    try:
+        s.sendall(big)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    resp = read_reply(s)
+    s.close()
+    assert resp is None or resp["error"]["code"] == -32600
+    assert daemon.call("system_info")["nb_workers"] == 1
+
+
+def test_pipelined_and_split_requests(daemon):
+    s = connect(daemon)
+    req = b'{"jsonrpc":"2.0","id":%d,"method":"port_list"}'
+    s.sendall(req % 1 + b"\n" + req % 2)
+    # The third request arrives one byte at a time.
+    for b in (req % 3):
+        s.send(bytes([b]))
+    ids = []
+    buf = b""
+    dec = json.JSONDecoder()
+    while len(ids) < 3:
+        buf += s.recv(65536)
+        text = buf.decode()
+        while text.strip():
+            text = text.lstrip()
+            try:
+                obj, end = dec.raw_decode(text)
+            except ValueError:
+                break
+            ids.append(obj["id"])
+            text = text[end:]
+        buf = text.encode()
+    s.close()
+    assert ids == [1, 2, 3]
+
+
+def test_silent_and_concurrent_clients(daemon):
+    # Clients that connect and say nothing, or half a request, must not
+    # stop the thread from serving everyone else.
+    silent = [connect(daemon) for _ in range(10)]
+    half = connect(daemon)
+    half.sendall(b'{"jsonrpc":"2.0","id":1,"meth')
+    errors = []
+
+    def worker(n):
+        try:
+            for i in range(20):
+                r = rpc_raw(daemon.sock, json.dumps(
+                    {"jsonrpc": "2.0", "id": n * 100 + i,
+                     "method": "port_list"}).encode())
+                assert r["id"] == n * 100 + i and len(r["result"]) == 2
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert time.time() - start < 30
+    # The half request completes later and is answered.
+    half.sendall(b'od":"system_info"}')
+    assert read_reply(half)["id"] == 1
+    for s in silent + [half]:
+        s.close()
+
+
+def test_stalled_partial_request_is_dropped(daemon):
+    s = connect(daemon)
+    s.settimeout(20)
+    s.sendall(b'{"jsonrpc":"2.0","id":1,')
+    start = time.time()
+    assert s.recv(10) == b""          # server hung up on the staller
+    assert 8 < time.time() - start < 18
+    s.close()
+
+
+def test_socket_mode_and_removal(daemon):
+    import os
+    import stat
+    mode = stat.S_IMODE(os.stat(daemon.sock).st_mode)
+    assert mode == 0o660
+    assert daemon.stop() == 0
+    assert not os.path.exists(daemon.sock)
+    assert "all 8191 packet buffers returned" in daemon.log()
+
+
+def test_second_daemon_refuses_live_socket(daemon, daemons, tmp_path):
+    other = daemons(["net_ring5"])
+    other.cmd[other.cmd.index("--rpc-socket") + 1] = daemon.sock
+    other.start(expect_ready=False)
+    assert other.proc.wait(30) == 1
+    assert "Address already in use" in other.log()
+    assert daemon.call("system_info")["nb_workers"] == 1
