@@ -37,8 +37,8 @@ struct pgt_pipeline_conf {
 
 /** Largest number of packets parked per worker waiting for ARP. */
 #define PGT_PIPELINE_NEIGH_QUEUE	256
-/** How long a parked packet waits before host unreachable, in ms. */
-#define PGT_PIPELINE_NEIGH_WAIT_MS	3000
+/** Longest wait of a parked packet (resolution itself gives up after 3 s). */
+#define PGT_PIPELINE_NEIGH_WAIT_MS	5000
 
 /**
  * Prepare the workers' state.
