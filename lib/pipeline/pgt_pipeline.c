@@ -354,6 +354,13 @@ arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 	msg = (struct pgt_neigh_msg){ .addr = sip, .port = port,
 		.mac = arp->arp_data.arp_sha };
 
+	/* Our own announcement looped back, or another host claiming one of
+	 * our addresses: neither may teach us a neighbour. */
+	if (rte_is_same_ether_addr(&arp->arp_data.arp_sha, &p->mac) ||
+			pgt_port_has_addr(p, sip)) {
+		pgt_drop(w, m, PGT_DROP_ARP_OWN_ADDRESS);
+		return;
+	}
 	if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
 		PGT_COUNT(w->id, port, ARP_REPLIES_IN, 1);
 		msg.type = PGT_NEIGH_MSG_REPLY;

@@ -50,6 +50,7 @@
 	X(MULTISEG, "multisegment_header") \
 	X(ARP_MALFORMED, "arp_malformed") \
 	X(ARP_NOT_FOR_US, "arp_not_for_us") \
+	X(ARP_OWN_ADDRESS, "arp_from_own_address") \
 	X(IP_TRUNCATED, "ip_truncated") \
 	X(IP_VERSION, "ip_bad_version") \
 	X(IP_IHL, "ip_bad_ihl") \
