@@ -90,3 +90,12 @@ def test_unknown_method_and_version(daemons, tmp_path):
     assert "unsupported version 2" in start_failing(daemons, path)
     missing = tmp_path / "absent.json"
     assert "No such file or directory" in start_failing(daemons, missing)
+
+
+def test_example_config_loads(daemons):
+    import os
+    from conftest import ROOT
+    path = os.path.join(ROOT, "config", "router.json")
+    d = daemons(["net_ring0", "net_ring1"], config=path).start()
+    with open(path) as f:
+        assert d.call("save_config") == json.load(f)
