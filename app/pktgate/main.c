@@ -176,12 +176,9 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method system_info_method = {
-	.name = "system_info",
-	.desc = "Version, uptime, workers' loop counters and packet buffers",
-	.handler = rpc_system_info,
-};
-PGT_RPC_REGISTER(system_info_method);
+PGT_RPC_METHOD_NOARGS(system_info_method, "system_info",
+	"Version, uptime, workers' loop counters and packet buffers",
+	rpc_system_info);
 
 static int
 setup(const struct options *o)

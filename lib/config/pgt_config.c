@@ -146,9 +146,6 @@ rpc_save_config(void *args, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method save_config_method = {
-	.name = "save_config",
-	.desc = "The running configuration, as a document --config can load",
-	.handler = rpc_save_config,
-};
-PGT_RPC_REGISTER(save_config_method);
+PGT_RPC_METHOD_NOARGS(save_config_method, "save_config",
+	"The running configuration, as a document --config can load",
+	rpc_save_config);

@@ -201,15 +201,9 @@ static const struct pgt_rpc_param limit_params[] = {
 		"errors that may be sent at once after a quiet period"),
 };
 
-static struct pgt_rpc_method icmp_set_method = {
-	.name = "icmp_ratelimit_set",
-	.desc = "Set the rate limit of ICMP errors (echo replies are not limited)",
-	.params = limit_params,
-	.nb_params = RTE_DIM(limit_params),
-	.args_size = sizeof(struct limit_args),
-	.handler = rpc_icmp_set,
-};
-PGT_RPC_REGISTER(icmp_set_method);
+PGT_RPC_METHOD(icmp_set_method, "icmp_ratelimit_set",
+	"Set the rate limit of ICMP errors (echo replies are not limited)",
+	limit_params, struct limit_args, rpc_icmp_set);
 
 static int
 rpc_icmp_get(void *argp, json_t **result, struct pgt_rpc_err *err)
@@ -219,12 +213,9 @@ rpc_icmp_get(void *argp, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method icmp_get_method = {
-	.name = "icmp_ratelimit_get",
-	.desc = "Show the rate limit of ICMP errors",
-	.handler = rpc_icmp_get,
-};
-PGT_RPC_REGISTER(icmp_get_method);
+PGT_RPC_METHOD_NOARGS(icmp_get_method, "icmp_ratelimit_get",
+	"Show the rate limit of ICMP errors",
+	rpc_icmp_get);
 
 void
 pgt_icmp_init(unsigned int nb_workers)

@@ -552,15 +552,9 @@ static const struct pgt_rpc_param neigh_port_params[] = {
 		"only this port"),
 };
 
-static struct pgt_rpc_method neigh_list_method = {
-	.name = "ip_neigh_list",
-	.desc = "List ARP neighbours with state and MAC, and table counters",
-	.params = neigh_port_params,
-	.nb_params = RTE_DIM(neigh_port_params),
-	.args_size = sizeof(struct neigh_port_args),
-	.handler = rpc_neigh_list,
-};
-PGT_RPC_REGISTER(neigh_list_method);
+PGT_RPC_METHOD(neigh_list_method, "ip_neigh_list",
+	"List ARP neighbours with state and MAC, and table counters",
+	neigh_port_params, struct neigh_port_args, rpc_neigh_list);
 
 static int
 rpc_neigh_flush(void *argp, json_t **result, struct pgt_rpc_err *err)
@@ -573,15 +567,9 @@ rpc_neigh_flush(void *argp, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method neigh_flush_method = {
-	.name = "ip_neigh_flush",
-	.desc = "Forget all learned (non-permanent) neighbours, or a port's",
-	.params = neigh_port_params,
-	.nb_params = RTE_DIM(neigh_port_params),
-	.args_size = sizeof(struct neigh_port_args),
-	.handler = rpc_neigh_flush,
-};
-PGT_RPC_REGISTER(neigh_flush_method);
+PGT_RPC_METHOD(neigh_flush_method, "ip_neigh_flush",
+	"Forget all learned (non-permanent) neighbours, or a port's",
+	neigh_port_params, struct neigh_port_args, rpc_neigh_flush);
 
 struct neigh_entry_args {
 	uint32_t address;
@@ -625,15 +613,9 @@ static const struct pgt_rpc_param neigh_add_params[] = {
 		"its MAC address"),
 };
 
-static struct pgt_rpc_method neigh_add_method = {
-	.name = "ip_neigh_add",
-	.desc = "Add or replace a permanent neighbour",
-	.params = neigh_add_params,
-	.nb_params = RTE_DIM(neigh_add_params),
-	.args_size = sizeof(struct neigh_entry_args),
-	.handler = rpc_neigh_add,
-};
-PGT_RPC_REGISTER(neigh_add_method);
+PGT_RPC_METHOD(neigh_add_method, "ip_neigh_add",
+	"Add or replace a permanent neighbour",
+	neigh_add_params, struct neigh_entry_args, rpc_neigh_add);
 
 static int
 rpc_neigh_del(void *argp, json_t **result, struct pgt_rpc_err *err)

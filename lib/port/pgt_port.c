@@ -276,12 +276,9 @@ rpc_port_list(void *args, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method port_list_method = {
-	.name = "port_list",
-	.desc = "List the ports with their state, MAC, MTU, queues and addresses",
-	.handler = rpc_port_list,
-};
-PGT_RPC_REGISTER(port_list_method);
+PGT_RPC_METHOD_NOARGS(port_list_method, "port_list",
+	"List the ports with their state, MAC, MTU, queues and addresses",
+	rpc_port_list);
 
 struct port_set_args {
 	char port[PGT_RPC_STR_MAX];
@@ -365,15 +362,9 @@ static const struct pgt_rpc_param port_set_params[] = {
 	PGT_RPC_PARAM_U32(struct port_set_args, mtu, 68, 9000, "IP MTU"),
 };
 
-static struct pgt_rpc_method port_set_method = {
-	.name = "port_set",
-	.desc = "Rename a port, set it up or down, or change its MTU",
-	.params = port_set_params,
-	.nb_params = RTE_DIM(port_set_params),
-	.args_size = sizeof(struct port_set_args),
-	.handler = rpc_port_set,
-};
-PGT_RPC_REGISTER(port_set_method);
+PGT_RPC_METHOD(port_set_method, "port_set",
+	"Rename a port, set it up or down, or change its MTU",
+	port_set_params, struct port_set_args, rpc_port_set);
 
 static json_t *
 counters_json(const struct pgt_port_counters *c)
@@ -463,15 +454,9 @@ static const struct pgt_rpc_param port_stats_params[] = {
 		"add each worker's counters"),
 };
 
-static struct pgt_rpc_method port_stats_method = {
-	.name = "port_stats_get",
-	.desc = "Packet counters and drop reasons of ports, summed over workers",
-	.params = port_stats_params,
-	.nb_params = RTE_DIM(port_stats_params),
-	.args_size = sizeof(struct port_stats_args),
-	.handler = rpc_port_stats_get,
-};
-PGT_RPC_REGISTER(port_stats_method);
+PGT_RPC_METHOD(port_stats_method, "port_stats_get",
+	"Packet counters and drop reasons of ports, summed over workers",
+	port_stats_params, struct port_stats_args, rpc_port_stats_get);
 
 static void
 port_save(json_t *calls)

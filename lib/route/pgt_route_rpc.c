@@ -82,15 +82,9 @@ rpc_addr_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 	}
 }
 
-static struct pgt_rpc_method addr_add_method = {
-	.name = "ip_addr_add",
-	.desc = "Add an address to a port (with its local and connected routes)",
-	.params = addr_params,
-	.nb_params = RTE_DIM(addr_params),
-	.args_size = sizeof(struct addr_args),
-	.handler = rpc_addr_add,
-};
-PGT_RPC_REGISTER(addr_add_method);
+PGT_RPC_METHOD(addr_add_method, "ip_addr_add",
+	"Add an address to a port (with its local and connected routes)",
+	addr_params, struct addr_args, rpc_addr_add);
 
 static int
 rpc_addr_del(void *argp, json_t **result, struct pgt_rpc_err *err)
@@ -111,15 +105,9 @@ rpc_addr_del(void *argp, json_t **result, struct pgt_rpc_err *err)
 	return rc;
 }
 
-static struct pgt_rpc_method addr_del_method = {
-	.name = "ip_addr_del",
-	.desc = "Remove an address from a port (and the routes it owns)",
-	.params = addr_params,
-	.nb_params = RTE_DIM(addr_params),
-	.args_size = sizeof(struct addr_args),
-	.handler = rpc_addr_del,
-};
-PGT_RPC_REGISTER(addr_del_method);
+PGT_RPC_METHOD(addr_del_method, "ip_addr_del",
+	"Remove an address from a port (and the routes it owns)",
+	addr_params, struct addr_args, rpc_addr_del);
 
 static int
 rpc_addr_list(void *args, json_t **result, struct pgt_rpc_err *err)
@@ -142,12 +130,9 @@ rpc_addr_list(void *args, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method addr_list_method = {
-	.name = "ip_addr_list",
-	.desc = "List the addresses of every port",
-	.handler = rpc_addr_list,
-};
-PGT_RPC_REGISTER(addr_list_method);
+PGT_RPC_METHOD_NOARGS(addr_list_method, "ip_addr_list",
+	"List the addresses of every port",
+	rpc_addr_list);
 
 /* ip_route_add / ip_route_del */
 
@@ -256,15 +241,9 @@ rpc_route_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 	return rc;
 }
 
-static struct pgt_rpc_method route_add_method = {
-	.name = "ip_route_add",
-	.desc = "Add a static route",
-	.params = route_params,
-	.nb_params = RTE_DIM(route_params),
-	.args_size = sizeof(struct route_args),
-	.handler = rpc_route_add,
-};
-PGT_RPC_REGISTER(route_add_method);
+PGT_RPC_METHOD(route_add_method, "ip_route_add",
+	"Add a static route",
+	route_params, struct route_args, rpc_route_add);
 
 static int
 rpc_route_del(void *argp, json_t **result, struct pgt_rpc_err *err)
@@ -374,12 +353,9 @@ rpc_route_list(void *args, json_t **result, struct pgt_rpc_err *err)
 	return 0;
 }
 
-static struct pgt_rpc_method route_list_method = {
-	.name = "ip_route_list",
-	.desc = "List the routing table (connected, local and static routes)",
-	.handler = rpc_route_list,
-};
-PGT_RPC_REGISTER(route_list_method);
+PGT_RPC_METHOD_NOARGS(route_list_method, "ip_route_list",
+	"List the routing table (connected, local and static routes)",
+	rpc_route_list);
 
 struct route_get_args {
 	uint32_t address;
@@ -405,15 +381,9 @@ static const struct pgt_rpc_param route_get_params[] = {
 		"destination to look up"),
 };
 
-static struct pgt_rpc_method route_get_method = {
-	.name = "ip_route_get",
-	.desc = "Look a destination up as the fast path does",
-	.params = route_get_params,
-	.nb_params = RTE_DIM(route_get_params),
-	.args_size = sizeof(struct route_get_args),
-	.handler = rpc_route_get,
-};
-PGT_RPC_REGISTER(route_get_method);
+PGT_RPC_METHOD(route_get_method, "ip_route_get",
+	"Look a destination up as the fast path does",
+	route_get_params, struct route_get_args, rpc_route_get);
 
 /* Configuration */
 

@@ -353,12 +353,6 @@ static const struct pgt_rpc_param get_methods_params[] = {
 		"describe only this method"),
 };
 
-static struct pgt_rpc_method get_methods_method = {
-	.name = "rpc_get_methods",
-	.desc = "List the methods with their descriptions and parameters",
-	.params = get_methods_params,
-	.nb_params = RTE_DIM(get_methods_params),
-	.args_size = sizeof(struct get_methods_args),
-	.handler = rpc_get_methods,
-};
-PGT_RPC_REGISTER(get_methods_method);
+PGT_RPC_METHOD(get_methods_method, "rpc_get_methods",
+	"List the methods with their descriptions and parameters",
+	get_methods_params, struct get_methods_args, rpc_get_methods);

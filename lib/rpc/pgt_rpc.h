@@ -102,6 +102,25 @@ void pgt_rpc_register(struct pgt_rpc_method *m);
 #define PGT_RPC_REGISTER(m) \
 	RTE_INIT(pgt_rpc_register_##m) { pgt_rpc_register(&m); }
 
+/**
+ * Define and register method @p var, called @p mname, whose parameter table
+ * @p ptable decodes into struct @p st for handler @p fn.
+ */
+#define PGT_RPC_METHOD(var, mname, description, ptable, st, fn) \
+	static struct pgt_rpc_method var = { \
+		.name = mname, .desc = description, .params = ptable, \
+		.nb_params = RTE_DIM(ptable), .args_size = sizeof(st), \
+		.handler = fn, \
+	}; \
+	PGT_RPC_REGISTER(var)
+
+/** Define and register method @p var without parameters. */
+#define PGT_RPC_METHOD_NOARGS(var, mname, description, fn) \
+	static struct pgt_rpc_method var = { \
+		.name = mname, .desc = description, .handler = fn, \
+	}; \
+	PGT_RPC_REGISTER(var)
+
 /** Describe a parameter stored in field @p field of args struct @p st. */
 #define PGT_RPC_PARAM(st, field, ptype, req, description) \
 	{ .name = #field, .type = ptype, .offset = offsetof(st, field), \

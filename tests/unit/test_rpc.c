@@ -38,15 +38,9 @@ static const struct pgt_rpc_param echo_params[] = {
 	PGT_RPC_PARAM_OPT(struct echo_args, flag, PGT_RPC_BOOL, "a flag"),
 };
 
-static struct pgt_rpc_method echo_method = {
-	.name = "test_echo",
-	.desc = "Echo the decoded parameters",
-	.params = echo_params,
-	.nb_params = RTE_DIM(echo_params),
-	.args_size = sizeof(struct echo_args),
-	.handler = rpc_test_echo,
-};
-PGT_RPC_REGISTER(echo_method);
+PGT_RPC_METHOD(echo_method, "test_echo",
+	"Echo the decoded parameters",
+	echo_params, struct echo_args, rpc_test_echo);
 
 /* Handle request text; return the response (caller decrefs) or NULL. */
 static json_t *
