@@ -164,3 +164,23 @@ def daemons(tmp_path):
 def write_config(path, calls):
     path.write_text(json.dumps({"version": 1, "config": calls}, indent=1))
     return path
+
+
+def sh(*cmd, ns=None, check=True, timeout=60, **kw):
+    """Run a command, in network namespace @ns if given."""
+    if ns is not None:
+        cmd = ("ip", "netns", "exec", ns) + cmd
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=timeout, check=check, **kw)
+
+
+def setup_ns(ns, tap, net, mac):
+    """Move @tap into a new namespace @ns as host @net.2/24 with its own
+    MAC (the tap's kernel side plays a separate host), default via @net.1."""
+    sh("ip", "netns", "add", ns)
+    sh("ip", "link", "set", tap, "netns", ns)
+    sh("ip", "link", "set", "lo", "up", ns=ns)
+    sh("ip", "link", "set", tap, "address", mac, ns=ns)
+    sh("ip", "addr", "add", net + ".2/24", "dev", tap, ns=ns)
+    sh("ip", "link", "set", tap, "up", ns=ns)
+    sh("ip", "route", "add", "default", "via", net + ".1", ns=ns)

@@ -157,6 +157,10 @@ show_links(json_t *ports, json_t *stats)
 			str(p, "driver"), num(p, "rx_queues"),
 			num(p, "tx_queues"));
 		printf("    link/ether %s\n", str(p, "mac"));
+		if (json_object_get(p, "host_iface") != NULL)
+			printf("    host interface %s\n", str(p, "host_iface"));
+		if (json_object_get(p, "host_of") != NULL)
+			printf("    host interface of %s\n", str(p, "host_of"));
 		s = stats != NULL ? json_array_get(stats, i) : NULL;
 		if (s == NULL)
 			continue;
@@ -166,6 +170,9 @@ show_links(json_t *ports, json_t *stats)
 			num(s, "drops_total"));
 		printf("    TX: bytes %lld packets %lld\n", num(s, "tx_bytes"),
 			num(s, "tx_packets"));
+		if (json_object_get(p, "host_iface") != NULL)
+			printf("    HOST: punted %lld injected %lld\n",
+				num(s, "host_punted"), num(s, "host_injected"));
 		d = json_object_get(s, "drops");
 		if (num(s, "drops_total") > 0) {
 			const char *k;
@@ -257,6 +264,23 @@ show_neigh(json_t *res)
 	}
 }
 
+static void
+show_import(json_t *res)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "imported"), i, r) {
+		printf("imported %s", str(r, "prefix"));
+		if (json_object_get(r, "gateway") != NULL)
+			printf(" via %s", str(r, "gateway"));
+		printf(" dev %s\n", str(r, "port"));
+	}
+	json_array_foreach(json_object_get(res, "skipped"), i, r)
+		printf("skipped %s dev %s: %s\n", str(r, "prefix"),
+			str(r, "port"), str(r, "reason"));
+}
+
 /* Commands */
 
 static void
@@ -273,6 +297,9 @@ usage(FILE *f)
 		"  ip route add|del PREFIX|default [via GW] [dev PORT]\n"
 		"  ip route add|del blackhole|unreachable|prohibit PREFIX\n"
 		"  ip route get ADDR\n"
+		"  ip route import                 copy the host's routes via host interfaces\n"
+		"  host add PORT [ifname IF] [netns NS] [name NAME]\n"
+		"                                  give PORT a host interface\n"
 		"  ip neigh [show] [dev PORT]\n"
 		"  ip neigh add ADDR lladdr MAC dev PORT\n"
 		"  ip neigh del ADDR dev PORT\n"
@@ -379,6 +406,15 @@ cmd_route(int argc, char **argv)
 			print_json(res);
 		else
 			show_routes(res);
+		json_decref(res);
+		return;
+	}
+	if (is(argv[0], "import") && argc == 1) {
+		res = call("ip_route_import", NULL);
+		if (json_output)
+			print_json(res);
+		else
+			show_import(res);
 		json_decref(res);
 		return;
 	}
@@ -492,6 +528,27 @@ cmd_ip(int argc, char **argv)
 }
 
 static void
+cmd_host(int argc, char **argv)
+{
+	json_t *params;
+	int i;
+
+	if (argc < 2 || !is(argv[0], "add"))
+		die("usage: host add PORT [ifname IF] [netns NS] [name NAME]");
+	params = json_pack("{s:s}", "port", argv[1]);
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "ifname") != 0 &&
+				strcmp(argv[i], "netns") != 0 &&
+				strcmp(argv[i], "name") != 0)
+			die("host add: unknown argument '%s'", argv[i]);
+		json_object_set_new(params, argv[i], json_string(argv[i + 1]));
+	}
+	if (i < argc)
+		die("host add: '%s' needs a value", argv[i]);
+	done(call("host_iface_add", params));
+}
+
+static void
 cmd_rpc(int argc, char **argv)
 {
 	json_error_t jerr;
@@ -538,6 +595,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "ip") == 0)
 		cmd_ip(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "host") == 0)
+		cmd_host(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)
 		cmd_rpc(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "save") == 0 && argc == 1) {

@@ -148,6 +148,49 @@ fragment(struct pgt_worker *w, struct rte_mbuf *m, uint16_t mtu)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * Hand @p m (data at its Ethernet header) to the host interface of data port
+ * @p port: the host kernel takes it from there.
+ */
+static void
+host_punt(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	uint16_t hp = w->view->port[port].host_port;
+
+	if (hp == PGT_PORT_NONE) {
+		pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
+		return;
+	}
+	if (unlikely(!w->view->port[hp].up)) {
+		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
+		return;
+	}
+	PGT_COUNT(w->id, port, HOST_PUNTED, 1);
+	pgt_tx_stage(w, hp, m);
+}
+
+/*
+ * A packet pktgate itself (or the host) sent to one of its own addresses,
+ * data at its IPv4 header with a final checksum: to the host, as if
+ * received on @p port.
+ */
+static void
+host_deliver(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	const struct pgt_port *p = &w->view->port[port];
+	struct rte_ether_hdr *eth;
+
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+	if (eth == NULL) {
+		pgt_drop(w, m, PGT_DROP_NO_MBUF);
+		return;
+	}
+	rte_ether_addr_copy(&p->mac, &eth->dst_addr);
+	rte_ether_addr_copy(&p->mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	host_punt(w, m, port);
+}
+
 /* Send @p m (data at IPv4 header, out_port and nexthop set) on its way. */
 static void
 ip_output(struct pgt_worker *w, struct rte_mbuf *m)
@@ -200,6 +243,13 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	case PGT_NH_UNICAST:
 		break;
 	case PGT_NH_LOCAL:
+		/* E.g. an ICMP error about a packet the host sent. */
+		if (ip->src_addr == 0)
+			ip->src_addr = rte_cpu_to_be_32(meta->dst);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		host_deliver(w, m, nh->port);
+		return;
 	case PGT_NH_BROADCAST:
 		pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
 		return;
@@ -235,10 +285,16 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	const struct rte_icmp_hdr *icmp;
 
-	/* Hook: INPUT runs here (ruleset engine); then the host path. */
+	/* Hook: INPUT runs here (ruleset engine); then the fast path's own
+	 * answers; then the host. */
 	PGT_COUNT(w->id, meta->in_port, LOCAL_IN, 1);
 	if (meta->frag) {
-		pgt_drop(w, m, PGT_DROP_LOCAL_FRAGMENT);
+		/* The host reassembles; pktgate answers nothing fragmented. */
+		if (w->view->port[meta->in_port].host_port == PGT_PORT_NONE) {
+			pgt_drop(w, m, PGT_DROP_LOCAL_FRAGMENT);
+			return;
+		}
+		host_punt(w, m, meta->in_port);
 		return;
 	}
 	if (meta->proto == IPPROTO_ICMP && nh_type == PGT_NH_LOCAL &&
@@ -258,7 +314,7 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 			return;
 		}
 	}
-	pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
+	host_punt(w, m, meta->in_port);
 }
 
 /* Forwarding */
@@ -365,7 +421,12 @@ arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 		PGT_COUNT(w->id, port, ARP_REPLIES_IN, 1);
 		msg.type = PGT_NEIGH_MSG_REPLY;
 		pgt_neigh_post(w->id, &msg);
-		rte_pktmbuf_free(m);
+		/* The host resolves its own next hops through this port: the
+		 * answers to it are the answers to us. */
+		if (p->host_port != PGT_PORT_NONE && pgt_port_has_addr(p, tip))
+			host_punt(w, m, port);
+		else
+			rte_pktmbuf_free(m);
 		return;
 	}
 	PGT_COUNT(w->id, port, ARP_REQUESTS_IN, 1);
@@ -451,4 +512,79 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	rte_lpm_lookup_bulk(pgt_route_lpm, dsts, hops, nb_ip);
 	for (i = 0; i < nb_ip; i++)
 		ip_route(w, ip_pkts[i], hops[i]);
+}
+
+/* Frames from a host interface */
+
+/*
+ * A frame the host sent out of the host interface of data port @p dp. IPv4
+ * to a unicast address is the host's locally generated traffic: pktgate
+ * routes it (the host's choice of interface and next hop is only a hint).
+ * ARP and link-level broadcasts belong to the link the host chose: they
+ * leave by the data port as they are, and must carry the port's MAC or the
+ * answers would go astray.
+ */
+static void
+host_inject(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_pkt_kind kind,
+	uint16_t hp, uint16_t dp)
+{
+	const struct pgt_port *p = &w->view->port[dp];
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct rte_ether_hdr *eth;
+	const struct rte_arp_hdr *arp;
+
+	if (kind == PGT_PKT_IPV4 && !meta->l2_bcast) {
+		PGT_COUNT(w->id, dp, HOST_INJECTED, 1);
+		/* Locally generated: no input port; drops count against the
+		 * host interface until routing picks the output. */
+		meta->in_port = PGT_PORT_NONE;
+		meta->out_port = hp;
+		rte_pktmbuf_adj(m, meta->l3_off);
+		local_output(w, m);
+		return;
+	}
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (!rte_is_same_ether_addr(&eth->src_addr, &p->mac)) {
+		pgt_drop(w, m, PGT_DROP_HOST_MAC_MISMATCH);
+		return;
+	}
+	if (kind == PGT_PKT_ARP) {
+		arp = rte_pktmbuf_mtod_offset(m, const struct rte_arp_hdr *,
+			meta->l3_off);
+		if (!rte_is_same_ether_addr(&arp->arp_data.arp_sha, &p->mac)) {
+			pgt_drop(w, m, PGT_DROP_HOST_MAC_MISMATCH);
+			return;
+		}
+	}
+	/* Hook: OUTPUT and POSTROUTING see IPv4 broadcasts here too. */
+	if (unlikely(!p->up)) {
+		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
+		return;
+	}
+	PGT_COUNT(w->id, dp, HOST_INJECTED, 1);
+	pgt_tx_stage(w, dp, m);
+}
+
+void
+pgt_pipeline_host_rx_burst(struct pgt_worker *w, uint16_t hp,
+	struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t dp = w->view->port[hp].host_of;
+	enum pgt_pkt_kind kind;
+	uint64_t bytes = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	PGT_COUNT(w->id, hp, RX_PACKETS, n);
+	PGT_COUNT(w->id, hp, RX_BYTES, bytes);
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		kind = pgt_pkt_parse(pkts[i], hp, NULL);
+		if (kind == PGT_PKT_DROP)
+			pgt_drop(w, pkts[i], pgt_pkt_meta(pkts[i])->drop);
+		else
+			host_inject(w, pkts[i], kind, hp, dp);
+	}
 }

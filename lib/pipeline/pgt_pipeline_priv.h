@@ -36,6 +36,8 @@ struct pgt_worker {
 	uint32_t parked_head, parked_count;
 	uint32_t neigh_gen_seen;
 	uint64_t next_parked_check;
+	uint64_t next_host_poll;		/* TSC */
+	uint64_t host_poll_cycles;
 	struct pgt_parked parked[PGT_PIPELINE_NEIGH_QUEUE];
 	struct pgt_tx_stage tx[RTE_MAX_ETHPORTS];
 } __rte_cache_aligned;
@@ -44,6 +46,8 @@ extern struct pgt_pipeline_conf pgt_pipeline_cfg;
 
 /* Stages (pgt_pipeline.c). */
 void pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
+	struct rte_mbuf **pkts, uint16_t n);
+void pgt_pipeline_host_rx_burst(struct pgt_worker *w, uint16_t hp,
 	struct rte_mbuf **pkts, uint16_t n);
 void pgt_pipeline_l2_send(struct pgt_worker *w, struct rte_mbuf *m,
 	const struct rte_ether_addr *dst);

@@ -18,6 +18,12 @@ PGT_LOG_REGISTER(pipeline);
 #define IDLE_POLLS_BEFORE_SLEEP 256
 /* How often parked packets are retried without a neighbour change. */
 #define PARKED_CHECK_MS 100
+/*
+ * How often an idle host interface is polled. Its RX is a read() system
+ * call: polled every iteration it would tax forwarding for traffic that is
+ * rare. While the host sends, it is polled every iteration.
+ */
+#define HOST_POLL_US 20
 
 struct pgt_pipeline_conf pgt_pipeline_cfg;
 static struct pgt_worker *workers;
@@ -51,6 +57,14 @@ pgt_pipeline_stop(void)
 	stop_requested = true;
 }
 
+/* A NIC refuses a burst when its ring is full; a tap when the host's
+ * interface is down or its queue is full. */
+static inline enum pgt_drop
+tx_fail_reason(const struct pgt_port *p)
+{
+	return pgt_port_is_host(p) ? PGT_DROP_HOST_TX_FAILED : PGT_DROP_TX_FULL;
+}
+
 void
 pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port)
 {
@@ -68,7 +82,7 @@ pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port)
 		c->cnt[PGT_CNT_TX_PACKETS] += sent;
 		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 		for (i = sent; i < t->n; i++) {
-			c->drop[PGT_DROP_TX_FULL]++;
+			c->drop[tx_fail_reason(&w->view->port[port])]++;
 			rte_pktmbuf_free(t->pkts[i]);
 		}
 	} else {
@@ -119,7 +133,7 @@ drain_handoff(struct pgt_worker *w)
 		c->cnt[PGT_CNT_TX_PACKETS] += sent;
 		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 		for (i = sent; i < n; i++) {
-			c->drop[PGT_DROP_TX_FULL]++;
+			c->drop[tx_fail_reason(&w->view->port[port])]++;
 			rte_pktmbuf_free(pkts[i]);
 		}
 	}
@@ -211,19 +225,36 @@ pgt_pipeline_worker_main(void *arg)
 	struct pgt_worker *w = &workers[(uintptr_t)arg];
 	struct pgt_worker_counters *wc = &pgt_stats_worker[w->id];
 	struct rte_mbuf *pkts[PGT_BURST];
-	unsigned int idle = 0, busy;
+	unsigned int idle = 0, busy, host_busy;
+	const struct pgt_port *p;
+	bool poll_host;
 	uint16_t port, n;
 
 	PGT_LOG(INFO, pipeline, "worker %u running on lcore %u", w->id,
 		rte_lcore_id());
+	w->host_poll_cycles = rte_get_tsc_hz() / 1000000 * HOST_POLL_US;
 	pgt_rcu_worker_start(w->id);
 	while (!stop_requested) {
 		w->now = rte_get_tsc_cycles();
 		w->view = pgt_port_view_get();
 		busy = 0;
+		host_busy = 0;
+		poll_host = w->now >= w->next_host_poll;
 		for (port = 0; port < w->view->nb_ports; port++) {
-			if (w->id >= w->view->port[port].nb_rxq)
+			p = &w->view->port[port];
+			if (w->id >= p->nb_rxq)
 				continue;
+			if (pgt_port_is_host(p)) {
+				if (!poll_host)
+					continue;
+				n = rte_eth_rx_burst(port, (uint16_t)w->id,
+					pkts, PGT_BURST);
+				if (n == 0)
+					continue;
+				host_busy += n;
+				pgt_pipeline_host_rx_burst(w, port, pkts, n);
+				continue;
+			}
 			n = rte_eth_rx_burst(port, (uint16_t)w->id, pkts,
 				PGT_BURST);
 			if (n == 0)
@@ -231,6 +262,10 @@ pgt_pipeline_worker_main(void *arg)
 			busy += n;
 			pgt_pipeline_rx_burst(w, port, pkts, n);
 		}
+		if (poll_host)
+			w->next_host_poll = host_busy > 0 ? w->now :
+				w->now + w->host_poll_cycles;
+		busy += host_busy;
 		if (w->id == 0)
 			busy += drain_handoff(w);
 		check_parked(w);

@@ -93,7 +93,8 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	} else if (rte_is_multicast_ether_addr(&eth->dst_addr)) {
 		meta->drop = PGT_DROP_L2_MULTICAST;
 		return PGT_PKT_DROP;
-	} else if (!rte_is_same_ether_addr(&eth->dst_addr, port_mac)) {
+	} else if (port_mac != NULL &&
+			!rte_is_same_ether_addr(&eth->dst_addr, port_mac)) {
 		meta->drop = PGT_DROP_L2_OTHER_HOST;
 		return PGT_PKT_DROP;
 	}

@@ -67,7 +67,9 @@ pgt_pkt_ipv4(struct rte_mbuf *m)
  *
  * @param port_mac
  *   The MAC of the receiving port: frames to another unicast MAC are not for
- *   this router (a promiscuous NIC or a bridged tap can deliver them).
+ *   this router (a promiscuous NIC or a bridged tap can deliver them). NULL
+ *   accepts any unicast destination: frames from a host interface are
+ *   addressed to the host's idea of the next hop, which pktgate replaces.
  * @return the kind; for PGT_PKT_DROP, meta->drop holds the reason.
  */
 enum pgt_pkt_kind pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,

@@ -16,6 +16,7 @@
 PGT_LOG_REGISTER(port);
 
 #define MAX_STATE_CBS 8
+#define MAX_ADDR_CBS 8
 
 struct pgt_port_view *pgt_port_view_cur;
 struct rte_ring *pgt_port_tx_ring[RTE_MAX_ETHPORTS];
@@ -23,7 +24,12 @@ unsigned int pgt_port_nb_workers;
 
 static pgt_port_state_cb_t state_cbs[MAX_STATE_CBS];
 static unsigned int nb_state_cbs;
+static pgt_port_addr_cb_t addr_cbs[MAX_ADDR_CBS];
+static unsigned int nb_addr_cbs;
 static bool port_started[RTE_MAX_ETHPORTS];
+/* What pgt_port_init() was given, for ports attached later. */
+static struct rte_mempool *port_pool;
+static uint16_t port_nb_rxd, port_nb_txd;
 
 /*
  * A symmetric Toeplitz key: with the 16-bit pattern 0x6d5a repeated, the hash
@@ -44,6 +50,22 @@ pgt_port_on_state_change(pgt_port_state_cb_t cb)
 {
 	RTE_VERIFY(nb_state_cbs < MAX_STATE_CBS);
 	state_cbs[nb_state_cbs++] = cb;
+}
+
+void
+pgt_port_on_addr_change(pgt_port_addr_cb_t cb)
+{
+	RTE_VERIFY(nb_addr_cbs < MAX_ADDR_CBS);
+	addr_cbs[nb_addr_cbs++] = cb;
+}
+
+void
+pgt_port_addr_changed(uint16_t port, uint32_t addr, uint8_t len, bool added)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_addr_cbs; i++)
+		addr_cbs[i](port, addr, len, added);
 }
 
 static int
@@ -113,6 +135,8 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 		return rc;
 	port_started[pid] = true;
 	p->up = true;
+	p->host_port = PGT_PORT_NONE;
+	p->host_of = PGT_PORT_NONE;
 	snprintf(p->name, sizeof(p->name), "port%u", pid);
 	PGT_LOG(INFO, port, "%s: %s, %u rx / %u tx queues%s", p->name,
 		info.driver_name, p->nb_rxq, p->nb_txq,
@@ -121,12 +145,22 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 	return 0;
 }
 
+static int
+tx_ring_create(uint16_t pid)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "pgt_txh_%u", pid);
+	pgt_port_tx_ring[pid] = rte_ring_create(name, PGT_PORT_TX_RING_SIZE,
+		rte_eth_dev_socket_id(pid), RING_F_SC_DEQ);
+	return pgt_port_tx_ring[pid] == NULL ? -ENOMEM : 0;
+}
+
 int
 pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
 	uint16_t nb_rxd, uint16_t nb_txd)
 {
 	struct pgt_port_view *v;
-	char name[RTE_RING_NAMESIZE];
 	uint16_t pid;
 	int rc;
 
@@ -136,22 +170,19 @@ pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
 	if (v == NULL)
 		return -ENOMEM;
 	pgt_port_nb_workers = nb_workers;
+	port_pool = mp;
+	port_nb_rxd = nb_rxd;
+	port_nb_txd = nb_txd;
 	RTE_ETH_FOREACH_DEV(pid) {
 		rc = port_configure(pid, nb_workers, mp, nb_rxd, nb_txd,
 			&v->port[pid]);
+		if (rc == 0)
+			rc = tx_ring_create(pid);
 		if (rc != 0) {
 			PGT_LOG(ERR, port, "port %u: set-up failed: %s", pid,
 				strerror(-rc));
 			rte_free(v);
 			return rc;
-		}
-		snprintf(name, sizeof(name), "pgt_txh_%u", pid);
-		pgt_port_tx_ring[pid] = rte_ring_create(name,
-			PGT_PORT_TX_RING_SIZE, rte_eth_dev_socket_id(pid),
-			RING_F_SC_DEQ);
-		if (pgt_port_tx_ring[pid] == NULL) {
-			rte_free(v);
-			return -ENOMEM;
 		}
 		v->nb_ports = RTE_MAX(v->nb_ports, (uint16_t)(pid + 1));
 	}
@@ -159,20 +190,77 @@ pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
 	return 0;
 }
 
+int
+pgt_port_attach(const char *devname, const char *args, uint16_t *pid,
+	struct pgt_port *p)
+{
+	char devargs[512];
+	uint16_t id;
+	int rc;
+
+	if ((size_t)snprintf(devargs, sizeof(devargs), "%s,%s", devname,
+			args) >= sizeof(devargs))
+		return -ENAMETOOLONG;
+	if (rte_eth_dev_get_port_by_name(devname, &id) == 0)
+		return -EEXIST;
+	rc = rte_dev_probe(devargs);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_dev_get_port_by_name(devname, &id);
+	if (rc != 0)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	rc = port_configure(id, pgt_port_nb_workers, port_pool, port_nb_rxd,
+		port_nb_txd, p);
+	if (rc == 0)
+		rc = tx_ring_create(id);
+	if (rc != 0) {
+		pgt_port_detach(id);
+		return rc;
+	}
+	*pid = id;
+	return 0;
+}
+
+/* Free the packets left in a port's handoff ring, and the ring. */
+static void
+tx_ring_free(uint16_t pid)
+{
+	struct rte_mbuf *m;
+
+	if (pgt_port_tx_ring[pid] == NULL)
+		return;
+	while (rte_ring_dequeue(pgt_port_tx_ring[pid], (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(pgt_port_tx_ring[pid]);
+	pgt_port_tx_ring[pid] = NULL;
+}
+
+void
+pgt_port_detach(uint16_t pid)
+{
+	struct rte_eth_dev_info info;
+	struct rte_device *dev = NULL;
+
+	if (rte_eth_dev_info_get(pid, &info) == 0)
+		dev = info.device;
+	tx_ring_free(pid);
+	if (port_started[pid]) {
+		rte_eth_dev_stop(pid);
+		port_started[pid] = false;
+	}
+	rte_eth_dev_close(pid);
+	if (dev != NULL)
+		rte_dev_remove(dev);
+}
+
 void
 pgt_port_fini(void)
 {
-	struct rte_mbuf *m;
 	uint16_t pid;
 
 	for (pid = 0; pid < RTE_MAX_ETHPORTS; pid++) {
-		if (pgt_port_tx_ring[pid] != NULL) {
-			while (rte_ring_dequeue(pgt_port_tx_ring[pid],
-					(void **)&m) == 0)
-				rte_pktmbuf_free(m);
-			rte_ring_free(pgt_port_tx_ring[pid]);
-			pgt_port_tx_ring[pid] = NULL;
-		}
+		tx_ring_free(pid);
 		if (port_started[pid]) {
 			rte_eth_dev_stop(pid);
 			rte_eth_dev_close(pid);
@@ -239,10 +327,11 @@ port_lookup(const char *name, struct pgt_rpc_err *err)
 static json_t *
 port_json(uint16_t pid, const struct pgt_port *p)
 {
+	const struct pgt_port_view *v = pgt_port_view_cur;
 	char mac[RTE_ETHER_ADDR_FMT_SIZE], a[PGT_INET_ADDRSTRLEN];
 	struct rte_eth_dev_info info;
 	struct rte_eth_link link;
-	json_t *addrs = json_array();
+	json_t *addrs = json_array(), *o;
 	unsigned int i;
 
 	for (i = 0; i < p->nb_addrs; i++)
@@ -252,7 +341,7 @@ port_json(uint16_t pid, const struct pgt_port *p)
 	rte_eth_link_get_nowait(pid, &link);
 	memset(&info, 0, sizeof(info));
 	rte_eth_dev_info_get(pid, &info);
-	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:I, s:i, s:i, s:o}",
+	o = json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:I, s:i, s:i, s:o}",
 		"name", p->name, "id", pid,
 		"driver", info.driver_name != NULL ? info.driver_name : "",
 		"mac", pgt_inet_format_mac(&p->mac, mac, sizeof(mac)),
@@ -260,6 +349,13 @@ port_json(uint16_t pid, const struct pgt_port *p)
 		"mtu", p->mtu, "speed_mbps", (json_int_t)link.link_speed,
 		"rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
 		"addresses", addrs);
+	if (p->host_port != PGT_PORT_NONE)
+		json_object_set_new(o, "host_iface",
+			json_string(v->port[p->host_port].name));
+	if (pgt_port_is_host(p))
+		json_object_set_new(o, "host_of",
+			json_string(v->port[p->host_of].name));
+	return o;
 }
 
 static int
@@ -290,8 +386,8 @@ struct port_set_args {
 	bool has_mtu;
 };
 
-static bool
-valid_port_name(const char *s)
+bool
+pgt_port_valid_name(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -312,13 +408,20 @@ rpc_port_set(void *argp, json_t **result, struct pgt_rpc_err *err)
 	struct pgt_port *p;
 	bool state_changed;
 	unsigned int i;
+	uint16_t hp;
 	int pid, rc;
 
 	pid = port_lookup(args->port, err);
 	if (pid < 0)
 		return pid;
+	hp = pgt_port_view_cur->port[pid].host_port;
+	if (pgt_port_is_host(&pgt_port_view_cur->port[pid]))
+		return pgt_rpc_errorf(err, -EPERM,
+			"%s is the host interface of %s: it follows its data port",
+			args->port, pgt_port_view_cur->port[
+				pgt_port_view_cur->port[pid].host_of].name);
 	if (args->has_name) {
-		if (!valid_port_name(args->name))
+		if (!pgt_port_valid_name(args->name))
 			return pgt_rpc_errorf(err, -EINVAL,
 				"invalid port name '%s': 1-%u letters, digits, '_', '-' or '.', not starting with a digit",
 				args->name, PGT_PORT_NAMESIZE - 1);
@@ -333,6 +436,9 @@ rpc_port_set(void *argp, json_t **result, struct pgt_rpc_err *err)
 			return pgt_rpc_errorf(err, rc,
 				"device refuses MTU %u: %s", args->mtu,
 				strerror(-rc));
+		/* The host sends nothing bigger than the port can carry. */
+		if (hp != PGT_PORT_NONE)
+			rte_eth_dev_set_mtu(hp, (uint16_t)args->mtu);
 	}
 	nv = pgt_port_view_copy();
 	if (nv == NULL)
@@ -345,7 +451,18 @@ rpc_port_set(void *argp, json_t **result, struct pgt_rpc_err *err)
 	state_changed = args->has_up && p->up != args->up;
 	if (args->has_up)
 		p->up = args->up;
+	if (hp != PGT_PORT_NONE) {
+		nv->port[hp].up = p->up;
+		nv->port[hp].mtu = p->mtu;
+	}
 	pgt_port_view_commit(nv);
+	/* The host sees its interface's link follow the data port. */
+	if (state_changed && hp != PGT_PORT_NONE) {
+		if (args->up)
+			rte_eth_dev_set_link_up(hp);
+		else
+			rte_eth_dev_set_link_down(hp);
+	}
 	if (state_changed)
 		for (i = 0; i < nb_state_cbs; i++)
 			state_cbs[i]((uint16_t)pid, args->up);
@@ -468,9 +585,10 @@ port_save(json_t *calls)
 	uint16_t pid;
 
 	for (pid = 0; pid < v->nb_ports; pid++) {
-		if (!port_started[pid])
-			continue;
 		p = &v->port[pid];
+		/* Host interfaces are saved by their own module. */
+		if (!port_started[pid] || pgt_port_is_host(p))
+			continue;
 		snprintf(def, sizeof(def), "port%u", pid);
 		if (strcmp(def, p->name) != 0)
 			pgt_rpc_save_call(calls, "port_set", json_pack(

@@ -32,12 +32,15 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "pgt_inet.h"
 #include "pgt_rcu.h"
 
 #define PGT_PORT_NAMESIZE	16
 #define PGT_PORT_MAX_ADDRS	16
 #define PGT_PORT_TX_RING_SIZE	1024
 #define PGT_PORT_DEFAULT_MTU	1500
+/** No port (host_port / host_of unset). */
+#define PGT_PORT_NONE		UINT16_MAX
 
 /** An interface address: the address itself and its prefix length. */
 struct pgt_port_addr {
@@ -55,6 +58,10 @@ struct pgt_port {
 	uint16_t nb_txq;
 	unsigned int nb_addrs;
 	struct pgt_port_addr addrs[PGT_PORT_MAX_ADDRS];
+	/** The host interface mirroring this data port, or PGT_PORT_NONE. */
+	uint16_t host_port;
+	/** On a host interface: the data port it mirrors; else PGT_PORT_NONE. */
+	uint16_t host_of;
 };
 
 /** The published set of ports; indexed by DPDK port id. */
@@ -105,6 +112,26 @@ pgt_port_select_src(const struct pgt_port *p, uint32_t dst, uint32_t *src)
 	return 0;
 }
 
+/** True if @p p is a host interface (see pgt_host.h), not a data port. */
+static inline bool
+pgt_port_is_host(const struct pgt_port *p)
+{
+	return p->host_of != PGT_PORT_NONE;
+}
+
+/** True if @p addr is on one of port @p p's subnets. */
+static inline bool
+pgt_port_on_link(const struct pgt_port *p, uint32_t addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nb_addrs; i++)
+		if (((p->addrs[i].addr ^ addr) &
+				pgt_inet_mask(p->addrs[i].len)) == 0)
+			return true;
+	return false;
+}
+
 /** True if @p addr is one of port @p p's addresses. */
 static inline bool
 pgt_port_has_addr(const struct pgt_port *p, uint32_t addr)
@@ -127,8 +154,33 @@ pgt_port_has_addr(const struct pgt_port *p, uint32_t addr)
 int pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
 	uint16_t nb_rxd, uint16_t nb_txd);
 
+/**
+ * Hot-plug a virtual device (management thread) and set it up as
+ * pgt_port_init() does, without publishing it: the caller fills in and
+ * publishes the returned port in a new view. The device is created in the
+ * calling thread's network namespace.
+ *
+ * @param devname  Virtual device (and ethdev) name, e.g. "net_tap_h0".
+ * @param args     Its arguments, e.g. "iface=eth9".
+ * @param[out] pid  The new port's id.
+ * @param[out] p    Its initial state (named "port<pid>", up, default MTU).
+ * @return 0; -EEXIST if the device exists; -ENAMETOOLONG; the negative
+ *   errno of the failing EAL or ethdev call (the device is removed again).
+ */
+int pgt_port_attach(const char *devname, const char *args, uint16_t *pid,
+	struct pgt_port *p);
+
+/** Stop, close and remove a port that no published view holds. */
+void pgt_port_detach(uint16_t pid);
+
 /** Stop and close every port (flushes net_pcap output files). */
 void pgt_port_fini(void);
+
+/**
+ * True if @p s can name a port: 1 to PGT_PORT_NAMESIZE - 1 letters, digits,
+ * '_', '-' or '.', not starting with a digit.
+ */
+bool pgt_port_valid_name(const char *s);
 
 /** Find a port by name. @return its id, or -ENOENT. */
 int pgt_port_find(const char *name);
@@ -150,5 +202,16 @@ typedef void (*pgt_port_state_cb_t)(uint16_t port, bool up);
 
 /** Add a listener for state changes (module initialisation, not threadsafe). */
 void pgt_port_on_state_change(pgt_port_state_cb_t cb);
+
+/** Called after an address was added to or removed from a port. */
+typedef void (*pgt_port_addr_cb_t)(uint16_t port, uint32_t addr, uint8_t len,
+	bool added);
+
+/** Add a listener for address changes (module initialisation). */
+void pgt_port_on_addr_change(pgt_port_addr_cb_t cb);
+
+/** Tell the address listeners (called by whoever edited the view). */
+void pgt_port_addr_changed(uint16_t port, uint32_t addr, uint8_t len,
+	bool added);
 
 #endif /* PGT_PORT_H */

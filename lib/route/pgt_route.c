@@ -357,6 +357,7 @@ pgt_route_addr_add(uint16_t port, uint32_t addr, uint8_t len)
 	nv->port[port].nb_addrs++;
 	pgt_port_view_commit(nv);
 	pgt_neigh_announce(port, addr);
+	pgt_port_addr_changed(port, addr, len, true);
 	return 0;
 fail_bcast:
 	if (new_subnet && has_bcast(len))
@@ -378,7 +379,6 @@ drop_unreachable_gateways(uint16_t port, const struct pgt_port *p)
 	const void *key;
 	void *data;
 	uint32_t iter;
-	bool onlink;
 
 	do {
 		n = 0;
@@ -391,11 +391,7 @@ drop_unreachable_gateways(uint16_t port, const struct pgt_port *p)
 			if (r->proto != PGT_ROUTE_PROTO_STATIC ||
 					nh->port != port || nh->gw == 0)
 				continue;
-			onlink = false;
-			for (i = 0; i < p->nb_addrs && !onlink; i++)
-				onlink = ((p->addrs[i].addr ^ nh->gw) &
-					pgt_inet_mask(p->addrs[i].len)) == 0;
-			if (!onlink)
+			if (!pgt_port_on_link(p, nh->gw))
 				dead[n++] = r;
 		}
 		for (i = 0; i < n; i++)
@@ -435,5 +431,6 @@ pgt_route_addr_del(uint16_t port, uint32_t addr, uint8_t len)
 		drop_unreachable_gateways(port,
 			&pgt_port_view_get()->port[port]);
 	}
+	pgt_port_addr_changed(port, addr, len, false);
 	return 0;
 }

@@ -24,13 +24,21 @@ static const char *const proto_names[] = {
 	[PGT_ROUTE_PROTO_STATIC] = "static",
 };
 
+/* A data port by name: host interfaces carry no addresses or routes of
+ * their own, they mirror their data port's. */
 static int
 port_arg(const char *name, struct pgt_rpc_err *err)
 {
+	const struct pgt_port_view *v = pgt_port_view_get();
 	int pid = pgt_port_find(name);
 
 	if (pid < 0)
 		return pgt_rpc_errorf(err, -ENODEV, "no port named '%s'", name);
+	if (pgt_port_is_host(&v->port[pid]))
+		return pgt_rpc_errorf(err, -EPERM,
+			"%s is the host interface of %s: use %s", name,
+			v->port[v->port[pid].host_of].name,
+			v->port[v->port[pid].host_of].name);
 	return pid;
 }
 
@@ -157,18 +165,6 @@ static const struct pgt_rpc_param route_params[] = {
 		"unicast (default), blackhole, unreachable or prohibit"),
 };
 
-static bool
-gateway_on_link(const struct pgt_port *p, uint32_t gw)
-{
-	unsigned int i;
-
-	for (i = 0; i < p->nb_addrs; i++)
-		if (((p->addrs[i].addr ^ gw) &
-				pgt_inet_mask(p->addrs[i].len)) == 0)
-			return true;
-	return false;
-}
-
 static int
 rpc_route_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 {
@@ -213,7 +209,7 @@ rpc_route_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 			pgt_inet_format_addr(gw, g, sizeof(g));
 			if (!args->has_port) {
 				for (pid = 0; pid < v->nb_ports; pid++)
-					if (gateway_on_link(&v->port[pid], gw))
+					if (pgt_port_on_link(&v->port[pid], gw))
 						break;
 				if (pid == v->nb_ports)
 					return pgt_rpc_errorf(err,
@@ -221,7 +217,7 @@ rpc_route_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 						"gateway %s is not on a connected subnet",
 						g);
 				port = (uint16_t)pid;
-			} else if (!gateway_on_link(&v->port[port], gw)) {
+			} else if (!pgt_port_on_link(&v->port[port], gw)) {
 				return pgt_rpc_errorf(err, -ENETUNREACH,
 					"gateway %s is not on a subnet of %s",
 					g, args->port);

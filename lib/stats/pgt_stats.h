@@ -37,7 +37,9 @@
 	X(ICMP_RATELIMITED, "icmp_ratelimited") \
 	X(FRAGMENTS_OUT, "fragments_out") \
 	X(NEIGH_QUEUED, "neigh_queued") \
-	X(TX_HANDOFF, "tx_handoff")
+	X(TX_HANDOFF, "tx_handoff") \
+	X(HOST_PUNTED, "host_punted") \
+	X(HOST_INJECTED, "host_injected")
 
 /** Drop reasons: X(enum suffix, name). */
 #define PGT_DROP_LIST(X) \
@@ -77,6 +79,8 @@
 	X(NO_MBUF, "no_mbuf") \
 	X(TX_FULL, "tx_full") \
 	X(HANDOFF_FULL, "tx_handoff_full") \
+	X(HOST_TX_FAILED, "host_tx_failed") \
+	X(HOST_MAC_MISMATCH, "host_mac_mismatch") \
 	X(SHUTDOWN, "shutdown")
 
 #define PGT_X_ENUM(e, n) PGT_CNT_##e,

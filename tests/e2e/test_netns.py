@@ -8,31 +8,13 @@ import time
 
 import pytest
 
-from conftest import write_config
+from conftest import setup_ns, sh, write_config
 
 TAG = "pg%d" % (os.getpid() % 100000)
 CLIENT_NS, SERVER_NS = TAG + "c", TAG + "s"
 CLIENT_TAP, SERVER_TAP = TAG + "c0", TAG + "s0"
 # Inside namespaces only; chosen not to overlap the host's own networks.
 CLIENT_NET, SERVER_NET = "10.211.1", "10.211.2"
-
-
-def sh(*cmd, ns=None, check=True, timeout=60, **kw):
-    if ns is not None:
-        cmd = ("ip", "netns", "exec", ns) + cmd
-    return subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=timeout, check=check, **kw)
-
-
-def setup_ns(ns, tap, net, mac):
-    sh("ip", "netns", "add", ns)
-    sh("ip", "link", "set", tap, "netns", ns)
-    sh("ip", "link", "set", "lo", "up", ns=ns)
-    # The tap's kernel side gets its own MAC: it plays a separate host.
-    sh("ip", "link", "set", tap, "address", mac, ns=ns)
-    sh("ip", "addr", "add", net + ".2/24", "dev", tap, ns=ns)
-    sh("ip", "link", "set", tap, "up", ns=ns)
-    sh("ip", "route", "add", "default", "via", net + ".1", ns=ns)
 
 
 @pytest.fixture(scope="module")
