@@ -28,6 +28,7 @@
 #include "pgt_port.h"
 #include "pgt_rcu.h"
 #include "pgt_route.h"
+#include "pgt_ruleset.h"
 #include "pgt_rpc.h"
 #include "pgt_stats.h"
 
@@ -37,6 +38,7 @@ PGT_LOG_REGISTER(main);
 #define DEFAULT_MBUFS		16383
 #define DEFAULT_MAX_ROUTES	65536
 #define DEFAULT_MAX_NEIGH	16384
+#define DEFAULT_MAX_RULES	65536
 #define MGMT_POLL_MS		5
 
 struct options {
@@ -46,6 +48,7 @@ struct options {
 	uint32_t mbufs;
 	uint32_t max_routes;
 	uint32_t max_neigh;
+	uint32_t max_rules;
 };
 
 static volatile sig_atomic_t quit;
@@ -69,9 +72,10 @@ usage(const char *prog)
 		"  --mbufs N            packet buffers (default %u)\n"
 		"  --max-routes N       routing table size (default %u)\n"
 		"  --max-neigh N        ARP table size (default %u)\n"
+		"  --max-rules N        firewall rules, all tables (default %u)\n"
 		"Every lcore but the main one runs a worker; give at least 2.\n",
 		prog, DEFAULT_RPC_SOCKET, DEFAULT_MBUFS, DEFAULT_MAX_ROUTES,
-		DEFAULT_MAX_NEIGH);
+		DEFAULT_MAX_NEIGH, DEFAULT_MAX_RULES);
 }
 
 static int
@@ -102,6 +106,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "max-routes", required_argument, NULL, 'r' },
 		{ "max-neigh", required_argument, NULL, 'n' },
+		{ "max-rules", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -134,6 +139,11 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'n':
 			if (parse_u32("max-neigh", optarg, 16, 1u << 22,
 					&o->max_neigh) < 0)
+				return -EINVAL;
+			break;
+		case 'R':
+			if (parse_u32("max-rules", optarg, 16, 1u << 24,
+					&o->max_rules) < 0)
 				return -EINVAL;
 			break;
 		case 'h':
@@ -205,6 +215,8 @@ setup(const struct options *o)
 		rc = pgt_neigh_init(o->max_neigh, nb_workers, pkt_pool);
 	if (rc == 0)
 		rc = pgt_route_init(o->max_routes);
+	if (rc == 0)
+		rc = pgt_ruleset_init(nb_workers, o->max_rules);
 	if (rc == 0) {
 		pc = (struct pgt_pipeline_conf){ .nb_workers = nb_workers,
 			.pool = pkt_pool, .indirect_pool = indirect_pool,
@@ -243,6 +255,7 @@ main(int argc, char **argv)
 		.mbufs = DEFAULT_MBUFS,
 		.max_routes = DEFAULT_MAX_ROUTES,
 		.max_neigh = DEFAULT_MAX_NEIGH,
+		.max_rules = DEFAULT_MAX_RULES,
 	};
 	char msg[512];
 	unsigned int lcore;

@@ -304,6 +304,9 @@ usage(FILE *f)
 		"  ip neigh add ADDR lladdr MAC dev PORT\n"
 		"  ip neigh del ADDR dev PORT\n"
 		"  ip neigh flush [dev PORT]\n"
+		"  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S ...\n"
+		"  iptables-save [-c] [-t TABLE]\n"
+		"  iptables-restore [--noflush] [-c] [FILE]\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
 		"Default socket: %s\n", DEFAULT_SOCKET);
@@ -548,6 +551,118 @@ cmd_host(int argc, char **argv)
 	done(call("host_iface_add", params));
 }
 
+/* Quote a word as iptables-restore reads it. */
+static void
+append_word(char **buf, size_t *len, const char *w)
+{
+	bool bare = w[0] != '\0' && strpbrk(w, " \t\"\\'") == NULL;
+	size_t need = *len + strlen(w) * 2 + 4;
+	const char *p;
+	char *o;
+
+	*buf = realloc(*buf, need);
+	if (*buf == NULL)
+		die("out of memory");
+	o = *buf + *len;
+	if (*len > 0)
+		*o++ = ' ';
+	if (!bare)
+		*o++ = '"';
+	for (p = w; *p != '\0'; p++) {
+		if (!bare && (*p == '"' || *p == '\\'))
+			*o++ = '\\';
+		*o++ = *p;
+	}
+	if (!bare)
+		*o++ = '"';
+	*o = '\0';
+	*len = (size_t)(o - *buf);
+}
+
+static void
+cmd_iptables(int argc, char **argv)
+{
+	char *line = NULL;
+	size_t len = 0;
+	json_t *res;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		append_word(&line, &len, argv[i]);
+	if (line == NULL)
+		die("usage: iptables [-t TABLE] COMMAND ...");
+	res = call("iptables", json_pack("{s:s}", "command", line));
+	free(line);
+	if (json_output && res != NULL)
+		print_json(res);
+	else if (res != NULL)
+		fputs(str(res, "output"), stdout);
+	json_decref(res);
+}
+
+static void
+cmd_iptables_save(int argc, char **argv)
+{
+	json_t *params = json_object(), *res;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 ||
+				strcmp(argv[i], "--counters") == 0)
+			json_object_set_new(params, "counters", json_true());
+		else if ((strcmp(argv[i], "-t") == 0 ||
+				strcmp(argv[i], "--table") == 0) && i + 1 < argc)
+			json_object_set_new(params, "table",
+				json_string(argv[++i]));
+		else
+			die("usage: iptables-save [-c] [-t TABLE]");
+	}
+	res = call("iptables_save", params);
+	fputs(str(res, "text"), stdout);
+	json_decref(res);
+}
+
+static void
+cmd_iptables_restore(int argc, char **argv)
+{
+	json_t *params = json_object();
+	char *text = NULL;
+	size_t cap = 0, len = 0, n;
+	FILE *in = stdin;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-n") == 0 ||
+				strcmp(argv[i], "--noflush") == 0)
+			json_object_set_new(params, "noflush", json_true());
+		else if (strcmp(argv[i], "-c") == 0 ||
+				strcmp(argv[i], "--counters") == 0)
+			json_object_set_new(params, "counters", json_true());
+		else if (argv[i][0] != '-' && in == stdin) {
+			in = fopen(argv[i], "r");
+			if (in == NULL)
+				die("%s: %s", argv[i], strerror(errno));
+		} else
+			die("usage: iptables-restore [--noflush] [-c] [FILE]");
+	}
+	do {
+		if (len + 4096 > cap) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			text = realloc(text, cap);
+			if (text == NULL)
+				die("out of memory");
+		}
+		n = fread(text + len, 1, cap - len - 1, in);
+		len += n;
+	} while (n > 0);
+	text[len] = '\0';
+	if (in != stdin)
+		fclose(in);
+	json_object_set_new(params, "text", json_string(text));
+	free(text);
+	done(call("iptables_restore", params));
+}
+
 static void
 cmd_rpc(int argc, char **argv)
 {
@@ -595,6 +710,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "ip") == 0)
 		cmd_ip(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "iptables") == 0)
+		cmd_iptables(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "iptables-save") == 0)
+		cmd_iptables_save(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "iptables-restore") == 0)
+		cmd_iptables_restore(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "host") == 0)
 		cmd_host(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)

@@ -220,6 +220,7 @@ pgt_host_iface_add(uint16_t port, const char *ifname, const char *netns,
 	dp = &pgt_port_view_get()->port[port];
 	h->host_port = hp;
 	h->used = true;
+	pgt_port_renamed();
 	for (i = 0; i < dp->nb_addrs; i++)
 		sync_addr(h, dp->addrs[i].addr, dp->addrs[i].len, true);
 	PGT_LOG(INFO, host, "%s: host interface %s%s%s (port %s)",

@@ -63,6 +63,38 @@ reject(struct pgt_worker *w, struct rte_mbuf *m, uint8_t type, uint8_t code,
 	pgt_drop(w, m, reason);
 }
 
+/*
+ * Run the ruleset's @p hook on @p m, whose metadata locates its IPv4
+ * header. @return true to go on; false when the ruleset dropped or rejected
+ * the packet (it is consumed and counted).
+ */
+static inline bool
+run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out)
+{
+	struct pgt_rs_pkt p;
+	enum pgt_verdict v;
+
+	if (likely(!pgt_ruleset_hook_active(w->rs, hook)))
+		return true;
+	p.m = m;
+	p.meta = pgt_pkt_meta(m);
+	p.ip = pgt_pkt_ipv4(m);
+	p.in_port = in;
+	p.out_port = out;
+	p.worker = w->id;
+	p.now = w->now;
+	v = pgt_ruleset_run(w->rs, hook, &p);
+	if (likely(v == PGT_VERDICT_ACCEPT))
+		return true;
+	if (v == PGT_VERDICT_REJECT)
+		reject(w, m, p.reject_type, p.reject_code, 0,
+			PGT_DROP_RULE_REJECT);
+	else
+		pgt_drop(w, m, PGT_DROP_RULE_DROP);
+	return false;
+}
+
 void
 pgt_pipeline_neigh_fail(struct pgt_worker *w, struct rte_mbuf *m,
 	enum pgt_drop reason)
@@ -199,7 +231,9 @@ ip_output(struct pgt_worker *w, struct rte_mbuf *m)
 	const struct pgt_port *out = &w->view->port[meta->out_port];
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 
-	/* Hook: POSTROUTING runs here (ruleset engine). */
+	if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE,
+			meta->out_port))
+		return;
 	if (unlikely(!out->up)) {
 		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
 		return;
@@ -273,7 +307,8 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	}
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	/* Hook: OUTPUT runs here (ruleset engine). */
+	if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, meta->out_port))
+		return;
 	ip_output(w, m);
 }
 
@@ -285,8 +320,9 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	const struct rte_icmp_hdr *icmp;
 
-	/* Hook: INPUT runs here (ruleset engine); then the fast path's own
-	 * answers; then the host. */
+	if (!run_hook(w, PGT_HOOK_INPUT, m, meta->in_port, PGT_PORT_NONE))
+		return;
+	/* The fast path's own answers; then the host. */
 	PGT_COUNT(w->id, meta->in_port, LOCAL_IN, 1);
 	if (meta->frag) {
 		/* The host reassembles; pktgate answers nothing fragmented. */
@@ -331,7 +367,6 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 		pgt_drop(w, m, PGT_DROP_L2_BCAST_FORWARD);
 		return;
 	}
-	/* Hook: FORWARD runs here (ruleset engine). */
 	if (unlikely(ip->time_to_live <= 1)) {
 		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
 			PGT_DROP_TTL_EXCEEDED);
@@ -345,6 +380,9 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 
 	meta->out_port = nh->port;
 	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+	/* As Linux: FORWARD sees the decremented TTL and the output port. */
+	if (!run_hook(w, PGT_HOOK_FORWARD, m, meta->in_port, nh->port))
+		return;
 	rte_pktmbuf_adj(m, meta->l3_off);
 	meta->l3_off = 0;
 	PGT_COUNT(w->id, meta->in_port, FORWARDED, 1);
@@ -489,7 +527,9 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 		switch (pgt_pkt_parse(pkts[i], port, &p->mac)) {
 		case PGT_PKT_IPV4:
 			meta = pgt_pkt_meta(pkts[i]);
-			/* Hook: PREROUTING runs here (ruleset engine). */
+			if (!run_hook(w, PGT_HOOK_PREROUTING, pkts[i], port,
+					PGT_PORT_NONE))
+				break;
 			if (meta->dst == UINT32_MAX) {
 				local_input(w, pkts[i], PGT_NH_BROADCAST);
 			} else if (pgt_inet_is_multicast(meta->dst)) {
@@ -556,7 +596,14 @@ host_inject(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_pkt_kind kind,
 			return;
 		}
 	}
-	/* Hook: OUTPUT and POSTROUTING see IPv4 broadcasts here too. */
+	if (kind == PGT_PKT_IPV4) {
+		meta->in_port = PGT_PORT_NONE;
+		meta->out_port = hp;
+		if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, dp) ||
+				!run_hook(w, PGT_HOOK_POSTROUTING, m,
+					PGT_PORT_NONE, dp))
+			return;
+	}
 	if (unlikely(!p->up)) {
 		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
 		return;

@@ -11,6 +11,7 @@
 #include "pgt_pipeline.h"
 #include "pgt_pkt.h"
 #include "pgt_port.h"
+#include "pgt_ruleset.h"
 #include "pgt_stats.h"
 
 #define PGT_BURST 32
@@ -29,6 +30,7 @@ struct pgt_worker {
 	unsigned int id;
 	uint64_t now;			/* TSC at the start of the iteration */
 	const struct pgt_port_view *view; /* valid until quiescent */
+	const struct pgt_ruleset *rs;	/* valid until quiescent */
 	struct rte_mempool *pool;
 	struct rte_mempool *indirect_pool;
 	struct pgt_icmp_limiter icmp;

@@ -237,6 +237,7 @@ pgt_pipeline_worker_main(void *arg)
 	while (!stop_requested) {
 		w->now = rte_get_tsc_cycles();
 		w->view = pgt_port_view_get();
+		w->rs = pgt_ruleset_get();
 		busy = 0;
 		host_busy = 0;
 		poll_host = w->now >= w->next_host_poll;

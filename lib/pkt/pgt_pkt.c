@@ -83,6 +83,7 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	meta->out_port = UINT16_MAX;
 	meta->l2_bcast = 0;
 	meta->frag = 0;
+	meta->mark = 0;
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth)) {
 		meta->drop = PGT_DROP_L2_TRUNCATED;
 		return PGT_PKT_DROP;

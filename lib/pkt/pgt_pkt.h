@@ -43,6 +43,7 @@ struct pgt_pkt_meta {
 	uint16_t drop;		/**< enum pgt_drop when kind is DROP. */
 	uint8_t proto;		/**< IPv4 protocol. */
 	uint8_t frag;		/**< Non-zero if a fragment (MF or offset). */
+	uint32_t mark;		/**< Netfilter mark (MARK, -m mark). */
 };
 
 /** Private area size to give mbuf pools. */

@@ -26,6 +26,8 @@ static pgt_port_state_cb_t state_cbs[MAX_STATE_CBS];
 static unsigned int nb_state_cbs;
 static pgt_port_addr_cb_t addr_cbs[MAX_ADDR_CBS];
 static unsigned int nb_addr_cbs;
+static pgt_port_rename_cb_t rename_cbs[MAX_ADDR_CBS];
+static unsigned int nb_rename_cbs;
 static bool port_started[RTE_MAX_ETHPORTS];
 /* What pgt_port_init() was given, for ports attached later. */
 static struct rte_mempool *port_pool;
@@ -57,6 +59,22 @@ pgt_port_on_addr_change(pgt_port_addr_cb_t cb)
 {
 	RTE_VERIFY(nb_addr_cbs < MAX_ADDR_CBS);
 	addr_cbs[nb_addr_cbs++] = cb;
+}
+
+void
+pgt_port_on_rename(pgt_port_rename_cb_t cb)
+{
+	RTE_VERIFY(nb_rename_cbs < MAX_ADDR_CBS);
+	rename_cbs[nb_rename_cbs++] = cb;
+}
+
+void
+pgt_port_renamed(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb_rename_cbs; i++)
+		rename_cbs[i]();
 }
 
 void
@@ -466,6 +484,8 @@ rpc_port_set(void *argp, json_t **result, struct pgt_rpc_err *err)
 	if (state_changed)
 		for (i = 0; i < nb_state_cbs; i++)
 			state_cbs[i]((uint16_t)pid, args->up);
+	if (args->has_name)
+		pgt_port_renamed();
 	return 0;
 }
 

@@ -203,6 +203,15 @@ typedef void (*pgt_port_state_cb_t)(uint16_t port, bool up);
 /** Add a listener for state changes (module initialisation, not threadsafe). */
 void pgt_port_on_state_change(pgt_port_state_cb_t cb);
 
+/** Called after a port was renamed or a port appeared. */
+typedef void (*pgt_port_rename_cb_t)(void);
+
+/** Add a listener for port names (module initialisation). */
+void pgt_port_on_rename(pgt_port_rename_cb_t cb);
+
+/** Tell the name listeners (called by whoever published new names). */
+void pgt_port_renamed(void);
+
 /** Called after an address was added to or removed from a port. */
 typedef void (*pgt_port_addr_cb_t)(uint16_t port, uint32_t addr, uint8_t len,
 	bool added);

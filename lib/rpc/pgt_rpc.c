@@ -57,6 +57,7 @@ type_name(enum pgt_rpc_type t)
 {
 	switch (t) {
 	case PGT_RPC_STRING: return "string";
+	case PGT_RPC_TEXT: return "string";
 	case PGT_RPC_BOOL: return "boolean";
 	case PGT_RPC_U32: return "integer";
 	case PGT_RPC_IPV4: return "ipv4 address";
@@ -89,6 +90,12 @@ decode_param(const struct pgt_rpc_param *p, json_t *v, void *args,
 				"parameter '%s': string longer than %u bytes or with NUL",
 				p->name, PGT_RPC_STR_MAX - 1);
 		memcpy(dst, s, json_string_length(v) + 1);
+		return 0;
+	case PGT_RPC_TEXT:
+		if (strlen(s) != json_string_length(v))
+			return pgt_rpc_errorf(err, PGT_RPC_INVALID_PARAMS,
+				"parameter '%s': string with NUL", p->name);
+		*(const char **)dst = s;
 		return 0;
 	case PGT_RPC_BOOL:
 		if (!json_is_boolean(v))

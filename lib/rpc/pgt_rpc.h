@@ -51,6 +51,8 @@ enum pgt_rpc_type {
 	PGT_RPC_PREFIX,	/**< struct pgt_prefix, "A.B.C.D/LEN", no host bits */
 	PGT_RPC_IFADDR,	/**< struct pgt_prefix, "A.B.C.D/LEN", host bits kept */
 	PGT_RPC_MAC,	/**< struct rte_ether_addr, "aa:bb:cc:dd:ee:ff" */
+	/** const char *, any length, valid until the handler returns. */
+	PGT_RPC_TEXT,
 };
 
 /** One parameter of a method. */

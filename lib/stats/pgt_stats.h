@@ -81,6 +81,8 @@
 	X(HANDOFF_FULL, "tx_handoff_full") \
 	X(HOST_TX_FAILED, "host_tx_failed") \
 	X(HOST_MAC_MISMATCH, "host_mac_mismatch") \
+	X(RULE_DROP, "ruleset_drop") \
+	X(RULE_REJECT, "ruleset_reject") \
 	X(SHUTDOWN, "shutdown")
 
 #define PGT_X_ENUM(e, n) PGT_CNT_##e,

@@ -1,0 +1,1064 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ruleset model, its transactions, the compiler and the evaluator.
+ *
+ * Model and compiled form are separate on purpose: the model (chains of
+ * rule objects, names, patterns) is what commands edit and printers show;
+ * the compiled form is what workers run: per chain one flat array of rules
+ * with interface patterns resolved to port bitmaps, jumps resolved to chain
+ * slots, and extension data inline, so evaluating a rule touches one cache
+ * line or two and never compares a string.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_malloc.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "pgt_log.h"
+#include "pgt_port.h"
+#include "pgt_rcu.h"
+#include "pgt_ruleset_priv.h"
+
+PGT_LOG_REGISTER(ruleset);
+
+const char *const pgt_rs_table_names[PGT_TABLE_MAX] = {
+	[PGT_TABLE_RAW] = "raw",
+	[PGT_TABLE_MANGLE] = "mangle",
+	[PGT_TABLE_NAT] = "nat",
+	[PGT_TABLE_FILTER] = "filter",
+	[PGT_TABLE_SECURITY] = "security",
+};
+
+const char *const pgt_rs_hook_names[PGT_HOOK_MAX] = {
+	[PGT_HOOK_PREROUTING] = "PREROUTING",
+	[PGT_HOOK_INPUT] = "INPUT",
+	[PGT_HOOK_FORWARD] = "FORWARD",
+	[PGT_HOOK_OUTPUT] = "OUTPUT",
+	[PGT_HOOK_POSTROUTING] = "POSTROUTING",
+};
+
+#define H(x) (1u << PGT_HOOK_##x)
+/* Linux's built-in chains per table. */
+const uint8_t pgt_rs_table_hooks[PGT_TABLE_MAX] = {
+	[PGT_TABLE_RAW] = H(PREROUTING) | H(OUTPUT),
+	[PGT_TABLE_MANGLE] = H(PREROUTING) | H(INPUT) | H(FORWARD) |
+		H(OUTPUT) | H(POSTROUTING),
+	[PGT_TABLE_NAT] = H(PREROUTING) | H(INPUT) | H(OUTPUT) |
+		H(POSTROUTING),
+	[PGT_TABLE_FILTER] = H(INPUT) | H(FORWARD) | H(OUTPUT),
+	[PGT_TABLE_SECURITY] = H(INPUT) | H(FORWARD) | H(OUTPUT),
+};
+#undef H
+
+/*
+ * The nat table is kept, listed and saved, but its chains run only once
+ * connection tracking exists (Linux consults them for a connection's first
+ * packet only); until then NAT targets are refused.
+ */
+#define EVALUATED_TABLES (~(1u << PGT_TABLE_NAT))
+
+/* Registries */
+
+static struct pgt_match_ops *matches;
+static struct pgt_target_ops *targets;
+
+void
+pgt_ruleset_register_match(struct pgt_match_ops *ops)
+{
+	ops->next = matches;
+	matches = ops;
+}
+
+void
+pgt_ruleset_register_target(struct pgt_target_ops *ops)
+{
+	ops->next = targets;
+	targets = ops;
+}
+
+const struct pgt_match_ops *
+pgt_rs_match_find(const char *name)
+{
+	const struct pgt_match_ops *m;
+
+	for (m = matches; m != NULL; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+const struct pgt_target_ops *
+pgt_rs_target_find(const char *name)
+{
+	const struct pgt_target_ops *t;
+
+	for (t = targets; t != NULL; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+int
+pgt_rs_errorf(struct pgt_rs_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int
+pgt_ruleset_table_find(const char *name)
+{
+	int t;
+
+	for (t = 0; t < PGT_TABLE_MAX; t++)
+		if (strcmp(pgt_rs_table_names[t], name) == 0)
+			return t;
+	return -1;
+}
+
+/* Counters */
+
+struct rs_counter {
+	uint64_t pkts, bytes;
+};
+
+static unsigned int nb_workers;
+static uint32_t max_slots;
+/* Per worker: one counter per slot; the worker is the only writer. */
+static struct rs_counter *worker_counters[RTE_MAX_LCORE];
+/* Management's offsets: restored values and zeroing (-Z). */
+static struct rs_counter *base_counters;
+static uint32_t *free_slots;
+static uint32_t nb_free_slots;
+
+static int
+slot_alloc(uint32_t *slot)
+{
+	unsigned int w;
+	uint32_t s;
+
+	if (nb_free_slots == 0)
+		return -ENOSPC;
+	s = free_slots[--nb_free_slots];
+	/* No worker has referenced it since its grace period ended. */
+	for (w = 0; w < nb_workers; w++)
+		worker_counters[w][s] = (struct rs_counter){ 0, 0 };
+	base_counters[s] = (struct rs_counter){ 0, 0 };
+	*slot = s;
+	return 0;
+}
+
+static void
+slot_free(uint32_t slot)
+{
+	free_slots[nb_free_slots++] = slot;
+}
+
+void
+pgt_ruleset_counter_read(uint32_t slot, uint64_t *pkts, uint64_t *bytes)
+{
+	unsigned int w;
+
+	*pkts = base_counters[slot].pkts;
+	*bytes = base_counters[slot].bytes;
+	for (w = 0; w < nb_workers; w++) {
+		*pkts += __atomic_load_n(&worker_counters[w][slot].pkts,
+			__ATOMIC_RELAXED);
+		*bytes += __atomic_load_n(&worker_counters[w][slot].bytes,
+			__ATOMIC_RELAXED);
+	}
+}
+
+/* Make the slot read (pkts, bytes): the base absorbs what workers counted. */
+void
+pgt_rs_counter_set(uint32_t slot, uint64_t pkts, uint64_t bytes)
+{
+	uint64_t p, b;
+
+	pgt_ruleset_counter_read(slot, &p, &b);
+	base_counters[slot].pkts += pkts - p;
+	base_counters[slot].bytes += bytes - b;
+}
+
+/* The model */
+
+static struct pgt_rs_model live;
+static struct pgt_ruleset *published;
+
+struct pgt_rs_model *
+pgt_rs_live(void)
+{
+	return &live;
+}
+
+const struct pgt_ruleset *
+pgt_ruleset_get(void)
+{
+	return pgt_rcu_dereference(published);
+}
+
+bool
+pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook)
+{
+	return rs->hook_active[hook];
+}
+
+static struct pgt_rs_chain *
+chain_alloc(const char *name, bool builtin)
+{
+	struct pgt_rs_chain *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->builtin = builtin;
+	c->policy = PGT_RS_ACCEPT;
+	c->dirty = true;
+	return c;
+}
+
+struct pgt_rs_chain *
+pgt_rs_chain_find(const struct pgt_rs_mtable *t, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nb_chains; i++)
+		if (t->chains[i] != NULL &&
+				strcmp(t->chains[i]->name, name) == 0)
+			return t->chains[i];
+	return NULL;
+}
+
+static void
+rule_free(struct pgt_rs_rule *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nb_matches; i++)
+		free(r->m[i]);
+	free(r->tdata);
+	free(r);
+}
+
+void
+pgt_rs_rule_put(struct pgt_rs_rule *r)
+{
+	if (--r->refcnt > 0)
+		return;
+	slot_free(r->counter);
+	rule_free(r);
+}
+
+static void
+chain_release(struct pgt_rs_chain *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nb_rules; i++)
+		pgt_rs_rule_put(c->rules[i]);
+	free(c->rules);
+	free(c);
+}
+
+static struct pgt_rs_chain *
+chain_clone(const struct pgt_rs_chain *c)
+{
+	struct pgt_rs_chain *n = malloc(sizeof(*n));
+	unsigned int i;
+
+	if (n == NULL)
+		return NULL;
+	*n = *c;
+	n->dirty = false;
+	n->cap = c->nb_rules;
+	n->rules = NULL;
+	if (c->nb_rules > 0) {
+		n->rules = malloc(sizeof(*n->rules) * c->nb_rules);
+		if (n->rules == NULL) {
+			free(n);
+			return NULL;
+		}
+		memcpy(n->rules, c->rules, sizeof(*n->rules) * c->nb_rules);
+	}
+	for (i = 0; i < n->nb_rules; i++)
+		n->rules[i]->refcnt++;
+	return n;
+}
+
+static void
+table_release(struct pgt_rs_mtable *t)
+{
+	unsigned int i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nb_chains; i++)
+		if (t->chains[i] != NULL)
+			chain_release(t->chains[i]);
+	free(t);
+}
+
+static struct pgt_rs_mtable *
+table_clone(const struct pgt_rs_mtable *t)
+{
+	struct pgt_rs_mtable *n = calloc(1, sizeof(*n));
+	unsigned int i;
+
+	if (n == NULL)
+		return NULL;
+	n->nb_chains = t->nb_chains;
+	for (i = 0; i < t->nb_chains; i++) {
+		if (t->chains[i] == NULL)
+			continue;
+		n->chains[i] = chain_clone(t->chains[i]);
+		if (n->chains[i] == NULL) {
+			table_release(n);
+			return NULL;
+		}
+	}
+	return n;
+}
+
+int
+pgt_rs_chain_new(struct pgt_rs_mtable *t, const char *name,
+	struct pgt_rs_err *err)
+{
+	struct pgt_rs_chain *c;
+	unsigned int slot;
+
+	if (pgt_rs_chain_find(t, name) != NULL) {
+		pgt_rs_errorf(err, "chain '%s' already exists", name);
+		return -EEXIST;
+	}
+	for (slot = 0; slot < t->nb_chains; slot++)
+		if (t->chains[slot] == NULL)
+			break;
+	if (slot == PGT_RS_MAX_CHAINS) {
+		pgt_rs_errorf(err, "too many chains (at most %u per table)",
+			PGT_RS_MAX_CHAINS);
+		return -ENOSPC;
+	}
+	c = chain_alloc(name, false);
+	if (c == NULL)
+		return -ENOMEM;
+	c->slot = (uint16_t)slot;
+	t->chains[slot] = c;
+	if (slot == t->nb_chains)
+		t->nb_chains++;
+	return 0;
+}
+
+unsigned int
+pgt_rs_chain_refs(const struct pgt_rs_mtable *t, const char *name)
+{
+	const struct pgt_rs_chain *c;
+	unsigned int i, j, refs = 0;
+
+	for (i = 0; i < t->nb_chains; i++) {
+		c = t->chains[i];
+		if (c == NULL)
+			continue;
+		for (j = 0; j < c->nb_rules; j++)
+			if ((c->rules[j]->kind == PGT_RS_JUMP ||
+					c->rules[j]->kind == PGT_RS_GOTO) &&
+					strcmp(c->rules[j]->jump, name) == 0)
+				refs++;
+	}
+	return refs;
+}
+
+int
+pgt_rs_chain_delete(struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
+	struct pgt_rs_err *err)
+{
+	if (c->builtin) {
+		pgt_rs_errorf(err, "cannot delete built-in chain %s", c->name);
+		return -EPERM;
+	}
+	if (pgt_rs_chain_refs(t, c->name) > 0) {
+		pgt_rs_errorf(err, "chain %s is referenced by a rule", c->name);
+		return -EBUSY;
+	}
+	if (c->nb_rules > 0) {
+		pgt_rs_errorf(err, "chain %s is not empty", c->name);
+		return -EBUSY;
+	}
+	t->chains[c->slot] = NULL;
+	chain_release(c);
+	return 0;
+}
+
+void
+pgt_rs_chain_flush(struct pgt_rs_chain *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nb_rules; i++)
+		pgt_rs_rule_put(c->rules[i]);
+	c->nb_rules = 0;
+	c->dirty = true;
+}
+
+int
+pgt_rs_chain_insert(struct pgt_rs_chain *c, unsigned int pos,
+	struct pgt_rs_rule *r)
+{
+	struct pgt_rs_rule **n;
+	unsigned int cap;
+
+	if (c->nb_rules == c->cap) {
+		cap = c->cap == 0 ? 8 : c->cap * 2;
+		n = realloc(c->rules, sizeof(*n) * cap);
+		if (n == NULL)
+			return -ENOMEM;
+		c->rules = n;
+		c->cap = cap;
+	}
+	memmove(&c->rules[pos + 1], &c->rules[pos],
+		sizeof(*c->rules) * (c->nb_rules - pos));
+	c->rules[pos] = r;
+	c->nb_rules++;
+	c->dirty = true;
+	return 0;
+}
+
+void
+pgt_rs_chain_remove(struct pgt_rs_chain *c, unsigned int pos)
+{
+	pgt_rs_rule_put(c->rules[pos]);
+	memmove(&c->rules[pos], &c->rules[pos + 1],
+		sizeof(*c->rules) * (c->nb_rules - pos - 1));
+	c->nb_rules--;
+	c->dirty = true;
+}
+
+struct pgt_rs_rule *
+pgt_rs_rule_new(struct pgt_rs_err *err)
+{
+	struct pgt_rs_rule *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		pgt_rs_errorf(err, "out of memory");
+		return NULL;
+	}
+	if (slot_alloc(&r->counter) != 0) {
+		pgt_rs_errorf(err, "no room for another rule (at most %u)",
+			max_slots);
+		free(r);
+		return NULL;
+	}
+	r->refcnt = 1;
+	return r;
+}
+
+bool
+pgt_rs_rule_equal(const struct pgt_rs_rule *a, const struct pgt_rs_rule *b)
+{
+	unsigned int i;
+
+	if (a->src != b->src || a->smsk != b->smsk || a->dst != b->dst ||
+			a->dmsk != b->dmsk || strcmp(a->in, b->in) != 0 ||
+			strcmp(a->out, b->out) != 0 || a->proto != b->proto ||
+			a->inv != b->inv || a->frag != b->frag ||
+			a->kind != b->kind || strcmp(a->jump, b->jump) != 0 ||
+			a->nb_matches != b->nb_matches || a->target != b->target)
+		return false;
+	for (i = 0; i < a->nb_matches; i++)
+		if (a->m[i]->ops != b->m[i]->ops ||
+				memcmp(a->m[i]->data, b->m[i]->data,
+					a->m[i]->ops->size) != 0)
+			return false;
+	return a->target == NULL ||
+		memcmp(a->tdata, b->tdata, a->target->size) == 0;
+}
+
+/* Transactions */
+
+void
+pgt_rs_tx_begin(struct pgt_rs_tx *tx)
+{
+	memset(tx, 0, sizeof(*tx));
+}
+
+int
+pgt_rs_tx_set_counter(struct pgt_rs_tx *tx, uint32_t slot, uint64_t pkts,
+	uint64_t bytes)
+{
+	struct pgt_rs_counter_set *n;
+
+	if (tx->nb_counters == tx->cap_counters) {
+		n = realloc(tx->counters, sizeof(*n) *
+			(tx->cap_counters == 0 ? 16 : tx->cap_counters * 2));
+		if (n == NULL)
+			return -ENOMEM;
+		tx->counters = n;
+		tx->cap_counters = tx->cap_counters == 0 ? 16 :
+			tx->cap_counters * 2;
+	}
+	tx->counters[tx->nb_counters++] = (struct pgt_rs_counter_set){
+		.slot = slot, .pkts = pkts, .bytes = bytes };
+	return 0;
+}
+
+struct pgt_rs_mtable *
+pgt_rs_tx_table(struct pgt_rs_tx *tx, int table)
+{
+	if (tx->t[table] == NULL)
+		tx->t[table] = table_clone(live.t[table]);
+	return tx->t[table];
+}
+
+void
+pgt_rs_tx_abort(struct pgt_rs_tx *tx)
+{
+	int t;
+
+	for (t = 0; t < PGT_TABLE_MAX; t++)
+		table_release(tx->t[t]);
+	free(tx->counters);
+	memset(tx, 0, sizeof(*tx));
+}
+
+/* Compiler */
+
+/* iptables' interface match: exact, or a prefix when it ends with '+'. */
+static bool
+iface_match(const char *pattern, const char *name)
+{
+	size_t n = strlen(pattern);
+
+	if (n > 0 && pattern[n - 1] == '+')
+		return strncmp(pattern, name, n - 1) == 0;
+	return strcmp(pattern, name) == 0;
+}
+
+/* Bit 63: "no interface" (locally generated input, delivered output). */
+#define NO_IFACE_BIT 63
+_Static_assert(RTE_MAX_ETHPORTS <= NO_IFACE_BIT,
+	"port bitmaps hold every port and the no-interface bit");
+
+static uint64_t
+iface_bitmap(const char *pattern, bool inv)
+{
+	const struct pgt_port_view *v = pgt_port_view_get();
+	uint64_t bits = 0;
+	uint16_t pid;
+
+	if (pattern[0] == '\0')
+		return UINT64_MAX;
+	for (pid = 0; v != NULL && pid < v->nb_ports; pid++)
+		if (v->port[pid].name[0] != '\0' &&
+				iface_match(pattern, v->port[pid].name))
+			bits |= UINT64_C(1) << pid;
+	if (iface_match(pattern, ""))
+		bits |= UINT64_C(1) << NO_IFACE_BIT;
+	return inv ? ~bits : bits;
+}
+
+static int
+chain_compile(const struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
+	struct pgt_rs_err *err)
+{
+	struct pgt_rs_cchain *cc;
+	const struct pgt_rs_chain *target;
+	const struct pgt_rs_rule *r;
+	struct pgt_rs_crule *cr;
+	unsigned int i, j;
+
+	cc = rte_zmalloc("pgt_rs_chain", sizeof(*cc) +
+		sizeof(cc->rules[0]) * c->nb_rules, RTE_CACHE_LINE_SIZE);
+	if (cc == NULL)
+		return -ENOMEM;
+	cc->builtin = c->builtin;
+	cc->policy = c->policy;
+	cc->counter = c->counter;
+	cc->nb_rules = c->nb_rules;
+	for (i = 0; i < c->nb_rules; i++) {
+		r = c->rules[i];
+		cr = &cc->rules[i];
+		cr->src = r->src;
+		cr->smsk = r->smsk;
+		cr->dst = r->dst;
+		cr->dmsk = r->dmsk;
+		cr->in_ports = iface_bitmap(r->in, r->inv & PGT_RS_INV_IN);
+		cr->out_ports = iface_bitmap(r->out, r->inv & PGT_RS_INV_OUT);
+		cr->counter = r->counter;
+		cr->proto = r->proto;
+		cr->inv = r->inv;
+		cr->frag = r->frag;
+		cr->kind = r->kind;
+		cr->nb_matches = r->nb_matches;
+		for (j = 0; j < r->nb_matches; j++)
+			cr->m[j] = r->m[j];
+		cr->target = r->target;
+		cr->tdata = r->tdata;
+		if (r->kind == PGT_RS_JUMP || r->kind == PGT_RS_GOTO) {
+			target = pgt_rs_chain_find(t, r->jump);
+			if (target == NULL) {
+				rte_free(cc);
+				pgt_rs_errorf(err, "chain %s: jump to unknown chain %s",
+					c->name, r->jump);
+				return -ENOENT;
+			}
+			cr->jump = target->slot;
+		}
+	}
+	c->compiled = cc;
+	return 0;
+}
+
+/*
+ * Refuse loops and over-deep nesting: depth-first from every chain, as
+ * iptables' mark_source_chains() does for the kernel.
+ */
+static int
+check_depth(const struct pgt_rs_mtable *t, const struct pgt_rs_chain *c,
+	unsigned int depth, uint8_t *state, struct pgt_rs_err *err)
+{
+	const struct pgt_rs_chain *n;
+	unsigned int i;
+	int rc;
+
+	if (state[c->slot] == 2)
+		return 0;
+	if (state[c->slot] == 1) {
+		pgt_rs_errorf(err, "jumps to chain %s make a loop", c->name);
+		return -ELOOP;
+	}
+	if (depth >= PGT_RS_MAX_DEPTH) {
+		pgt_rs_errorf(err, "jumps nest deeper than %u chains at %s",
+			PGT_RS_MAX_DEPTH, c->name);
+		return -ELOOP;
+	}
+	state[c->slot] = 1;
+	for (i = 0; i < c->nb_rules; i++) {
+		if (c->rules[i]->kind != PGT_RS_JUMP &&
+				c->rules[i]->kind != PGT_RS_GOTO)
+			continue;
+		n = pgt_rs_chain_find(t, c->rules[i]->jump);
+		if (n == NULL)
+			continue;	/* reported by the compiler */
+		rc = check_depth(t, n, depth + 1, state, err);
+		if (rc != 0)
+			return rc;
+	}
+	state[c->slot] = 2;
+	return 0;
+}
+
+static int
+table_check(const struct pgt_rs_mtable *t, struct pgt_rs_err *err)
+{
+	static uint8_t state[PGT_RS_MAX_CHAINS];
+	unsigned int i;
+	int rc;
+
+	memset(state, 0, sizeof(state));
+	for (i = 0; i < t->nb_chains; i++) {
+		if (t->chains[i] == NULL || state[i] != 0)
+			continue;
+		rc = check_depth(t, t->chains[i], 0, state, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static struct pgt_rs_ctable *
+table_link(const struct pgt_rs_mtable *t)
+{
+	struct pgt_rs_ctable *ct;
+	unsigned int i;
+
+	ct = rte_zmalloc("pgt_rs_table", sizeof(*ct) +
+		sizeof(ct->chains[0]) * t->nb_chains, RTE_CACHE_LINE_SIZE);
+	if (ct == NULL)
+		return NULL;
+	ct->nb_chains = t->nb_chains;
+	for (i = 0; i < t->nb_chains; i++)
+		ct->chains[i] = t->chains[i] != NULL ?
+			t->chains[i]->compiled : NULL;
+	return ct;
+}
+
+/* Built-in chain slots are fixed at init: the hooks' order in the table. */
+static inline uint16_t
+builtin_chain(int table, int hook)
+{
+	return (uint16_t)__builtin_popcount(pgt_rs_table_hooks[table] &
+		((1u << hook) - 1));
+}
+
+static void
+hooks_activity(struct pgt_ruleset *rs)
+{
+	const struct pgt_rs_cchain *c;
+	int t, h;
+
+	for (h = 0; h < PGT_HOOK_MAX; h++) {
+		rs->hook_active[h] = false;
+		for (t = 0; t < PGT_TABLE_MAX; t++) {
+			if (!(EVALUATED_TABLES & (1u << t)) ||
+					!(pgt_rs_table_hooks[t] & (1u << h)))
+				continue;
+			c = rs->tables[t]->chains[builtin_chain(t, h)];
+			if (c->nb_rules > 0 || c->policy != PGT_RS_ACCEPT)
+				rs->hook_active[h] = true;
+		}
+	}
+}
+
+static void
+free_compiled_chain(const struct pgt_rs_cchain *c)
+{
+	rte_free((void *)(uintptr_t)c);
+}
+
+int
+pgt_rs_tx_commit(struct pgt_rs_tx *tx, struct pgt_rs_err *err)
+{
+	struct pgt_rs_ctable *ct[PGT_TABLE_MAX] = { NULL };
+	struct pgt_rs_mtable *old[PGT_TABLE_MAX] = { NULL };
+	struct pgt_ruleset *rs, *old_rs = published;
+	struct pgt_rs_chain *c, *oc;
+	unsigned int i;
+	int t, rc = 0;
+
+	for (t = 0; t < PGT_TABLE_MAX && rc == 0; t++) {
+		if (tx->t[t] == NULL)
+			continue;
+		rc = table_check(tx->t[t], err);
+		for (i = 0; rc == 0 && i < tx->t[t]->nb_chains; i++) {
+			c = tx->t[t]->chains[i];
+			if (c != NULL && c->dirty)
+				rc = chain_compile(tx->t[t], c, err);
+		}
+		if (rc == 0) {
+			ct[t] = table_link(tx->t[t]);
+			if (ct[t] == NULL)
+				rc = -ENOMEM;
+		}
+	}
+	rs = rc == 0 ? rte_zmalloc("pgt_ruleset", sizeof(*rs), 0) : NULL;
+	if (rc == 0 && rs == NULL)
+		rc = -ENOMEM;
+	if (rc != 0) {
+		/* Free what this transaction compiled, then its copies. */
+		for (t = 0; t < PGT_TABLE_MAX; t++) {
+			if (tx->t[t] == NULL)
+				continue;
+			for (i = 0; i < tx->t[t]->nb_chains; i++) {
+				c = tx->t[t]->chains[i];
+				oc = live.t[t] != NULL && i < live.t[t]->nb_chains ?
+					live.t[t]->chains[i] : NULL;
+				if (c != NULL && c->dirty && c->compiled != NULL &&
+						(oc == NULL ||
+						 oc->compiled != c->compiled))
+					free_compiled_chain(c->compiled);
+			}
+			rte_free(ct[t]);
+		}
+		pgt_rs_tx_abort(tx);
+		return rc;
+	}
+	for (t = 0; t < PGT_TABLE_MAX; t++) {
+		if (tx->t[t] != NULL) {
+			for (i = 0; i < tx->t[t]->nb_chains; i++)
+				if (tx->t[t]->chains[i] != NULL)
+					tx->t[t]->chains[i]->dirty = false;
+			old[t] = live.t[t];
+			live.t[t] = tx->t[t];
+			rs->tables[t] = ct[t];
+		} else {
+			rs->tables[t] = old_rs->tables[t];
+		}
+	}
+	hooks_activity(rs);
+	pgt_rcu_publish(published, rs);
+	pgt_rcu_synchronize();
+
+	/* No worker sees the old forms any more. */
+	for (t = 0; t < PGT_TABLE_MAX; t++) {
+		if (old[t] == NULL)
+			continue;
+		for (i = 0; i < old[t]->nb_chains; i++) {
+			oc = old[t]->chains[i];
+			c = i < live.t[t]->nb_chains ? live.t[t]->chains[i] : NULL;
+			if (oc != NULL && (c == NULL || c->compiled != oc->compiled))
+				free_compiled_chain(oc->compiled);
+		}
+		rte_free((void *)(uintptr_t)old_rs->tables[t]);
+		table_release(old[t]);
+	}
+	rte_free(old_rs);
+	for (i = 0; i < tx->nb_counters; i++)
+		pgt_rs_counter_set(tx->counters[i].slot, tx->counters[i].pkts,
+			tx->counters[i].bytes);
+	free(tx->counters);
+	memset(tx, 0, sizeof(*tx));
+	return 0;
+}
+
+/* Port names changed: interface bitmaps must be computed again. */
+static void
+ports_renamed(void)
+{
+	struct pgt_rs_err err;
+	struct pgt_rs_tx tx;
+	struct pgt_rs_mtable *t;
+	unsigned int i, j;
+	int tb;
+
+	pgt_rs_tx_begin(&tx);
+	for (tb = 0; tb < PGT_TABLE_MAX; tb++) {
+		t = pgt_rs_tx_table(&tx, tb);
+		if (t == NULL) {
+			pgt_rs_tx_abort(&tx);
+			PGT_LOG(ERR, ruleset, "out of memory recompiling rules");
+			return;
+		}
+		for (i = 0; i < t->nb_chains; i++) {
+			if (t->chains[i] == NULL)
+				continue;
+			for (j = 0; j < t->chains[i]->nb_rules; j++)
+				if (t->chains[i]->rules[j]->in[0] != '\0' ||
+						t->chains[i]->rules[j]->out[0] != '\0')
+					t->chains[i]->dirty = true;
+		}
+	}
+	if (pgt_rs_tx_commit(&tx, &err) != 0)
+		PGT_LOG(ERR, ruleset, "cannot recompile rules: %s", err.msg);
+}
+
+int
+pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
+{
+	struct pgt_rs_err err;
+	struct pgt_rs_tx tx;
+	struct pgt_rs_mtable *t;
+	struct pgt_rs_chain *c;
+	unsigned int w;
+	uint32_t i;
+	int tb, h, rc;
+
+	nb_workers = workers;
+	/* Every built-in chain's policy takes a slot too. */
+	max_slots = max_rules + PGT_TABLE_MAX * PGT_HOOK_MAX;
+	for (w = 0; w < workers; w++) {
+		worker_counters[w] = rte_zmalloc("pgt_rs_counters",
+			sizeof(struct rs_counter) * max_slots,
+			RTE_CACHE_LINE_SIZE);
+		if (worker_counters[w] == NULL)
+			return -ENOMEM;
+	}
+	base_counters = calloc(max_slots, sizeof(*base_counters));
+	free_slots = malloc(sizeof(*free_slots) * max_slots);
+	if (base_counters == NULL || free_slots == NULL)
+		return -ENOMEM;
+	for (i = 0; i < max_slots; i++)
+		free_slots[i] = max_slots - 1 - i;
+	nb_free_slots = max_slots;
+
+	/* An empty ruleset to start from: every built-in chain, ACCEPT. */
+	published = rte_zmalloc("pgt_ruleset", sizeof(*published), 0);
+	if (published == NULL)
+		return -ENOMEM;
+	pgt_rs_tx_begin(&tx);
+	for (tb = 0; tb < PGT_TABLE_MAX; tb++) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			return -ENOMEM;
+		tx.t[tb] = t;
+		for (h = 0; h < PGT_HOOK_MAX; h++) {
+			if (!(pgt_rs_table_hooks[tb] & (1u << h)))
+				continue;
+			c = chain_alloc(pgt_rs_hook_names[h], true);
+			if (c == NULL || slot_alloc(&c->counter) != 0)
+				return -ENOMEM;
+			c->slot = (uint16_t)t->nb_chains;
+			t->chains[t->nb_chains++] = c;
+		}
+	}
+	rc = pgt_rs_tx_commit(&tx, &err);
+	if (rc == 0)
+		pgt_port_on_rename(ports_renamed);
+	return rc;
+}
+
+/* Evaluation (workers) */
+
+static inline bool
+rule_match(const struct pgt_rs_crule *r, struct pgt_rs_pkt *p)
+{
+	uint32_t src = rte_be_to_cpu_32(p->ip->src_addr);
+	uint32_t dst = rte_be_to_cpu_32(p->ip->dst_addr);
+	unsigned int i;
+	bool hit;
+
+	hit = (src & r->smsk) == r->src;
+	if (hit == !!(r->inv & PGT_RS_INV_SRC))
+		return false;
+	hit = (dst & r->dmsk) == r->dst;
+	if (hit == !!(r->inv & PGT_RS_INV_DST))
+		return false;
+	if (!((r->in_ports >> (p->in_port == PGT_PORT_NONE ? NO_IFACE_BIT :
+			p->in_port)) & 1))
+		return false;
+	if (!((r->out_ports >> (p->out_port == PGT_PORT_NONE ? NO_IFACE_BIT :
+			p->out_port)) & 1))
+		return false;
+	if (r->proto != 0) {
+		hit = p->ip->next_proto_id == r->proto;
+		if (hit == !!(r->inv & PGT_RS_INV_PROTO))
+			return false;
+	}
+	if (r->frag != PGT_RS_FRAG_ANY &&
+			(p->frag_off != 0) != (r->frag == PGT_RS_FRAG_ONLY))
+		return false;
+	for (i = 0; i < r->nb_matches; i++)
+		if (r->m[i]->ops->match != NULL &&
+				!r->m[i]->ops->match(r->m[i]->data, p))
+			return false;
+	return true;
+}
+
+static inline void
+count(unsigned int worker, uint32_t slot, uint16_t len)
+{
+	struct rs_counter *c = &worker_counters[worker][slot];
+
+	c->pkts++;
+	c->bytes += len;
+}
+
+/* Run a table's chain for the hook: Linux's ipt_do_table(), in short. */
+static enum pgt_verdict
+run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
+	struct pgt_rs_pkt *p)
+{
+	struct {
+		const struct pgt_rs_cchain *c;
+		uint32_t next;
+	} stack[PGT_RS_MAX_DEPTH];
+	const struct pgt_rs_cchain *c = base;
+	const struct pgt_rs_crule *r;
+	unsigned int depth = 0;
+	enum pgt_verdict v;
+	uint32_t i = 0;
+
+	for (;;) {
+		if (i == c->nb_rules) {
+			/* Falling off a user chain returns to its caller;
+			 * off the built-in chain, or a chain reached by goto
+			 * from it, the policy applies. */
+			if (depth > 0 && !c->builtin) {
+				depth--;
+				c = stack[depth].c;
+				i = stack[depth].next;
+				continue;
+			}
+			count(p->worker, base->counter, p->ip_len);
+			return base->policy == PGT_RS_ACCEPT ?
+				PGT_VERDICT_ACCEPT : PGT_VERDICT_DROP;
+		}
+		r = &c->rules[i++];
+		if (!rule_match(r, p))
+			continue;
+		count(p->worker, r->counter, p->ip_len);
+		switch (r->kind) {
+		case PGT_RS_ACCEPT:
+			return PGT_VERDICT_ACCEPT;
+		case PGT_RS_DROP:
+			return PGT_VERDICT_DROP;
+		case PGT_RS_RETURN:
+			i = c->nb_rules;	/* as if it fell off */
+			break;
+		case PGT_RS_JUMP:
+			stack[depth].c = c;
+			stack[depth].next = i;
+			depth++;
+			c = t->chains[r->jump];
+			i = 0;
+			break;
+		case PGT_RS_GOTO:
+			c = t->chains[r->jump];
+			i = 0;
+			break;
+		case PGT_RS_TARGET:
+			v = r->target->exec(r->tdata, p);
+			if (v != PGT_VERDICT_CONTINUE)
+				return v;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The tables of each hook, in Linux's priority order. */
+static const uint8_t hook_tables[PGT_HOOK_MAX][PGT_TABLE_MAX + 1] = {
+	[PGT_HOOK_PREROUTING] = { PGT_TABLE_RAW, PGT_TABLE_MANGLE,
+		PGT_TABLE_MAX },
+	[PGT_HOOK_INPUT] = { PGT_TABLE_MANGLE, PGT_TABLE_FILTER,
+		PGT_TABLE_SECURITY, PGT_TABLE_MAX },
+	[PGT_HOOK_FORWARD] = { PGT_TABLE_MANGLE, PGT_TABLE_FILTER,
+		PGT_TABLE_SECURITY, PGT_TABLE_MAX },
+	[PGT_HOOK_OUTPUT] = { PGT_TABLE_RAW, PGT_TABLE_MANGLE,
+		PGT_TABLE_FILTER, PGT_TABLE_SECURITY, PGT_TABLE_MAX },
+	[PGT_HOOK_POSTROUTING] = { PGT_TABLE_MANGLE, PGT_TABLE_MAX },
+};
+
+enum pgt_verdict
+pgt_ruleset_run(const struct pgt_ruleset *rs, enum pgt_hook hook,
+	struct pgt_rs_pkt *p)
+{
+	const uint8_t *tb;
+	enum pgt_verdict v;
+	uint16_t frag;
+
+	p->hook = (uint8_t)hook;
+	p->ip_len = rte_be_to_cpu_16(p->ip->total_length);
+	frag = rte_be_to_cpu_16(p->ip->fragment_offset);
+	p->frag_off = frag & RTE_IPV4_HDR_OFFSET_MASK;
+	p->l4 = NULL;
+	p->l4_len = 0;
+	p->sport = 0;
+	p->dport = 0;
+	if (p->frag_off == 0) {
+		uint32_t hlen = (p->ip->version_ihl & 0xf) * 4u;
+		uint32_t avail = rte_pktmbuf_data_len(p->m) -
+			(uint32_t)((uint8_t *)p->ip -
+				rte_pktmbuf_mtod(p->m, uint8_t *));
+
+		if (avail > hlen && p->ip_len > hlen) {
+			p->l4 = (const uint8_t *)p->ip + hlen;
+			p->l4_len = (uint16_t)(RTE_MIN(avail, p->ip_len) - hlen);
+			if ((p->ip->next_proto_id == IPPROTO_TCP &&
+					p->l4_len >= sizeof(struct rte_tcp_hdr)) ||
+					(p->ip->next_proto_id == IPPROTO_UDP &&
+					p->l4_len >= sizeof(struct rte_udp_hdr))) {
+				p->sport = rte_be_to_cpu_16(
+					((const rte_be16_t *)p->l4)[0]);
+				p->dport = rte_be_to_cpu_16(
+					((const rte_be16_t *)p->l4)[1]);
+			}
+		}
+	}
+	for (tb = hook_tables[hook]; *tb != PGT_TABLE_MAX; tb++) {
+		v = run_chain(rs->tables[*tb], rs->tables[*tb]->chains[
+			builtin_chain(*tb, hook)], p);
+		if (v != PGT_VERDICT_ACCEPT)
+			return v;
+	}
+	return PGT_VERDICT_ACCEPT;
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_RULESET_H
+#define PGT_RULESET_H
+
+/**
+ * @file
+ * The ruleset engine: iptables' tables, chains, rules, matches and targets,
+ * evaluated by the workers at the five hooks.
+ *
+ * The management thread owns the model (tables of chains of rules) and edits
+ * it only in transactions: a command or a whole iptables-restore works on a
+ * copy of the tables it touches; if any step fails nothing changes, else
+ * the chains it changed are compiled again (and only those) and the new
+ * ruleset is published by RCU. Workers read the published ruleset once per
+ * loop iteration and never wait.
+ *
+ * Matches and targets other than the built-in ones (addresses, protocol,
+ * interfaces, fragments; ACCEPT, DROP, RETURN, jump, goto) are plug-ins
+ * (drivers/match, drivers/target) registered with pgt_ruleset_register_match()
+ * and pgt_ruleset_register_target(), as iptables' extensions are.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "pgt_pkt.h"
+
+/** The hooks, in packet order. */
+enum pgt_hook {
+	PGT_HOOK_PREROUTING,
+	PGT_HOOK_INPUT,
+	PGT_HOOK_FORWARD,
+	PGT_HOOK_OUTPUT,
+	PGT_HOOK_POSTROUTING,
+	PGT_HOOK_MAX
+};
+
+/** The tables, in priority order at a hook (raw first). */
+enum pgt_table {
+	PGT_TABLE_RAW,
+	PGT_TABLE_MANGLE,
+	PGT_TABLE_NAT,
+	PGT_TABLE_FILTER,
+	PGT_TABLE_SECURITY,
+	PGT_TABLE_MAX
+};
+
+/** What a hook decides, or what a target says. */
+enum pgt_verdict {
+	PGT_VERDICT_ACCEPT,
+	PGT_VERDICT_DROP,
+	PGT_VERDICT_REJECT,	/**< Drop with the answer in pgt_rs_pkt. */
+	PGT_VERDICT_CONTINUE,	/**< Non-terminating target: next rule. */
+};
+
+/** Longest chain name (iptables: 28 characters). */
+#define PGT_RS_CHAIN_NAMESIZE	29
+/** Most matches in one rule. */
+#define PGT_RS_MAX_MATCHES	8
+/** Deepest nesting of jumps (iptables refuses loops; so do we). */
+#define PGT_RS_MAX_DEPTH	32
+
+/** A packet as matches and targets see it (built by the hook). */
+struct pgt_rs_pkt {
+	struct rte_mbuf *m;
+	struct pgt_pkt_meta *meta;
+	struct rte_ipv4_hdr *ip;
+	/** The transport header, NULL for a non-first fragment or if it is
+	 *  not complete in the first segment. */
+	const uint8_t *l4;
+	uint16_t l4_len;	/**< Bytes of transport header and data. */
+	uint16_t ip_len;	/**< IP total length (counted in rule bytes). */
+	uint16_t sport, dport;	/**< Host order, TCP/UDP only. */
+	uint16_t frag_off;	/**< Fragment offset (0: first or whole). */
+	uint16_t in_port, out_port;	/**< PGT_PORT_NONE when none. */
+	uint8_t hook;
+	unsigned int worker;
+	uint64_t now;		/**< TSC */
+	/** REJECT's answer: an ICMP type/code, or a TCP reset. */
+	uint8_t reject_type, reject_code;
+	bool reject_tcp_reset;
+};
+
+/** An error from a parse: a message naming the token and the reason. */
+struct pgt_rs_err {
+	char msg[256];
+};
+
+/** Fill @p err; returns -EINVAL for chaining. */
+int pgt_rs_errorf(struct pgt_rs_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** An option of a match or target. */
+struct pgt_rs_opt {
+	const char *name;	/**< Without the leading "--". */
+	uint8_t nargs;		/**< Words it takes (0 to 2). */
+	bool invertible;	/**< May be preceded by "!". */
+};
+
+/** A match extension (-m NAME). */
+struct pgt_match_ops {
+	const char *name;
+	uint16_t size;			/**< Private data, zeroed before parse. */
+	const struct pgt_rs_opt *opts;	/**< Ends with a NULL name. */
+	/** Parse one option; @p args holds its opts->nargs words. */
+	int (*parse)(void *data, const char *opt, char *const *args, bool inv,
+		struct pgt_rs_err *err);
+	/** Check the whole match once parsed, knowing the rule's protocol
+	 *  (0: any); may be NULL. */
+	int (*finish)(void *data, uint8_t proto, struct pgt_rs_err *err);
+	/** Print the options in iptables-save's canonical form, each with a
+	 *  leading space. */
+	void (*print)(const void *data, FILE *f);
+	/** Does the packet match? NULL: always (e.g. comment). Worker context:
+	 *  may write only per-worker state. */
+	bool (*match)(const void *data, struct pgt_rs_pkt *p);
+	/** Per-worker state size (e.g. a token bucket), 0 if none. */
+	uint16_t worker_state_size;
+	struct pgt_match_ops *next;
+};
+
+/** A target extension (-j NAME). */
+struct pgt_target_ops {
+	const char *name;
+	uint16_t size;
+	const struct pgt_rs_opt *opts;
+	uint8_t tables;		/**< Bit per enum pgt_table where it is valid. */
+	int (*parse)(void *data, const char *opt, char *const *args, bool inv,
+		struct pgt_rs_err *err);
+	/** Fill defaults and check; knows the rule's protocol. May be NULL. */
+	int (*finish)(void *data, uint8_t proto, struct pgt_rs_err *err);
+	void (*print)(const void *data, FILE *f);
+	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context. */
+	enum pgt_verdict (*exec)(const void *data, struct pgt_rs_pkt *p);
+	struct pgt_target_ops *next;
+};
+
+/** Register a match (constructor context; names are unique). */
+void pgt_ruleset_register_match(struct pgt_match_ops *ops);
+/** Register a target (constructor context). */
+void pgt_ruleset_register_target(struct pgt_target_ops *ops);
+
+#define PGT_MATCH_REGISTER(ops) \
+	RTE_INIT(pgt_match_register_##ops) { pgt_ruleset_register_match(&ops); }
+#define PGT_TARGET_REGISTER(ops) \
+	RTE_INIT(pgt_target_register_##ops) { pgt_ruleset_register_target(&ops); }
+
+/* Helpers for extensions' parsers. */
+
+/** Parse an integer in [lo, hi] (decimal or 0x hex). @return 0 or -EINVAL. */
+int pgt_rs_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+
+/** Parse "value[/mask]" (mask defaults to all ones). */
+int pgt_rs_parse_mark(const char *s, uint32_t *value, uint32_t *mask);
+
+/** Parse a port number or service name. */
+int pgt_rs_parse_port(const char *s, uint16_t *port);
+
+/** Parse a port range "a[:b]", ":b", "a:" into [lo, hi]. */
+int pgt_rs_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
+/** Print a port range as iptables-save does ("22", "1024:65535"). */
+void pgt_rs_print_port_range(FILE *f, uint16_t lo, uint16_t hi);
+
+/** Print @p s as iptables-save quotes option values. */
+void pgt_rs_print_quoted(FILE *f, const char *s);
+
+/* Workers */
+
+/**
+ * Set up the engine for @p nb_workers workers and up to @p max_rules rules
+ * (counter slots). Management thread, before workers start.
+ * @return 0, -ENOMEM.
+ */
+int pgt_ruleset_init(unsigned int nb_workers, uint32_t max_rules);
+
+/** The published ruleset (opaque to callers). */
+struct pgt_ruleset;
+
+/** The current ruleset (worker: once per loop iteration). */
+const struct pgt_ruleset *pgt_ruleset_get(void);
+
+/** True if @p hook has any rule or a non-ACCEPT policy. */
+bool pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook);
+
+/**
+ * Run hook @p hook's tables on packet @p p (prepared by the caller: m, meta,
+ * ip, ports, worker, now; the rest is filled here). Worker context.
+ */
+enum pgt_verdict pgt_ruleset_run(const struct pgt_ruleset *rs,
+	enum pgt_hook hook, struct pgt_rs_pkt *p);
+
+/* Control (management thread) */
+
+/**
+ * Run one iptables command given as words (as after "iptables"), e.g.
+ * {"-t", "nat", "-A", "PREROUTING", ...}. Listings (-L, -S) are written to
+ * @p out (may be NULL for edits).
+ *
+ * @return 0; -EINVAL (bad command, err says which token and why), -ENOENT
+ *   (no such chain or rule), -EEXIST (chain exists), -EBUSY (chain in use
+ *   or not empty), -ELOOP (a jump would make a loop), -ENOSPC (no counter
+ *   slot left), -ENOMEM. Nothing changes on error.
+ */
+int pgt_ruleset_command(int argc, char **argv, FILE *out,
+	struct pgt_rs_err *err);
+
+/**
+ * Apply an iptables-restore document. Each table it names is replaced (or,
+ * with @p noflush, edited) atomically together with all others: on any error
+ * nothing changes and err says "line N: ...".
+ * @param counters  Apply "[pkts:bytes]" prefixes and chain counters (-c).
+ */
+int pgt_ruleset_restore(const char *text, bool noflush, bool counters,
+	struct pgt_rs_err *err);
+
+/**
+ * Write the iptables-save form of @p table (or every table that has a chain
+ * or rule beyond the defaults, if @p table is -1) to @p f; @p header adds
+ * iptables-save's "# Generated by" and "# Completed on" comments.
+ */
+void pgt_ruleset_save(int table, bool counters, bool header, FILE *f);
+
+/** Table by name ("filter"...), or -1. */
+int pgt_ruleset_table_find(const char *name);
+
+/** Sum of a rule counter slot over workers (for printers). */
+void pgt_ruleset_counter_read(uint32_t slot, uint64_t *pkts, uint64_t *bytes);
+
+#endif /* PGT_RULESET_H */

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Printers in iptables' own formats: iptables-save (which Linux's
+ * iptables-restore accepts, and which pktgate's restore reads back to the
+ * same text) and iptables -S.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgt_inet.h"
+#include "pgt_ruleset_priv.h"
+
+void
+pgt_rs_print_port_range(FILE *f, uint16_t lo, uint16_t hi)
+{
+	if (lo == hi)
+		fprintf(f, "%u", lo);
+	else
+		fprintf(f, "%u:%u", lo, hi);
+}
+
+/* As libxtables' xtables_save_string(): bare if only [A-Za-z0-9_-]. */
+void
+pgt_rs_print_quoted(FILE *f, const char *s)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (!(*p >= 'A' && *p <= 'Z') && !(*p >= 'a' && *p <= 'z') &&
+				!(*p >= '0' && *p <= '9') && *p != '_' &&
+				*p != '-')
+			break;
+	if (*p == '\0' && *s != '\0') {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\' || *p == '\'')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void
+print_addr(FILE *f, const char *opt, uint32_t addr, uint32_t mask, bool inv)
+{
+	char a[PGT_INET_ADDRSTRLEN], m[PGT_INET_ADDRSTRLEN];
+	unsigned int len = (unsigned int)__builtin_popcount(mask);
+
+	if (mask == 0 && !inv)
+		return;
+	fprintf(f, "%s %s %s", inv ? " !" : "", opt,
+		pgt_inet_format_addr(addr, a, sizeof(a)));
+	if (pgt_inet_mask((uint8_t)len) == mask)
+		fprintf(f, "/%u", len);
+	else
+		fprintf(f, "/%s", pgt_inet_format_addr(mask, m, sizeof(m)));
+}
+
+static void
+print_jump(FILE *f, const struct pgt_rs_rule *r)
+{
+	switch (r->kind) {
+	case PGT_RS_ACCEPT:
+		fputs(" -j ACCEPT", f);
+		break;
+	case PGT_RS_DROP:
+		fputs(" -j DROP", f);
+		break;
+	case PGT_RS_RETURN:
+		fputs(" -j RETURN", f);
+		break;
+	case PGT_RS_JUMP:
+		fprintf(f, " -j %s", r->jump);
+		break;
+	case PGT_RS_GOTO:
+		fprintf(f, " -g %s", r->jump);
+		break;
+	case PGT_RS_TARGET:
+		fprintf(f, " -j %s", r->target->name);
+		if (r->target->print != NULL)
+			r->target->print(r->tdata, f);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+pgt_rs_print_rule(FILE *f, const char *chain, const struct pgt_rs_rule *r,
+	bool counters)
+{
+	const char *pname;
+	uint64_t p, b;
+	unsigned int i;
+
+	if (counters) {
+		pgt_ruleset_counter_read(r->counter, &p, &b);
+		fprintf(f, "[%" PRIu64 ":%" PRIu64 "] ", p, b);
+	}
+	fprintf(f, "-A %s", chain);
+	print_addr(f, "-s", r->src, r->smsk, r->inv & PGT_RS_INV_SRC);
+	print_addr(f, "-d", r->dst, r->dmsk, r->inv & PGT_RS_INV_DST);
+	if (r->in[0] != '\0')
+		fprintf(f, "%s -i %s", (r->inv & PGT_RS_INV_IN) ? " !" : "",
+			r->in);
+	if (r->out[0] != '\0')
+		fprintf(f, "%s -o %s", (r->inv & PGT_RS_INV_OUT) ? " !" : "",
+			r->out);
+	if (r->proto != 0) {
+		pname = pgt_rs_proto_name(r->proto);
+		fprintf(f, "%s -p ", (r->inv & PGT_RS_INV_PROTO) ? " !" : "");
+		if (pname != NULL)
+			fputs(pname, f);
+		else
+			fprintf(f, "%u", r->proto);
+	}
+	if (r->frag != PGT_RS_FRAG_ANY)
+		fputs(r->frag == PGT_RS_FRAG_NOT ? " ! -f" : " -f", f);
+	for (i = 0; i < r->nb_matches; i++) {
+		fprintf(f, " -m %s", r->m[i]->ops->name);
+		if (r->m[i]->ops->print != NULL)
+			r->m[i]->ops->print(r->m[i]->data, f);
+	}
+	print_jump(f, r);
+	fputc('\n', f);
+}
+
+static int
+chain_cmp(const void *a, const void *b)
+{
+	const struct pgt_rs_chain *x = *(const struct pgt_rs_chain *const *)a;
+	const struct pgt_rs_chain *y = *(const struct pgt_rs_chain *const *)b;
+
+	if (x->builtin != y->builtin)
+		return x->builtin ? -1 : 1;
+	if (x->builtin)
+		return x->slot < y->slot ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The chains of @p t as iptables orders them: built-in, then by name. */
+static unsigned int
+sorted_chains(const struct pgt_rs_mtable *t, struct pgt_rs_chain **out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < t->nb_chains; i++)
+		if (t->chains[i] != NULL)
+			out[n++] = t->chains[i];
+	qsort(out, n, sizeof(*out), chain_cmp);
+	return n;
+}
+
+void
+pgt_rs_list_rules(FILE *f, int table, const char *chain, bool counters)
+{
+	static struct pgt_rs_chain *list[PGT_RS_MAX_CHAINS];
+	const struct pgt_rs_mtable *t = pgt_rs_live()->t[table];
+	const struct pgt_rs_chain *c;
+	unsigned int i, j, n;
+	uint64_t p, b;
+
+	n = sorted_chains(t, list);
+	for (i = 0; i < n; i++) {
+		c = list[i];
+		if (chain != NULL && strcmp(chain, c->name) != 0)
+			continue;
+		if (c->builtin) {
+			fprintf(f, "-P %s %s", c->name,
+				c->policy == PGT_RS_ACCEPT ? "ACCEPT" : "DROP");
+			if (counters) {
+				pgt_ruleset_counter_read(c->counter, &p, &b);
+				fprintf(f, " -c %" PRIu64 " %" PRIu64, p, b);
+			}
+			fputc('\n', f);
+		} else {
+			fprintf(f, "-N %s\n", c->name);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		c = list[i];
+		if (chain != NULL && strcmp(chain, c->name) != 0)
+			continue;
+		for (j = 0; j < c->nb_rules; j++)
+			pgt_rs_print_rule(f, c->name, c->rules[j], counters);
+	}
+}
+
+static bool
+table_is_default(const struct pgt_rs_mtable *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nb_chains; i++)
+		if (t->chains[i] != NULL && (!t->chains[i]->builtin ||
+				t->chains[i]->nb_rules > 0 ||
+				t->chains[i]->policy != PGT_RS_ACCEPT))
+			return false;
+	return true;
+}
+
+void
+pgt_ruleset_save(int table, bool counters, bool header, FILE *f)
+{
+	static struct pgt_rs_chain *list[PGT_RS_MAX_CHAINS];
+	const struct pgt_rs_mtable *t;
+	const struct pgt_rs_chain *c;
+	char when[64];
+	unsigned int i, j, n;
+	uint64_t p, b;
+	time_t now = time(NULL);
+	int tb;
+
+	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", localtime(&now));
+	for (tb = 0; tb < PGT_TABLE_MAX; tb++) {
+		t = pgt_rs_live()->t[tb];
+		if (table >= 0 ? tb != table : table_is_default(t))
+			continue;
+		if (header)
+			fprintf(f, "# Generated by pktgate v%s on %s\n",
+				PGT_VERSION, when);
+		fprintf(f, "*%s\n", pgt_rs_table_names[tb]);
+		n = sorted_chains(t, list);
+		for (i = 0; i < n; i++) {
+			c = list[i];
+			p = 0;
+			b = 0;
+			if (c->builtin && counters)
+				pgt_ruleset_counter_read(c->counter, &p, &b);
+			fprintf(f, ":%s %s [%" PRIu64 ":%" PRIu64 "]\n", c->name,
+				!c->builtin ? "-" :
+				c->policy == PGT_RS_ACCEPT ? "ACCEPT" : "DROP",
+				p, b);
+		}
+		for (i = 0; i < n; i++)
+			for (j = 0; j < list[i]->nb_rules; j++)
+				pgt_rs_print_rule(f, list[i]->name,
+					list[i]->rules[j], counters);
+		fputs("COMMIT\n", f);
+		if (header)
+			fprintf(f, "# Completed on %s\n", when);
+	}
+}

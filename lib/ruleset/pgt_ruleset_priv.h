@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_RULESET_PRIV_H
+#define PGT_RULESET_PRIV_H
+
+/* The management thread's model of the ruleset, and the compiled form. */
+
+#include <net/if.h>
+
+#include "pgt_ruleset.h"
+
+/* What a rule does when it matches. */
+enum pgt_rs_kind {
+	PGT_RS_ACCEPT,
+	PGT_RS_DROP,
+	PGT_RS_RETURN,
+	PGT_RS_JUMP,
+	PGT_RS_GOTO,
+	PGT_RS_TARGET,		/* an extension target */
+	PGT_RS_NONE,		/* no -j: count only */
+};
+
+/* Negations of the built-in matches. */
+#define PGT_RS_INV_SRC		0x01
+#define PGT_RS_INV_DST		0x02
+#define PGT_RS_INV_PROTO	0x04
+#define PGT_RS_INV_IN		0x08
+#define PGT_RS_INV_OUT		0x10
+
+/* -f */
+#define PGT_RS_FRAG_ANY		0
+#define PGT_RS_FRAG_ONLY	1	/* -f: non-first fragments */
+#define PGT_RS_FRAG_NOT		2	/* ! -f */
+
+/* One extension match in a rule: its ops, negation-free data (each
+ * extension keeps its own inversion flags). */
+struct pgt_rs_minst {
+	const struct pgt_match_ops *ops;
+	uint32_t state_off;	/* per-worker state offset, compiled */
+	uint64_t data[];	/* ops->size bytes */
+};
+
+/* A rule as the management thread keeps it: immutable once made, shared
+ * by reference between a transaction's copy and the live model. */
+struct pgt_rs_rule {
+	uint32_t refcnt;
+	uint32_t counter;	/* counter slot, owned by the rule */
+	uint32_t src, smsk, dst, dmsk;	/* host order */
+	char in[IFNAMSIZ], out[IFNAMSIZ];	/* "" = any; '+' suffix */
+	uint8_t proto;		/* 0 = any */
+	uint8_t inv;
+	uint8_t frag;
+	uint8_t kind;
+	char jump[PGT_RS_CHAIN_NAMESIZE];	/* JUMP/GOTO target */
+	uint8_t nb_matches;
+	struct pgt_rs_minst *m[PGT_RS_MAX_MATCHES];
+	const struct pgt_target_ops *target;
+	void *tdata;
+};
+
+/* A chain in the model. */
+struct pgt_rs_chain {
+	char name[PGT_RS_CHAIN_NAMESIZE];
+	bool builtin;
+	uint8_t policy;		/* PGT_RS_ACCEPT / PGT_RS_DROP (builtin) */
+	uint32_t counter;	/* policy counter slot (builtin) */
+	uint16_t slot;		/* index in the compiled table */
+	bool dirty;		/* changed in this transaction */
+	unsigned int nb_rules, cap;
+	struct pgt_rs_rule **rules;
+	const struct pgt_rs_cchain *compiled;
+};
+
+#define PGT_RS_MAX_CHAINS 4096
+
+/* A table in the model. */
+struct pgt_rs_mtable {
+	unsigned int nb_chains;		/* slots in use or free (NULL) */
+	struct pgt_rs_chain *chains[PGT_RS_MAX_CHAINS];
+};
+
+/* Compiled forms (immutable, read by workers). */
+
+struct pgt_rs_crule {
+	uint32_t src, smsk, dst, dmsk;
+	uint32_t in_ports, out_ports;	/* bit per port id */
+	uint32_t counter;
+	uint16_t jump;			/* chain slot */
+	uint8_t proto, inv, frag, kind;
+	uint8_t nb_matches;
+	const struct pgt_target_ops *target;
+	const void *tdata;
+	const struct pgt_rs_minst *m[PGT_RS_MAX_MATCHES];
+};
+
+struct pgt_rs_cchain {
+	bool builtin;
+	uint8_t policy;
+	uint32_t counter;
+	uint32_t nb_rules;
+	struct pgt_rs_crule rules[];
+};
+
+struct pgt_rs_ctable {
+	uint32_t nb_chains;
+	const struct pgt_rs_cchain *chains[];
+};
+
+struct pgt_ruleset {
+	const struct pgt_rs_ctable *tables[PGT_TABLE_MAX];
+	bool hook_active[PGT_HOOK_MAX];
+};
+
+/* Model access for the parser and printers (pgt_ruleset.c). */
+
+extern const char *const pgt_rs_table_names[PGT_TABLE_MAX];
+extern const char *const pgt_rs_hook_names[PGT_HOOK_MAX];
+/* Bit per hook: the built-in chains of each table. */
+extern const uint8_t pgt_rs_table_hooks[PGT_TABLE_MAX];
+
+/* The model being edited: the live one, or a transaction's copy. */
+struct pgt_rs_model {
+	struct pgt_rs_mtable *t[PGT_TABLE_MAX];
+};
+
+struct pgt_rs_model *pgt_rs_live(void);
+
+/* A counter value to apply when a transaction commits (-c). */
+struct pgt_rs_counter_set {
+	uint32_t slot;
+	uint64_t pkts, bytes;
+};
+
+/* A transaction: copies of the tables it touches. */
+struct pgt_rs_tx {
+	struct pgt_rs_mtable *t[PGT_TABLE_MAX];	/* NULL: untouched */
+	struct pgt_rs_counter_set *counters;
+	unsigned int nb_counters, cap_counters;
+};
+
+void pgt_rs_tx_begin(struct pgt_rs_tx *tx);
+struct pgt_rs_mtable *pgt_rs_tx_table(struct pgt_rs_tx *tx, int table);
+int pgt_rs_tx_commit(struct pgt_rs_tx *tx, struct pgt_rs_err *err);
+void pgt_rs_tx_abort(struct pgt_rs_tx *tx);
+int pgt_rs_tx_set_counter(struct pgt_rs_tx *tx, uint32_t slot, uint64_t pkts,
+	uint64_t bytes);
+
+struct pgt_rs_chain *pgt_rs_chain_find(const struct pgt_rs_mtable *t,
+	const char *name);
+int pgt_rs_chain_new(struct pgt_rs_mtable *t, const char *name,
+	struct pgt_rs_err *err);
+int pgt_rs_chain_delete(struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
+	struct pgt_rs_err *err);
+void pgt_rs_chain_flush(struct pgt_rs_chain *c);
+int pgt_rs_chain_insert(struct pgt_rs_chain *c, unsigned int pos,
+	struct pgt_rs_rule *r);
+void pgt_rs_chain_remove(struct pgt_rs_chain *c, unsigned int pos);
+/* References to chain @p name from rules of table @p t. */
+unsigned int pgt_rs_chain_refs(const struct pgt_rs_mtable *t,
+	const char *name);
+
+struct pgt_rs_rule *pgt_rs_rule_new(struct pgt_rs_err *err);
+void pgt_rs_rule_put(struct pgt_rs_rule *r);
+bool pgt_rs_rule_equal(const struct pgt_rs_rule *a,
+	const struct pgt_rs_rule *b);
+void pgt_rs_counter_set(uint32_t slot, uint64_t pkts, uint64_t bytes);
+
+const struct pgt_match_ops *pgt_rs_match_find(const char *name);
+const struct pgt_target_ops *pgt_rs_target_find(const char *name);
+
+/* Printers (pgt_ruleset_print.c). */
+void pgt_rs_print_rule(FILE *f, const char *chain,
+	const struct pgt_rs_rule *r, bool counters);
+void pgt_rs_list_rules(FILE *f, int table, const char *chain, bool counters);
+
+/* Parser (pgt_ruleset_parse.c). */
+const char *pgt_rs_proto_name(uint8_t proto);
+int pgt_rs_tokenize(const char *line, char ***argv, int *argc,
+	struct pgt_rs_err *err);
+void pgt_rs_free_argv(char **argv, int argc);
+int pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
+	bool counters, struct pgt_rs_err *err);
+
+#endif /* PGT_RULESET_PRIV_H */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* JSON-RPC methods for the ruleset, and its part of the configuration. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgt_rpc.h"
+#include "pgt_ruleset_priv.h"
+
+/* Run @p fn with a memory stream; its text becomes *text (caller frees). */
+static int
+capture(char **text, size_t *len, FILE **f)
+{
+	*f = open_memstream(text, len);
+	return *f == NULL ? -ENOMEM : 0;
+}
+
+static int
+rs_error(struct pgt_rpc_err *err, int rc, const struct pgt_rs_err *e)
+{
+	return pgt_rpc_errorf(err, rc, "%s", e->msg[0] != '\0' ? e->msg :
+		strerror(-rc));
+}
+
+/* iptables */
+
+struct iptables_args {
+	const char *command;
+};
+
+static int
+rpc_iptables(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct iptables_args *args = argp;
+	struct pgt_rs_err e = { .msg = "" };
+	char **argv = NULL, *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int argc = 0, rc;
+
+	rc = pgt_rs_tokenize(args->command, &argv, &argc, &e);
+	if (rc != 0)
+		return rs_error(err, rc, &e);
+	rc = capture(&text, &len, &out);
+	if (rc != 0) {
+		pgt_rs_free_argv(argv, argc);
+		return rc;
+	}
+	rc = pgt_ruleset_command(argc, argv, out, &e);
+	fclose(out);
+	pgt_rs_free_argv(argv, argc);
+	if (rc != 0) {
+		free(text);
+		return rs_error(err, rc, &e);
+	}
+	*result = len > 0 ? json_pack("{s:s}", "output", text) : NULL;
+	free(text);
+	return 0;
+}
+
+static const struct pgt_rpc_param iptables_params[] = {
+	PGT_RPC_PARAM(struct iptables_args, command, PGT_RPC_TEXT, true,
+		"the arguments of one iptables command, e.g. \"-t filter -A FORWARD -p tcp --dport 22 -j DROP\" (quoted as iptables-restore quotes)"),
+};
+
+PGT_RPC_METHOD(iptables_method, "iptables",
+	"Run one iptables command (-A -I -D -R -N -X -F -Z -P -E, or -S to list); atomic: on error nothing changes",
+	iptables_params, struct iptables_args, rpc_iptables);
+
+/* iptables_restore */
+
+struct restore_args {
+	const char *text;
+	bool noflush;
+	bool has_noflush;
+	bool counters;
+	bool has_counters;
+};
+
+static int
+rpc_restore(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct restore_args *args = argp;
+	struct pgt_rs_err e = { .msg = "" };
+	int rc;
+
+	rc = pgt_ruleset_restore(args->text, args->noflush, args->counters,
+		&e);
+	if (rc != 0)
+		return rs_error(err, rc, &e);
+	*result = NULL;
+	return 0;
+}
+
+static const struct pgt_rpc_param restore_params[] = {
+	PGT_RPC_PARAM(struct restore_args, text, PGT_RPC_TEXT, true,
+		"an iptables-save document"),
+	PGT_RPC_PARAM_OPT(struct restore_args, noflush, PGT_RPC_BOOL,
+		"edit the named tables instead of replacing them (--noflush)"),
+	PGT_RPC_PARAM_OPT(struct restore_args, counters, PGT_RPC_BOOL,
+		"apply the [packets:bytes] counters (-c)"),
+};
+
+PGT_RPC_METHOD(restore_method, "iptables_restore",
+	"Apply an iptables-restore document: every table it names changes in one atomic step, or nothing changes",
+	restore_params, struct restore_args, rpc_restore);
+
+/* iptables_save */
+
+struct save_args {
+	char table[PGT_RPC_STR_MAX];
+	bool has_table;
+	bool counters;
+	bool has_counters;
+};
+
+static int
+rpc_save(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct save_args *args = argp;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int table = -1, rc;
+
+	if (args->has_table) {
+		table = pgt_ruleset_table_find(args->table);
+		if (table < 0)
+			return pgt_rpc_errorf(err, -ENOENT,
+				"no table named '%s'", args->table);
+	}
+	rc = capture(&text, &len, &f);
+	if (rc != 0)
+		return rc;
+	pgt_ruleset_save(table, args->counters, true, f);
+	fclose(f);
+	*result = json_pack("{s:s}", "text", text);
+	free(text);
+	return 0;
+}
+
+static const struct pgt_rpc_param save_params[] = {
+	PGT_RPC_PARAM_OPT(struct save_args, table, PGT_RPC_STRING,
+		"only this table (default: every table that is not empty)"),
+	PGT_RPC_PARAM_OPT(struct save_args, counters, PGT_RPC_BOOL,
+		"with [packets:bytes] counters (-c)"),
+};
+
+PGT_RPC_METHOD(save_method, "iptables_save",
+	"The ruleset in iptables-save format",
+	save_params, struct save_args, rpc_save);
+
+static void
+ruleset_save(json_t *calls)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (capture(&text, &len, &f) != 0)
+		return;
+	pgt_ruleset_save(-1, false, false, f);
+	fclose(f);
+	if (len > 0)
+		pgt_rpc_save_call(calls, "iptables_restore",
+			json_pack("{s:s}", "text", text));
+	free(text);
+}
+
+/* After ports and addresses: rules name ports. */
+static struct pgt_rpc_saver ruleset_saver = {
+	.order = 60, .save = ruleset_save };
+PGT_RPC_REGISTER_SAVER(ruleset_saver);
