@@ -184,3 +184,65 @@ def setup_ns(ns, tap, net, mac):
     sh("ip", "addr", "add", net + ".2/24", "dev", tap, ns=ns)
     sh("ip", "link", "set", tap, "up", ns=ns)
     sh("ip", "route", "add", "default", "via", net + ".1", ns=ns)
+
+
+class NsRouter:
+    """pktgate with two workers between a client and a server namespace on
+    net_tap ports: client NET0.2 -- NET0.1 port0 | port1 NET1.1 -- NET1.2
+    server. Started servers are stopped by PID with the rest."""
+
+    def __init__(self, tmp, tag, nets, macs):
+        self.client_ns, self.server_ns = tag + "c", tag + "s"
+        self.nets, self.macs = nets, macs
+        self.taps = (tag + "c0", tag + "s0")
+        cfg = write_config(tmp / "cfg.json", [
+            {"method": "ip_addr_add", "params": {"address": nets[i] + ".1/24",
+                                                 "port": "port%d" % i}}
+            for i in (0, 1)])
+        self.daemon = Daemon(tmp, ["net_tap%d,iface=%s" % (i, self.taps[i])
+                                   for i in (0, 1)],
+                             config=cfg, lcores=["--lcores", "0@0,1@1,2@0"])
+        self.procs = []
+
+    def __enter__(self):
+        try:
+            self.daemon.start()
+            setup_ns(self.client_ns, self.taps[0], self.nets[0], self.macs[0])
+            setup_ns(self.server_ns, self.taps[1], self.nets[1], self.macs[1])
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def serve_http(self, directory, port=8080):
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.server_ns, "/usr/bin/python3", "-m",
+             "http.server", str(port), "--bind", self.nets[1] + ".2",
+             "--directory", str(directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.daemon.stop()
+        for ns in (self.client_ns, self.server_ns):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def pcap_daemon(tmp, packets, config):
+    """pktgate on two net_pcap ports, port0 reading @packets; returns the
+    daemon (started) and the output pcap paths of port0 and port1."""
+    from scapy.all import wrpcap
+    in0, in1 = tmp / "in0.pcap", tmp / "in1.pcap"
+    out0, out1 = tmp / "out0.pcap", tmp / "out1.pcap"
+    wrpcap(str(in0), packets)
+    wrpcap(str(in1), [])
+    d = Daemon(tmp, [f"net_pcap0,rx_pcap={in0},tx_pcap={out0}",
+                     f"net_pcap1,rx_pcap={in1},tx_pcap={out1}"],
+               config=write_config(tmp / "cfg.json", config))
+    d.start()
+    return d, str(out0), str(out1)

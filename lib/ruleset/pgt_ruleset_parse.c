@@ -299,6 +299,28 @@ minst_new(const struct pgt_match_ops *ops)
 	return mi;
 }
 
+/* iptables extensions that pktgate knows of but does not have. */
+static bool
+known_unavailable(const char *name, bool target)
+{
+	static const char *const targets[] = {
+		"LOG", "NFLOG", "CONNMARK", "CT", "NOTRACK", "TCPMSS", "TTL",
+		"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TRACE", "NFQUEUE",
+		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
+	};
+	static const char *const matches[] = {
+		"limit", "set", "addrtype", "mac", "ipvs", "hashlimit",
+		"connlimit", "recent", "string", "u32", "physdev", "policy",
+		"dscp", "tos", "statistic", "time", "helper", NULL,
+	};
+	const char *const *l;
+
+	for (l = target ? targets : matches; *l != NULL; l++)
+		if (strcmp(*l, name) == 0)
+			return true;
+	return false;
+}
+
 /* Why some matches cannot exist on a gateway. */
 static const char *
 refused_match(const char *name)
@@ -308,6 +330,8 @@ refused_match(const char *name)
 	if (strcmp(name, "conntrack") == 0 || strcmp(name, "state") == 0 ||
 			strcmp(name, "connmark") == 0)
 		return "connection tracking is not available yet";
+	if (known_unavailable(name, false))
+		return "not available in pktgate yet";
 	return NULL;
 }
 
@@ -418,6 +442,9 @@ set_target(struct rule_parse *rp, struct pgt_rs_mtable *t, const char *name,
 			return r->tdata == NULL ? -ENOMEM : 0;
 		}
 	}
+	if (!is_goto && known_unavailable(name, true))
+		return pgt_rs_errorf(err,
+			"target %s is not available in pktgate yet", name);
 	if (pgt_rs_chain_find(t, name) == NULL ||
 			pgt_rs_chain_find(t, name)->builtin)
 		return pgt_rs_errorf(err,

@@ -8,52 +8,24 @@ import time
 
 import pytest
 
-from conftest import setup_ns, sh, write_config
+from conftest import NsRouter, sh
 
 TAG = "pg%d" % (os.getpid() % 100000)
 CLIENT_NS, SERVER_NS = TAG + "c", TAG + "s"
-CLIENT_TAP, SERVER_TAP = TAG + "c0", TAG + "s0"
 # Inside namespaces only; chosen not to overlap the host's own networks.
 CLIENT_NET, SERVER_NET = "10.211.1", "10.211.2"
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    from conftest import Daemon
     tmp = tmp_path_factory.mktemp("e2e")
-    cfg = write_config(tmp / "cfg.json", [
-        {"method": "ip_addr_add", "params": {"address": CLIENT_NET + ".1/24",
-                                             "port": "port0"}},
-        {"method": "ip_addr_add", "params": {"address": SERVER_NET + ".1/24",
-                                             "port": "port1"}},
-    ])
-    d = Daemon(tmp, [f"net_tap0,iface={CLIENT_TAP}",
-                     f"net_tap1,iface={SERVER_TAP}"],
-               config=cfg, lcores=["--lcores", "0@0,1@1,2@0"])
-    procs = []
-    try:
-        d.start()
-        setup_ns(CLIENT_NS, CLIENT_TAP, CLIENT_NET, "02:00:00:d1:00:02")
-        setup_ns(SERVER_NS, SERVER_TAP, SERVER_NET, "02:00:00:d2:00:02")
-        www = tmp / "www"
-        www.mkdir()
-        (www / "index.html").write_text("hello through pktgate\n")
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", SERVER_NS, "/usr/bin/python3", "-m",
-             "http.server", "8080", "--bind", SERVER_NET + ".2",
-             "--directory", str(www)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        yield {"daemon": d, "procs": procs}
-    finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        d.stop()
-        for ns in (CLIENT_NS, SERVER_NS):
-            sh("ip", "netns", "del", ns, check=False)
+    www = tmp / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello through pktgate\n")
+    with NsRouter(tmp, TAG, (CLIENT_NET, SERVER_NET),
+                  ("02:00:00:d1:00:02", "02:00:00:d2:00:02")) as r:
+        r.serve_http(www)
+        yield {"daemon": r.daemon, "procs": r.procs}
 
 
 def test_two_workers(net):

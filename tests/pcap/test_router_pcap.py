@@ -1,11 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The router through the real daemon on net_pcap: scapy pcap in, pcap out."""
 import pytest
-from scapy.all import (ARP, ICMP, IP, UDP, Dot1Q, Ether, Raw, rdpcap,
-                       wrpcap)
+from scapy.all import ARP, ICMP, IP, UDP, Dot1Q, Ether, Raw, rdpcap
 from scapy.layers.inet import IPerror
 
-from conftest import write_config
+from conftest import pcap_daemon
 
 MAC0 = "02:70:63:61:70:00"      # net_pcap's MACs: "pcap" and the index
 MAC1 = "02:70:63:61:70:01"
@@ -76,16 +75,8 @@ INPUT = [
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from conftest import Daemon
-    tmp = tmp_path_factory.mktemp("pcap")
-    in0, in1 = tmp / "in0.pcap", tmp / "in1.pcap"
-    out0, out1 = tmp / "out0.pcap", tmp / "out1.pcap"
-    wrpcap(str(in0), INPUT)
-    wrpcap(str(in1), [])
-    d = Daemon(tmp, [f"net_pcap0,rx_pcap={in0},tx_pcap={out0}",
-                     f"net_pcap1,rx_pcap={in1},tx_pcap={out1}"],
-               config=write_config(tmp / "cfg.json", CONFIG))
-    d.start()
+    d, out0, out1 = pcap_daemon(tmp_path_factory.mktemp("pcap"), INPUT,
+                                CONFIG)
     try:
         d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(INPUT),
                    what="all input received")
@@ -96,7 +87,7 @@ def run(tmp_path_factory):
         stats1 = d.stats("port1")
     finally:
         status = d.stop()
-    return {"out0": rdpcap(str(out0)), "out1": rdpcap(str(out1)),
+    return {"out0": rdpcap(out0), "out1": rdpcap(out1),
             "stats": stats, "stats1": stats1, "status": status,
             "log": d.log()}
 

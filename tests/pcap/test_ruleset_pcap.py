@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Ruleset verdicts and counters through the real daemon on net_pcap: which
+packets leave, which are answered, and what each rule counted."""
+import re
+
+import pytest
+from scapy.all import ICMP, IP, TCP, UDP, Ether, Raw, rdpcap
+
+from conftest import pcap_daemon
+
+MAC0 = "02:70:63:61:70:00"
+CLIENT_MAC = "02:00:00:00:01:02"
+SERVER_MAC = "02:00:00:00:02:02"
+CLIENT = "10.1.0.2"
+SERVER = "10.2.0.2"
+
+RULES = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:CHK - [0:0]
+:GONE - [0:0]
+-A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT
+-A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT
+-A FORWARD -p tcp -m tcp --dport 22 -j DROP
+-A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -m mark --mark 0x5 -j ACCEPT
+-A FORWARD -s 10.1.0.2/32 -j CHK
+-A FORWARD -p udp -m udp --dport 99 -j ACCEPT
+-A FORWARD -p udp -m udp --dport 97 -g GONE
+-A FORWARD -f -j ACCEPT
+-A CHK -p udp -m udp --dport 99 -j RETURN
+-A CHK -p udp -m udp --dport 98 -j DROP
+-A GONE -p udp -m udp --sport 1 -j ACCEPT
+COMMIT
+"""
+
+CONFIG = [
+    {"method": "ip_addr_add", "params": {"address": "10.1.0.1/24",
+                                         "port": "port0"}},
+    {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
+                                         "port": "port1"}},
+    {"method": "ip_neigh_add", "params": {"address": CLIENT, "port": "port0",
+                                          "mac": CLIENT_MAC}},
+    {"method": "ip_neigh_add", "params": {"address": SERVER, "port": "port1",
+                                          "mac": SERVER_MAC}},
+    {"method": "iptables_restore", "params": {"text": RULES}},
+]
+
+
+def l2():
+    return Ether(src=CLIENT_MAC, dst=MAC0)
+
+
+def udp(dport, sport=1000, payload=b"u" * 10):
+    return l2() / IP(src=CLIENT, dst=SERVER) / UDP(sport=sport, dport=dport) / \
+        Raw(payload)
+
+
+def tcp(dport, sport=2000):
+    return l2() / IP(src=CLIENT, dst=SERVER) / TCP(sport=sport, dport=dport,
+                                                   flags="S")
+
+
+INPUT = [
+    udp(53, sport=1),                   # accepted
+    tcp(22),                            # dropped
+    tcp(23),                            # rejected: ICMP 3/10
+    udp(54, sport=2),                   # policy DROP
+    tcp(80, sport=3),                   # marked in mangle, accepted
+    udp(99, sport=4),                   # CHK returns, then accepted
+    udp(98, sport=5),                   # dropped in CHK
+    udp(97, sport=1),                   # goto GONE: accepted
+    udp(97, sport=6),                   # goto GONE, falls off: policy DROP
+    l2() / IP(src=CLIENT, dst="10.1.0.1") / ICMP(id=1) / Raw(b"p" * 16),
+    l2() / IP(src=CLIENT, dst="10.1.0.1") / ICMP(id=2) / Raw(b"p" * 200),
+    l2() / IP(src=CLIENT, dst=SERVER, frag=10, proto=17) / Raw(b"f" * 16),
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d, out0, out1 = pcap_daemon(tmp_path_factory.mktemp("rules"), INPUT,
+                                CONFIG)
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(INPUT),
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port1")["tx_packets"] >= 5,
+                   what="forwarded packets sent")
+        saved = d.call("iptables_save", {"counters": True})["text"]
+        stats = d.stats("port0")
+        # A change elsewhere keeps the counters of rules it did not touch.
+        d.ctl("iptables", "-I", "FORWARD", "-p", "tcp", "--dport", "9",
+              "-j", "DROP")
+        d.ctl("iptables", "-A", "CHK", "-j", "RETURN")
+        after = d.call("iptables_save", {"counters": True})["text"]
+    finally:
+        d.stop()
+    return {"out0": rdpcap(out0), "out1": rdpcap(out1),
+            "saved": saved, "after": after, "stats": stats}
+
+
+def counters(text):
+    """{rule text: (packets, bytes)} and chain policies."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"\[(\d+):(\d+)\] (.*)", line)
+        if m:
+            out[m.group(3)] = (int(m.group(1)), int(m.group(2)))
+        m = re.match(r":(\S+) (\S+) \[(\d+):(\d+)\]", line)
+        if m:
+            out[":" + m.group(1)] = (int(m.group(3)), int(m.group(4)))
+    return out
+
+
+def test_forwarded_only_what_the_rules_accept(run):
+    sports = sorted(p[UDP].sport for p in run["out1"] if UDP in p)
+    assert sports == [1, 1, 4]        # dport 53, goto-accept, RETURN path
+    assert [p[TCP].sport for p in run["out1"] if TCP in p] == [3]
+    frags = [p for p in run["out1"] if IP in p and p[IP].frag == 10]
+    assert len(frags) == 1
+
+
+def test_reject_answers_with_the_chosen_icmp(run):
+    icmp = [p for p in run["out0"] if ICMP in p and p[ICMP].type == 3]
+    assert len(icmp) == 1
+    assert icmp[0][ICMP].code == 10 and icmp[0][IP].dst == CLIENT
+
+
+def test_input_rules(run):
+    replies = [p for p in run["out0"] if ICMP in p and p[ICMP].type == 0]
+    assert [p[ICMP].id for p in replies] == [1]
+
+
+def test_counters(run):
+    c = counters(run["saved"])
+    assert c["-A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT"] == (1, 38)
+    assert c["-A FORWARD -p tcp -m tcp --dport 22 -j DROP"] == (1, 40)
+    assert c["-A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited"][0] == 1
+    assert c["-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff"][0] == 1
+    assert c["-A FORWARD -m mark --mark 0x5 -j ACCEPT"][0] == 1
+    assert c["-A FORWARD -s 10.1.0.2/32 -j CHK"][0] == 6
+    assert c["-A CHK -p udp -m udp --dport 99 -j RETURN"][0] == 1
+    assert c["-A CHK -p udp -m udp --dport 98 -j DROP"][0] == 1
+    assert c["-A FORWARD -p udp -m udp --dport 97 -g GONE"][0] == 2
+    assert c["-A GONE -p udp -m udp --sport 1 -j ACCEPT"][0] == 1
+    assert c["-A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT"][0] == 1
+    # Policies: FORWARD dropped dport 54 and the packet GONE let fall off.
+    assert c[":FORWARD"][0] == 2
+    assert c[":INPUT"][0] == 1          # the big ping
+    drops = run["stats"]["drops"]
+    assert drops["ruleset_drop"] == 5   # 22, 54, 98, GONE fall-off, big ping
+    assert drops["ruleset_reject"] == 1
+
+
+def test_counters_survive_other_changes(run):
+    before, after = counters(run["saved"]), counters(run["after"])
+    for rule, value in before.items():
+        assert after[rule] == value, rule
+    assert after["-A FORWARD -p tcp -m tcp --dport 9 -j DROP"] == (0, 0)
