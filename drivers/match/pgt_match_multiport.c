@@ -41,10 +41,15 @@ mp_parse(void *data, const char *opt, char *const *args, bool inv,
 			return pgt_rs_errorf(err,
 				"--%s: more than %u ports (a range counts as two)",
 				opt, MAX_PORTS);
+		/* Unlike --dport, a multiport range has both ends, in
+		 * increasing order (libxt_multiport). */
 		if (pgt_rs_parse_port_range(tok, &d->lo[d->count],
-				&d->hi[d->count]) != 0)
-			return pgt_rs_errorf(err, "--%s: invalid port '%s'",
-				opt, tok);
+				&d->hi[d->count]) != 0 || tok[0] == ':' ||
+				tok[strlen(tok) - 1] == ':' ||
+				(strchr(tok, ':') != NULL &&
+				 d->lo[d->count] >= d->hi[d->count]))
+			return pgt_rs_errorf(err,
+				"--%s: invalid port or range '%s'", opt, tok);
 		d->count++;
 	}
 	if (d->count == 0)

@@ -160,7 +160,8 @@ int pgt_rs_parse_mark(const char *s, uint32_t *value, uint32_t *mask);
 /** Parse a port number or service name. */
 int pgt_rs_parse_port(const char *s, uint16_t *port);
 
-/** Parse a port range "a[:b]", ":b", "a:" into [lo, hi]. */
+/** Parse a port range "a[:b]", ":b", "a:" into [lo, hi]; a > b is
+ *  refused, as iptables does. */
 int pgt_rs_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 
 /** Print a port range as iptables-save does ("22", "1024:65535"). */

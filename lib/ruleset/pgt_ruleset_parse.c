@@ -102,14 +102,8 @@ pgt_rs_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 		return -EINVAL;
 	if (colon[1] != '\0' && pgt_rs_parse_port(colon + 1, hi) != 0)
 		return -EINVAL;
-	/* iptables swaps a reversed range rather than refuse it. */
-	if (*lo > *hi) {
-		uint16_t t = *lo;
-
-		*lo = *hi;
-		*hi = t;
-	}
-	return 0;
+	/* iptables: "invalid portrange (min > max)". */
+	return *lo > *hi ? -EINVAL : 0;
 }
 
 /* Tokenizer */

@@ -190,6 +190,11 @@ BAD_COMMANDS = [
     ("-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,"
      "14,15,16 -j ACCEPT", "more than 15 ports"),
     ("-A INPUT -m mark -j ACCEPT", "-m mark needs --mark"),
+    ("-A INPUT -p tcp --dport 80:22 -j ACCEPT", "invalid port or range '80:22'"),
+    ("-A INPUT -p tcp -m multiport --dports 80:80 -j ACCEPT",
+     "invalid port or range '80:80'"),
+    ("-A INPUT -p udp -m multiport --dports 80: -j ACCEPT",
+     "invalid port or range '80:'"),
     ("-A INPUT -m ttl ! --ttl-lt 3 -j ACCEPT", "cannot be negated"),
     ("-t mangle -A INPUT -j MARK", "MARK needs --set-xmark"),
     ("-t bogus -A INPUT -j ACCEPT", "no table named 'bogus'"),
