@@ -304,7 +304,7 @@ usage(FILE *f)
 		"  ip neigh add ADDR lladdr MAC dev PORT\n"
 		"  ip neigh del ADDR dev PORT\n"
 		"  ip neigh flush [dev PORT]\n"
-		"  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S ...\n"
+		"  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S|-L ...\n"
 		"  iptables-save [-c] [-t TABLE]\n"
 		"  iptables-restore [--noflush] [-c] [FILE]\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"

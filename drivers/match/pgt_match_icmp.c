@@ -105,6 +105,18 @@ icmp_print(const void *data, FILE *f)
 		fprintf(f, "/%u", d->code[0]);
 }
 
+static void
+icmp_list(const void *data, FILE *f)
+{
+	const struct icmp_data *d = data;
+
+	fprintf(f, " icmp%stype %u", d->inv ? " !" : "", d->type);
+	if (d->code[0] == d->code[1])
+		fprintf(f, " code %u", d->code[0]);
+	else if (d->code[0] != 0 || d->code[1] != 0xff)
+		fprintf(f, " codes %u-%u", d->code[0], d->code[1]);
+}
+
 static bool
 icmp_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -126,6 +138,7 @@ static const struct pgt_rs_opt icmp_opts[] = {
 static struct pgt_match_ops icmp_ops = {
 	.name = "icmp", .size = sizeof(struct icmp_data), .opts = icmp_opts,
 	.parse = icmp_parse, .finish = icmp_finish, .print = icmp_print,
+	.list = icmp_list,
 	.match = icmp_match,
 };
 PGT_MATCH_REGISTER(icmp_ops);

@@ -88,6 +88,21 @@ mp_print(const void *data, FILE *f)
 	}
 }
 
+static void
+mp_list(const void *data, FILE *f)
+{
+	const struct mp_data *d = data;
+	unsigned int i;
+
+	fprintf(f, " multiport %s %s", d->dir == MP_SRC ? "sports" :
+		d->dir == MP_DST ? "dports" : "ports", d->inv ? " !" : "");
+	for (i = 0; i < d->count; i++) {
+		if (i > 0)
+			fputc(',', f);
+		pgt_rs_print_port_range(f, d->lo[i], d->hi[i]);
+	}
+}
+
 static bool
 mp_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -115,6 +130,7 @@ static const struct pgt_rs_opt mp_opts[] = {
 static struct pgt_match_ops mp_ops = {
 	.name = "multiport", .size = sizeof(struct mp_data), .opts = mp_opts,
 	.parse = mp_parse, .finish = mp_finish, .print = mp_print,
+	.list = mp_list,
 	.match = mp_match,
 };
 PGT_MATCH_REGISTER(mp_ops);

@@ -40,6 +40,12 @@ comment_print(const void *data, FILE *f)
 	pgt_rs_print_quoted(f, ((const struct comment_data *)data)->text);
 }
 
+static void
+comment_list(const void *data, FILE *f)
+{
+	fprintf(f, " /* %s */", ((const struct comment_data *)data)->text);
+}
+
 static const struct pgt_rs_opt comment_opts[] = {
 	{ "comment", 1, false },
 	{ NULL, 0, false },
@@ -48,6 +54,7 @@ static const struct pgt_rs_opt comment_opts[] = {
 static struct pgt_match_ops comment_ops = {
 	.name = "comment", .size = sizeof(struct comment_data),
 	.opts = comment_opts, .parse = comment_parse, .print = comment_print,
+	.list = comment_list,
 };
 PGT_MATCH_REGISTER(comment_ops);
 
@@ -90,6 +97,16 @@ mark_print(const void *data, FILE *f)
 		fprintf(f, "/0x%x", d->mask);
 }
 
+static void
+mark_list(const void *data, FILE *f)
+{
+	const struct mark_data *d = data;
+
+	fprintf(f, " mark match%s 0x%x", d->inv ? " !" : "", d->value);
+	if (d->mask != UINT32_MAX)
+		fprintf(f, "/0x%x", d->mask);
+}
+
 static bool
 mark_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -106,6 +123,7 @@ static const struct pgt_rs_opt mark_opts[] = {
 static struct pgt_match_ops mark_ops = {
 	.name = "mark", .size = sizeof(struct mark_data), .opts = mark_opts,
 	.parse = mark_parse, .finish = mark_finish, .print = mark_print,
+	.list = mark_list,
 	.match = mark_match,
 };
 PGT_MATCH_REGISTER(mark_ops);
@@ -169,6 +187,15 @@ length_print(const void *data, FILE *f)
 	pgt_rs_print_port_range(f, d->lo, d->hi);
 }
 
+static void
+length_list(const void *data, FILE *f)
+{
+	const struct length_data *d = data;
+
+	fprintf(f, " length %s", d->inv ? "!" : "");
+	pgt_rs_print_port_range(f, d->lo, d->hi);
+}
+
 static bool
 length_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -185,7 +212,7 @@ static const struct pgt_rs_opt length_opts[] = {
 static struct pgt_match_ops length_ops = {
 	.name = "length", .size = sizeof(struct length_data),
 	.opts = length_opts, .parse = length_parse, .finish = length_finish,
-	.print = length_print, .match = length_match,
+	.print = length_print, .list = length_list, .match = length_match,
 };
 PGT_MATCH_REGISTER(length_ops);
 
@@ -238,6 +265,18 @@ ttl_print(const void *data, FILE *f)
 	fprintf(f, "%s %u", ops[d->op], d->value);
 }
 
+static void
+ttl_list(const void *data, FILE *f)
+{
+	const struct ttl_data *d = data;
+	static const char *const ops[] = {
+		[TTL_EQ] = "==", [TTL_NE] = "!=", [TTL_LT] = "<",
+		[TTL_GT] = ">",
+	};
+
+	fprintf(f, " TTL match TTL %s %u", ops[d->op], d->value);
+}
+
 static bool
 ttl_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -264,6 +303,7 @@ static const struct pgt_rs_opt ttl_opts[] = {
 static struct pgt_match_ops ttl_ops = {
 	.name = "ttl", .size = sizeof(struct ttl_data), .opts = ttl_opts,
 	.parse = ttl_parse, .finish = ttl_finish, .print = ttl_print,
+	.list = ttl_list,
 	.match = ttl_match,
 };
 PGT_MATCH_REGISTER(ttl_ops);
@@ -317,6 +357,15 @@ pkttype_print(const void *data, FILE *f)
 		pkt_type_names[d->type]);
 }
 
+static void
+pkttype_list(const void *data, FILE *f)
+{
+	const struct pkttype_data *d = data;
+
+	fprintf(f, " PKTTYPE %s= %s", d->inv ? "!" : "",
+		pkt_type_names[d->type]);
+}
+
 static bool
 pkttype_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -340,7 +389,7 @@ static const struct pgt_rs_opt pkttype_opts[] = {
 static struct pgt_match_ops pkttype_ops = {
 	.name = "pkttype", .size = sizeof(struct pkttype_data),
 	.opts = pkttype_opts, .parse = pkttype_parse,
-	.finish = pkttype_finish, .print = pkttype_print,
+	.finish = pkttype_finish, .print = pkttype_print, .list = pkttype_list,
 	.match = pkttype_match,
 };
 PGT_MATCH_REGISTER(pkttype_ops);
@@ -419,6 +468,27 @@ iprange_print(const void *data, FILE *f)
 		print_range(f, "dst-range", d->dst, d->inv_dst);
 }
 
+static void
+list_range(FILE *f, const char *what, const uint32_t *r, bool inv)
+{
+	char a[PGT_INET_ADDRSTRLEN], b[PGT_INET_ADDRSTRLEN];
+
+	fprintf(f, " %s IP range %s%s-%s", what, inv ? "! " : "",
+		pgt_inet_format_addr(r[0], a, sizeof(a)),
+		pgt_inet_format_addr(r[1], b, sizeof(b)));
+}
+
+static void
+iprange_list(const void *data, FILE *f)
+{
+	const struct iprange_data *d = data;
+
+	if (d->has_src)
+		list_range(f, "source", d->src, d->inv_src);
+	if (d->has_dst)
+		list_range(f, "destination", d->dst, d->inv_dst);
+}
+
 static bool
 iprange_match(const void *data, struct pgt_rs_pkt *p)
 {
@@ -446,7 +516,7 @@ static const struct pgt_rs_opt iprange_opts[] = {
 static struct pgt_match_ops iprange_ops = {
 	.name = "iprange", .size = sizeof(struct iprange_data),
 	.opts = iprange_opts, .parse = iprange_parse,
-	.finish = iprange_finish, .print = iprange_print,
+	.finish = iprange_finish, .print = iprange_print, .list = iprange_list,
 	.match = iprange_match,
 };
 PGT_MATCH_REGISTER(iprange_ops);

@@ -268,9 +268,52 @@ static const struct pgt_rs_opt udp_opts[] = {
 	{ NULL, 0, false },
 };
 
+/* libxt_tcp's -L form: " tcp spt:1 dpts:2:3 option=2 flags:0x17/0x02". */
+static void
+list_ports(FILE *f, const char *name, const uint16_t *r, bool inv)
+{
+	if (r[0] == r[1])
+		fprintf(f, " %s:%s%u", name, inv ? "!" : "", r[0]);
+	else
+		fprintf(f, " %ss:%s%u:%u", name, inv ? "!" : "", r[0], r[1]);
+}
+
+static void
+list_l4(const struct l4_data *d, FILE *f)
+{
+	if (d->has_sport)
+		list_ports(f, "spt", d->sport, d->inv & INV_SPORT);
+	if (d->has_dport)
+		list_ports(f, "dpt", d->dport, d->inv & INV_DPORT);
+}
+
+static void
+tcp_list(const void *data, FILE *f)
+{
+	const struct l4_data *d = data;
+
+	fputs(" tcp", f);
+	list_l4(d, f);
+	if (d->has_option)
+		fprintf(f, " option=%s%u", (d->inv & INV_OPTION) ? "!" : "",
+			d->option);
+	if (d->has_flags)
+		fprintf(f, " flags:%s0x%02X/0x%02X",
+			(d->inv & INV_FLAGS) ? "!" : "", d->flg_mask,
+			d->flg_cmp);
+}
+
+static void
+udp_list(const void *data, FILE *f)
+{
+	fputs(" udp", f);
+	list_l4(data, f);
+}
+
 static struct pgt_match_ops tcp_ops = {
 	.name = "tcp", .size = sizeof(struct l4_data), .opts = tcp_opts,
 	.parse = tcp_parse, .finish = tcp_finish, .print = tcp_print,
+	.list = tcp_list,
 	.match = tcp_match,
 };
 PGT_MATCH_REGISTER(tcp_ops);
@@ -284,6 +327,7 @@ udp_print(const void *data, FILE *f)
 static struct pgt_match_ops udp_ops = {
 	.name = "udp", .size = sizeof(struct l4_data), .opts = udp_opts,
 	.parse = udp_parse, .finish = udp_finish, .print = udp_print,
+	.list = udp_list,
 	.match = udp_match,
 };
 PGT_MATCH_REGISTER(udp_ops);

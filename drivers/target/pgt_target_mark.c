@@ -65,6 +65,24 @@ mark_tg_print(const void *data, FILE *f)
 	fprintf(f, " --set-xmark 0x%x/0x%x", d->value, d->mask);
 }
 
+/* libxt_MARK's -L form names the operation the value/mask pair is. */
+static void
+mark_tg_list(const void *data, FILE *f)
+{
+	const struct mark_tg_data *d = data;
+
+	if (d->value == d->mask)
+		fprintf(f, " MARK or 0x%x", d->value);
+	else if (d->value == 0)
+		fprintf(f, " MARK and 0x%x", ~d->mask);
+	else if (d->mask == UINT32_MAX)
+		fprintf(f, " MARK set 0x%x", d->value);
+	else if (d->mask == 0)
+		fprintf(f, " MARK xor 0x%x", d->value);
+	else
+		fprintf(f, " MARK xset 0x%x/0x%x", d->value, d->mask);
+}
+
 static enum pgt_verdict
 mark_tg_exec(const void *data, struct pgt_rs_pkt *p)
 {
@@ -85,6 +103,6 @@ static struct pgt_target_ops mark_tg_ops = {
 	.name = "MARK", .size = sizeof(struct mark_tg_data),
 	.opts = mark_tg_opts, .tables = 0x1f,
 	.parse = mark_tg_parse, .finish = mark_tg_finish,
-	.print = mark_tg_print, .exec = mark_tg_exec,
+	.print = mark_tg_print, .list = mark_tg_list, .exec = mark_tg_exec,
 };
 PGT_TARGET_REGISTER(mark_tg_ops);

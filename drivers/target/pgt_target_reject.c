@@ -54,6 +54,13 @@ reject_print(const void *data, FILE *f)
 		reject_types[((const struct reject_data *)data)->with].name);
 }
 
+static void
+reject_list(const void *data, FILE *f)
+{
+	fprintf(f, " reject-with %s",
+		reject_types[((const struct reject_data *)data)->with].name);
+}
+
 static enum pgt_verdict
 reject_exec(const void *data, struct pgt_rs_pkt *p)
 {
@@ -75,6 +82,7 @@ static struct pgt_target_ops reject_ops = {
 	.opts = reject_opts,
 	.tables = (1u << PGT_TABLE_FILTER) | (1u << PGT_TABLE_MANGLE) |
 		(1u << PGT_TABLE_RAW) | (1u << PGT_TABLE_SECURITY),
-	.parse = reject_parse, .print = reject_print, .exec = reject_exec,
+	.parse = reject_parse, .print = reject_print, .list = reject_list,
+	.exec = reject_exec,
 };
 PGT_TARGET_REGISTER(reject_ops);

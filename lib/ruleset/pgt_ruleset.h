@@ -115,6 +115,8 @@ struct pgt_match_ops {
 	/** Print the options in iptables-save's canonical form, each with a
 	 *  leading space. */
 	void (*print)(const void *data, FILE *f);
+	/** Print it as `iptables -L -n` does, with a leading space. */
+	void (*list)(const void *data, FILE *f);
 	/** Does the packet match? NULL: always (e.g. comment). Worker context:
 	 *  may write only per-worker state. */
 	bool (*match)(const void *data, struct pgt_rs_pkt *p);
@@ -134,6 +136,8 @@ struct pgt_target_ops {
 	/** Fill defaults and check; knows the rule's protocol. May be NULL. */
 	int (*finish)(void *data, uint8_t proto, struct pgt_rs_err *err);
 	void (*print)(const void *data, FILE *f);
+	/** Print its options as `iptables -L -n` does. */
+	void (*list)(const void *data, FILE *f);
 	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context. */
 	enum pgt_verdict (*exec)(const void *data, struct pgt_rs_pkt *p);
 	struct pgt_target_ops *next;

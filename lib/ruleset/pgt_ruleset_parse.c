@@ -728,7 +728,8 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 	struct pgt_rs_mtable *t;
 	struct pgt_rs_chain *c = NULL;
 	uint64_t cpkts = 0, cbytes = 0;
-	bool set_counters = false;
+	bool set_counters = false, numeric = false;
+	unsigned int list_flags = 0;
 	char **rule_argv;
 	int table = PGT_TABLE_FILTER, i, k, nrule = 0, rc;
 	uint32_t num = 0;
@@ -763,16 +764,36 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 			i += 2;
 			continue;
 		}
-		if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-v") == 0 ||
-				strcmp(argv[i], "-x") == 0 ||
-				strcmp(argv[i], "--numeric") == 0 ||
-				strcmp(argv[i], "--verbose") == 0 ||
-				strcmp(argv[i], "--exact") == 0 ||
-				strcmp(argv[i], "--line-numbers") == 0) {
-			if (strcmp(argv[i], "-v") == 0 ||
-					strcmp(argv[i], "--verbose") == 0)
-				counters = true;
+		if (strcmp(argv[i], "-n") == 0 ||
+				strcmp(argv[i], "--numeric") == 0) {
+			numeric = true;
 			continue;
+		}
+		if (strcmp(argv[i], "-v") == 0 ||
+				strcmp(argv[i], "--verbose") == 0) {
+			counters = true;
+			list_flags |= PGT_RS_LIST_VERBOSE;
+			continue;
+		}
+		if (strcmp(argv[i], "-x") == 0 ||
+				strcmp(argv[i], "--exact") == 0) {
+			list_flags |= PGT_RS_LIST_EXACT;
+			continue;
+		}
+		if (strcmp(argv[i], "--line-numbers") == 0) {
+			list_flags |= PGT_RS_LIST_LINENUMBERS;
+			continue;
+		}
+		/* Listing options combined as iptables allows: -nvL. */
+		if (strcmp(argv[i], "-nvL") == 0 || strcmp(argv[i], "-vnL") == 0 ||
+				strcmp(argv[i], "-nL") == 0 ||
+				strcmp(argv[i], "-vL") == 0) {
+			numeric |= strchr(argv[i], 'n') != NULL;
+			if (strchr(argv[i], 'v') != NULL) {
+				counters = true;
+				list_flags |= PGT_RS_LIST_VERBOSE;
+			}
+			argv[i] = (char *)"-L";
 		}
 		for (k = 0; k < (int)RTE_DIM(commands); k++)
 			if (strcmp(argv[i], commands[k].s) == 0 ||
@@ -803,12 +824,12 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 		rc = pgt_rs_errorf(err, "no command given (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E or -S)");
 		goto out;
 	}
-	if (cmd == CMD_LIST) {
+	if (cmd == CMD_LIST && !numeric) {
 		rc = pgt_rs_errorf(err,
-			"-L is not supported; -S and iptables-save list the rules");
+			"-L needs -n: pktgate prints addresses and ports as numbers, it resolves no names");
 		goto out;
 	}
-	if (cmd == CMD_LIST_RULES) {
+	if (cmd == CMD_LIST || cmd == CMD_LIST_RULES) {
 		if (nrule > 0) {
 			rc = pgt_rs_errorf(err, "unexpected '%s'", rule_argv[0]);
 			goto out;
@@ -820,7 +841,9 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 			rc = -ENOENT;
 			goto out;
 		}
-		if (out != NULL)
+		if (out != NULL && cmd == CMD_LIST)
+			pgt_rs_list_chains(out, table, chain, list_flags);
+		else if (out != NULL)
 			pgt_rs_list_rules(out, table, chain, counters);
 		rc = 0;
 		goto out;

@@ -246,3 +246,157 @@ pgt_ruleset_save(int table, bool counters, bool header, FILE *f)
 			fprintf(f, "# Completed on %s\n", when);
 	}
 }
+
+/* iptables -L -n [-v] [-x] [--line-numbers] (iptables.c print_header(),
+ * print_firewall(), xtables_print_num()), column for column. */
+
+static void
+list_num(FILE *f, uint64_t n, bool exact)
+{
+	static const char units[] = "KMGT";
+	unsigned int u;
+
+	if (exact) {
+		fprintf(f, "%8" PRIu64 " ", n);
+		return;
+	}
+	if (n <= 99999) {
+		fprintf(f, "%5" PRIu64 " ", n);
+		return;
+	}
+	for (u = 0; u < 4; u++) {
+		n = (n + 500) / 1000;
+		if (n <= 9999 || u == 3) {
+			fprintf(f, "%4" PRIu64 "%c ", n, units[u]);
+			return;
+		}
+	}
+}
+
+static void
+list_addr(FILE *f, uint32_t addr, uint32_t mask, bool inv)
+{
+	char a[PGT_INET_ADDRSTRLEN], m[PGT_INET_ADDRSTRLEN], buf[40];
+	unsigned int len = (unsigned int)__builtin_popcount(mask);
+
+	pgt_inet_format_addr(addr, a, sizeof(a));
+	if (mask == UINT32_MAX)
+		snprintf(buf, sizeof(buf), "%s", a);
+	else if (pgt_inet_mask((uint8_t)len) == mask)
+		snprintf(buf, sizeof(buf), "%s/%u", a, len);
+	else
+		snprintf(buf, sizeof(buf), "%s/%s", a,
+			pgt_inet_format_addr(mask, m, sizeof(m)));
+	fprintf(f, "%c%-19s ", inv ? '!' : ' ', buf);
+}
+
+static void
+list_iface(FILE *f, const char *name, bool inv, bool first)
+{
+	char buf[IFNAMSIZ + 2];
+
+	snprintf(buf, sizeof(buf), "%s%s", inv ? "!" : "",
+		name[0] != '\0' ? name : "*");
+	fprintf(f, first ? " %-6s " : "%-6s ", buf);
+}
+
+static void
+list_rule(FILE *f, const struct pgt_rs_rule *r, unsigned int num,
+	unsigned int flags)
+{
+	const char *target = "";
+	uint64_t p, b;
+	unsigned int i;
+
+	if (flags & PGT_RS_LIST_LINENUMBERS)
+		fprintf(f, "%-4u ", num);
+	if (flags & PGT_RS_LIST_VERBOSE) {
+		pgt_ruleset_counter_read(r->counter, &p, &b);
+		list_num(f, p, flags & PGT_RS_LIST_EXACT);
+		list_num(f, b, flags & PGT_RS_LIST_EXACT);
+	}
+	switch (r->kind) {
+	case PGT_RS_ACCEPT:
+		target = "ACCEPT";
+		break;
+	case PGT_RS_DROP:
+		target = "DROP";
+		break;
+	case PGT_RS_RETURN:
+		target = "RETURN";
+		break;
+	case PGT_RS_JUMP:
+	case PGT_RS_GOTO:
+		target = r->jump;
+		break;
+	case PGT_RS_TARGET:
+		target = r->target->name;
+		break;
+	default:
+		break;
+	}
+	fprintf(f, "%-9s %c%-5u%c%c ", target,
+		(r->inv & PGT_RS_INV_PROTO) ? '!' : ' ', r->proto,
+		r->frag == PGT_RS_FRAG_NOT ? '!' : '-',
+		r->frag != PGT_RS_FRAG_ANY ? 'f' : '-');
+	if (flags & PGT_RS_LIST_VERBOSE) {
+		list_iface(f, r->in, r->inv & PGT_RS_INV_IN, true);
+		list_iface(f, r->out, r->inv & PGT_RS_INV_OUT, false);
+	}
+	list_addr(f, r->src, r->smsk, r->inv & PGT_RS_INV_SRC);
+	list_addr(f, r->dst, r->dmsk, r->inv & PGT_RS_INV_DST);
+	if (r->kind == PGT_RS_GOTO)
+		fputs("[goto] ", f);
+	for (i = 0; i < r->nb_matches; i++)
+		if (r->m[i]->ops->list != NULL)
+			r->m[i]->ops->list(r->m[i]->data, f);
+	if (r->kind == PGT_RS_TARGET && r->target->list != NULL)
+		r->target->list(r->tdata, f);
+	fputc('\n', f);
+}
+
+void
+pgt_rs_list_chains(FILE *f, int table, const char *chain, unsigned int flags)
+{
+	static struct pgt_rs_chain *list[PGT_RS_MAX_CHAINS];
+	const struct pgt_rs_mtable *t = pgt_rs_live()->t[table];
+	const struct pgt_rs_chain *c;
+	unsigned int i, j, n, shown = 0;
+	uint64_t p, b;
+
+	n = sorted_chains(t, list);
+	for (i = 0; i < n; i++) {
+		c = list[i];
+		if (chain != NULL && strcmp(chain, c->name) != 0)
+			continue;
+		if (shown++ > 0)
+			fputc('\n', f);
+		fprintf(f, "Chain %s", c->name);
+		if (!c->builtin) {
+			fprintf(f, " (%u references)\n",
+				pgt_rs_chain_refs(t, c->name));
+		} else if (flags & PGT_RS_LIST_VERBOSE) {
+			pgt_ruleset_counter_read(c->counter, &p, &b);
+			fprintf(f, " (policy %s %" PRIu64 " packets, %" PRIu64
+				" bytes)\n", c->policy == PGT_RS_ACCEPT ?
+				"ACCEPT" : "DROP", p, b);
+		} else {
+			fprintf(f, " (policy %s)\n", c->policy == PGT_RS_ACCEPT ?
+				"ACCEPT" : "DROP");
+		}
+		if (flags & PGT_RS_LIST_LINENUMBERS)
+			fprintf(f, "%-4s ", "num");
+		if (flags & PGT_RS_LIST_VERBOSE) {
+			if (flags & PGT_RS_LIST_EXACT)
+				fprintf(f, "%8s %10s ", "pkts", "bytes");
+			else
+				fprintf(f, "%5s %5s ", "pkts", "bytes");
+		}
+		fprintf(f, "%-9s  prot opt", "target");
+		if (flags & PGT_RS_LIST_VERBOSE)
+			fprintf(f, " %-6s %-6s ", "in", "out");
+		fprintf(f, " %-19s  %-19s \n", "source", "destination");
+		for (j = 0; j < c->nb_rules; j++)
+			list_rule(f, c->rules[j], j + 1, flags);
+	}
+}

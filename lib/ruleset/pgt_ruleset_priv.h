@@ -172,6 +172,13 @@ void pgt_rs_print_rule(FILE *f, const char *chain,
 	const struct pgt_rs_rule *r, bool counters);
 void pgt_rs_list_rules(FILE *f, int table, const char *chain, bool counters);
 
+/* iptables -L flags. */
+#define PGT_RS_LIST_VERBOSE	0x1
+#define PGT_RS_LIST_EXACT	0x2
+#define PGT_RS_LIST_LINENUMBERS	0x4
+void pgt_rs_list_chains(FILE *f, int table, const char *chain,
+	unsigned int flags);
+
 /* Parser (pgt_ruleset_parse.c). */
 const char *pgt_rs_proto_name(uint8_t proto);
 int pgt_rs_tokenize(const char *line, char ***argv, int *argc,

@@ -64,7 +64,7 @@ static const struct pgt_rpc_param iptables_params[] = {
 };
 
 PGT_RPC_METHOD(iptables_method, "iptables",
-	"Run one iptables command (-A -I -D -R -N -X -F -Z -P -E, or -S to list); atomic: on error nothing changes",
+	"Run one iptables command (-A -I -D -R -N -X -F -Z -P -E, or -S / -L -n to list); atomic: on error nothing changes",
 	iptables_params, struct iptables_args, rpc_iptables);
 
 /* iptables_restore */

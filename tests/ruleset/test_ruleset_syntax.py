@@ -77,6 +77,22 @@ COMMIT
 -A ISTIO_OUTPUT -j ISTIO_REDIRECT
 COMMIT
 """,
+    "negations": """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -p icmp -m icmp ! --icmp-type 8 -j DROP
+-A FORWARD -p tcp -m multiport ! --dports 22,80 -j DROP
+-A FORWARD -m iprange ! --src-range 10.0.0.1-10.0.0.2 --dst-range 10.0.1.1-10.0.1.1 -j DROP
+-A FORWARD -m mark ! --mark 0x1 -m length ! --length 5:10 -m pkttype ! --pkt-type multicast -m ttl ! --ttl-eq 3 -j ACCEPT
+-A FORWARD -p tcp -m tcp ! --sport 5 ! --dport 6:7 ! --tcp-option 3 ! --tcp-flags SYN,ACK ACK -j ACCEPT
+-A FORWARD -p udp -m udp --sport 1:2 -j MARK --set-xmark 0x3/0x7
+-A FORWARD -j MARK --set-xmark 0x0/0xf
+-A FORWARD -j MARK --set-xmark 0x5/0x0
+-A FORWARD -j MARK --set-xmark 0x5/0x5
+-A FORWARD -p icmp -m icmp --icmp-type any -j ACCEPT
+COMMIT
+""",
 }
 # in_trusted2 is declared after its use in "hand-written": fix the order.
 DOCS["hand-written"] = DOCS["hand-written"].replace(
@@ -207,7 +223,7 @@ BAD_COMMANDS = [
     ("-A INPUT -m limit --limit 3/s", "-m limit: not available in pktgate yet"),
     ("-A INPUT -s", "invalid address ''"),
     ("-A INPUT -m comment --comment", "needs 1 value"),
-    ("-L INPUT", "-L is not supported"),
+    ("-L INPUT", "-L needs -n"),
     ("INPUT -j ACCEPT", "no command given"),
     ("-A INPUT -A FORWARD -j ACCEPT", "only one command at a time"),
 ]
@@ -302,3 +318,16 @@ def test_saved_config_holds_the_ruleset(d, tmp_path):
     [rs] = [c for c in calls if c["method"] == "iptables_restore"]
     assert rules_only(rs["params"]["text"]) == rules_only(save(d))
     assert not rs["params"]["text"].startswith("#")
+
+
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_listing_matches_linux(d, linux, name):
+    doc = DOCS[name]
+    table = doc.splitlines()[0][1:]
+    d.call("iptables_restore", {"text": doc})
+    linux_roundtrip(linux, doc)
+    for opts in (["-L", "-n"], ["-L", "-n", "-v"],
+                 ["-L", "-n", "-v", "-x", "--line-numbers"]):
+        ours = d.ctl("iptables", "-t", table, *opts).stdout
+        theirs = sh("iptables", "-t", table, *opts, ns=linux).stdout
+        assert ours == theirs, " ".join(opts)
