@@ -118,7 +118,7 @@ icmp_list(const void *data, FILE *f)
 }
 
 static bool
-icmp_match(const void *data, struct pgt_rs_pkt *p)
+icmp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct icmp_data *d = data;
 	bool hit;

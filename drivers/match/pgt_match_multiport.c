@@ -104,7 +104,7 @@ mp_list(const void *data, FILE *f)
 }
 
 static bool
-mp_match(const void *data, struct pgt_rs_pkt *p)
+mp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct mp_data *d = data;
 	unsigned int i;

@@ -108,7 +108,7 @@ mark_list(const void *data, FILE *f)
 }
 
 static bool
-mark_match(const void *data, struct pgt_rs_pkt *p)
+mark_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct mark_data *d = data;
 
@@ -197,7 +197,7 @@ length_list(const void *data, FILE *f)
 }
 
 static bool
-length_match(const void *data, struct pgt_rs_pkt *p)
+length_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct length_data *d = data;
 
@@ -278,7 +278,7 @@ ttl_list(const void *data, FILE *f)
 }
 
 static bool
-ttl_match(const void *data, struct pgt_rs_pkt *p)
+ttl_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct ttl_data *d = data;
 	uint8_t ttl = p->ip->time_to_live;
@@ -367,7 +367,7 @@ pkttype_list(const void *data, FILE *f)
 }
 
 static bool
-pkttype_match(const void *data, struct pgt_rs_pkt *p)
+pkttype_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct pkttype_data *d = data;
 	uint8_t t;
@@ -490,7 +490,7 @@ iprange_list(const void *data, FILE *f)
 }
 
 static bool
-iprange_match(const void *data, struct pgt_rs_pkt *p)
+iprange_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct iprange_data *d = data;
 	uint32_t a;

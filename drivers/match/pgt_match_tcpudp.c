@@ -224,7 +224,7 @@ has_tcp_option(const struct rte_tcp_hdr *th, uint16_t avail, uint8_t kind)
 }
 
 static bool
-tcp_match(const void *data, struct pgt_rs_pkt *p)
+tcp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct l4_data *d = data;
 	const struct rte_tcp_hdr *th;
@@ -245,7 +245,7 @@ tcp_match(const void *data, struct pgt_rs_pkt *p)
 }
 
 static bool
-udp_match(const void *data, struct pgt_rs_pkt *p)
+udp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	if (p->l4 == NULL || p->l4_len < 8)
 		return false;

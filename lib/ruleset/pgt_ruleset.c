@@ -239,13 +239,48 @@ pgt_rs_chain_find(const struct pgt_rs_mtable *t, const char *name)
 	return NULL;
 }
 
+unsigned int
+pgt_rs_nb_workers(void)
+{
+	return nb_workers;
+}
+
+struct pgt_rs_minst *
+pgt_rs_minst_new(const struct pgt_match_ops *ops)
+{
+	struct pgt_rs_minst *mi = calloc(1, sizeof(*mi) + ops->size);
+
+	if (mi == NULL)
+		return NULL;
+	mi->ops = ops;
+	if (ops->worker_state_size > 0) {
+		/* A line per worker: no false sharing between workers. */
+		mi->wstride = RTE_ALIGN_CEIL(ops->worker_state_size,
+			RTE_CACHE_LINE_SIZE);
+		mi->wstate = rte_zmalloc("pgt_rs_wstate",
+			(size_t)mi->wstride * nb_workers, RTE_CACHE_LINE_SIZE);
+		if (mi->wstate == NULL) {
+			free(mi);
+			return NULL;
+		}
+	}
+	return mi;
+}
+
+void
+pgt_rs_minst_free(struct pgt_rs_minst *mi)
+{
+	rte_free(mi->wstate);
+	free(mi);
+}
+
 static void
 rule_free(struct pgt_rs_rule *r)
 {
 	unsigned int i;
 
 	for (i = 0; i < r->nb_matches; i++)
-		free(r->m[i]);
+		pgt_rs_minst_free(r->m[i]);
 	free(r->tdata);
 	free(r);
 }
@@ -902,6 +937,7 @@ rule_match(const struct pgt_rs_crule *r, struct pgt_rs_pkt *p)
 {
 	uint32_t src = rte_be_to_cpu_32(p->ip->src_addr);
 	uint32_t dst = rte_be_to_cpu_32(p->ip->dst_addr);
+	const struct pgt_rs_minst *m;
 	unsigned int i;
 	bool hit;
 
@@ -925,10 +961,14 @@ rule_match(const struct pgt_rs_crule *r, struct pgt_rs_pkt *p)
 	if (r->frag != PGT_RS_FRAG_ANY &&
 			(p->frag_off != 0) != (r->frag == PGT_RS_FRAG_ONLY))
 		return false;
-	for (i = 0; i < r->nb_matches; i++)
-		if (r->m[i]->ops->match != NULL &&
-				!r->m[i]->ops->match(r->m[i]->data, p))
+	for (i = 0; i < r->nb_matches; i++) {
+		m = r->m[i];
+		if (m->ops->match != NULL && !m->ops->match(m->data,
+				m->wstate != NULL ?
+				m->wstate + (size_t)m->wstride * p->worker : NULL,
+				p))
 			return false;
+	}
 	return true;
 }
 

@@ -118,8 +118,9 @@ struct pgt_match_ops {
 	/** Print it as `iptables -L -n` does, with a leading space. */
 	void (*list)(const void *data, FILE *f);
 	/** Does the packet match? NULL: always (e.g. comment). Worker context:
-	 *  may write only per-worker state. */
-	bool (*match)(const void *data, struct pgt_rs_pkt *p);
+	 *  writes nothing but @p state, this worker's own state of this match
+	 *  (zeroed when the rule is made; NULL if worker_state_size is 0). */
+	bool (*match)(const void *data, void *state, struct pgt_rs_pkt *p);
 	/** Per-worker state size (e.g. a token bucket), 0 if none. */
 	uint16_t worker_state_size;
 	struct pgt_match_ops *next;
@@ -154,6 +155,9 @@ void pgt_ruleset_register_target(struct pgt_target_ops *ops);
 	RTE_INIT(pgt_target_register_##ops) { pgt_ruleset_register_target(&ops); }
 
 /* Helpers for extensions' parsers. */
+
+/** Number of workers (for per-worker shares of global limits). */
+unsigned int pgt_rs_nb_workers(void);
 
 /** Parse an integer in [lo, hi] (decimal or 0x hex). @return 0 or -EINVAL. */
 int pgt_rs_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);

@@ -283,16 +283,6 @@ opt_find(const struct pgt_rs_opt *opts, const char *opt)
 	return NULL;
 }
 
-static struct pgt_rs_minst *
-minst_new(const struct pgt_match_ops *ops)
-{
-	struct pgt_rs_minst *mi = calloc(1, sizeof(*mi) + ops->size);
-
-	if (mi != NULL)
-		mi->ops = ops;
-	return mi;
-}
-
 /* iptables extensions that pktgate knows of but does not have. */
 static bool
 known_unavailable(const char *name, bool target)
@@ -303,7 +293,7 @@ known_unavailable(const char *name, bool target)
 		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
 	};
 	static const char *const matches[] = {
-		"limit", "set", "addrtype", "mac", "ipvs", "hashlimit",
+		"set", "addrtype", "mac", "ipvs", "hashlimit",
 		"connlimit", "recent", "string", "u32", "physdev", "policy",
 		"dscp", "tos", "statistic", "time", "helper", NULL,
 	};
@@ -343,7 +333,7 @@ add_match(struct pgt_rs_rule *r, const struct pgt_match_ops *ops,
 	if (r->nb_matches == PGT_RS_MAX_MATCHES)
 		return pgt_rs_errorf(err, "more than %u matches in one rule",
 			PGT_RS_MAX_MATCHES);
-	r->m[r->nb_matches] = minst_new(ops);
+	r->m[r->nb_matches] = pgt_rs_minst_new(ops);
 	if (r->m[r->nb_matches] == NULL)
 		return -ENOMEM;
 	r->nb_matches++;
@@ -623,7 +613,7 @@ rule_copy_renamed(const struct pgt_rs_rule *o, const char *jump,
 	r->nb_matches = 0;
 	r->tdata = NULL;
 	for (i = 0; i < o->nb_matches; i++) {
-		r->m[i] = minst_new(o->m[i]->ops);
+		r->m[i] = pgt_rs_minst_new(o->m[i]->ops);
 		if (r->m[i] == NULL)
 			goto fail;
 		r->nb_matches++;

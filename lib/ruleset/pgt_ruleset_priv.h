@@ -35,9 +35,15 @@ enum pgt_rs_kind {
  * extension keeps its own inversion flags). */
 struct pgt_rs_minst {
 	const struct pgt_match_ops *ops;
-	uint32_t state_off;	/* per-worker state offset, compiled */
+	/* Per-worker state: worker W's at wstate + W * wstride. It lives as
+	 * long as the rule, so a recompile keeps it. */
+	uint8_t *wstate;
+	uint32_t wstride;
 	uint64_t data[];	/* ops->size bytes */
 };
+
+struct pgt_rs_minst *pgt_rs_minst_new(const struct pgt_match_ops *ops);
+void pgt_rs_minst_free(struct pgt_rs_minst *mi);
 
 /* A rule as the management thread keeps it: immutable once made, shared
  * by reference between a transaction's copy and the live model. */

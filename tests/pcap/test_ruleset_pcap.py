@@ -30,6 +30,7 @@ COMMIT
 :GONE - [0:0]
 -A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT
 -A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT
+-A FORWARD -p udp -m udp --dport 77 -m limit --limit 1/hour --limit-burst 2 -j ACCEPT
 -A FORWARD -p tcp -m tcp --dport 22 -j DROP
 -A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited
 -A FORWARD -m mark --mark 0x5 -j ACCEPT
@@ -83,7 +84,7 @@ INPUT = [
     l2() / IP(src=CLIENT, dst="10.1.0.1") / ICMP(id=1) / Raw(b"p" * 16),
     l2() / IP(src=CLIENT, dst="10.1.0.1") / ICMP(id=2) / Raw(b"p" * 200),
     l2() / IP(src=CLIENT, dst=SERVER, frag=10, proto=17) / Raw(b"f" * 16),
-]
+] + [udp(77, sport=100 + i) for i in range(5)]  # limit: a burst of 2 passes
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def run(tmp_path_factory):
     try:
         d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(INPUT),
                    what="all input received")
-        d.wait_for(lambda: d.stats("port1")["tx_packets"] >= 5,
+        d.wait_for(lambda: d.stats("port1")["tx_packets"] >= 7,
                    what="forwarded packets sent")
         saved = d.call("iptables_save", {"counters": True})["text"]
         stats = d.stats("port0")
@@ -123,7 +124,8 @@ def counters(text):
 
 def test_forwarded_only_what_the_rules_accept(run):
     sports = sorted(p[UDP].sport for p in run["out1"] if UDP in p)
-    assert sports == [1, 1, 4]        # dport 53, goto-accept, RETURN path
+    # dport 53, goto-accept, RETURN path, the limit's burst of two
+    assert sports == [1, 1, 4, 100, 101]
     assert [p[TCP].sport for p in run["out1"] if TCP in p] == [3]
     frags = [p for p in run["out1"] if IP in p and p[IP].frag == 10]
     assert len(frags) == 1
@@ -143,21 +145,23 @@ def test_input_rules(run):
 def test_counters(run):
     c = counters(run["saved"])
     assert c["-A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT"] == (1, 38)
+    assert c["-A FORWARD -p udp -m udp --dport 77 -m limit --limit 1/hour --limit-burst 2 -j ACCEPT"][0] == 2
     assert c["-A FORWARD -p tcp -m tcp --dport 22 -j DROP"] == (1, 40)
     assert c["-A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited"][0] == 1
     assert c["-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff"][0] == 1
     assert c["-A FORWARD -m mark --mark 0x5 -j ACCEPT"][0] == 1
-    assert c["-A FORWARD -s 10.1.0.2/32 -j CHK"][0] == 6
+    assert c["-A FORWARD -s 10.1.0.2/32 -j CHK"][0] == 9   # 3 over the limit too
     assert c["-A CHK -p udp -m udp --dport 99 -j RETURN"][0] == 1
     assert c["-A CHK -p udp -m udp --dport 98 -j DROP"][0] == 1
     assert c["-A FORWARD -p udp -m udp --dport 97 -g GONE"][0] == 2
     assert c["-A GONE -p udp -m udp --sport 1 -j ACCEPT"][0] == 1
     assert c["-A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT"][0] == 1
     # Policies: FORWARD dropped dport 54 and the packet GONE let fall off.
-    assert c[":FORWARD"][0] == 2
+    assert c[":FORWARD"][0] == 5       # and the three over the limit
     assert c[":INPUT"][0] == 1          # the big ping
     drops = run["stats"]["drops"]
-    assert drops["ruleset_drop"] == 5   # 22, 54, 98, GONE fall-off, big ping
+    # 22, 54, 98, GONE fall-off, big ping, three over the limit
+    assert drops["ruleset_drop"] == 8
     assert drops["ruleset_reject"] == 1
 
 

@@ -91,6 +91,9 @@ COMMIT
 -A FORWARD -j MARK --set-xmark 0x5/0x0
 -A FORWARD -j MARK --set-xmark 0x5/0x5
 -A FORWARD -p icmp -m icmp --icmp-type any -j ACCEPT
+-A FORWARD -m limit --limit 12/min -j ACCEPT
+-A FORWARD -p udp -m limit --limit 10/sec --limit-burst 20 -j ACCEPT
+-A FORWARD -m limit --limit 3/hour -j DROP
 COMMIT
 """,
 }
@@ -220,7 +223,11 @@ BAD_COMMANDS = [
     ("-A INPUT -j LOG", "target LOG is not available in pktgate yet"),
     ("-t nat -A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4",
      "target DNAT is not available in pktgate yet"),
-    ("-A INPUT -m limit --limit 3/s", "-m limit: not available in pktgate yet"),
+    ("-A INPUT -m limit --limit 3/fortnight", "--limit: '3/fortnight' is not"),
+    ("-A INPUT -m limit --limit 20000/s", "too fast"),
+    ("-A INPUT -m limit --limit-burst 0", "--limit-burst: '0'"),
+    ("-A INPUT -m addrtype --src-type LOCAL",
+     "-m addrtype: not available in pktgate yet"),
     ("-A INPUT -s", "invalid address ''"),
     ("-A INPUT -m comment --comment", "needs 1 value"),
     ("-L INPUT", "-L needs -n"),
