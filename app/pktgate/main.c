@@ -312,6 +312,7 @@ main(int argc, char **argv)
 	while (!quit) {
 		pgt_rpc_server_poll(MGMT_POLL_MS);
 		pgt_neigh_poll();
+		pgt_ruleset_poll();
 	}
 
 	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);

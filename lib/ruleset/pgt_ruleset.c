@@ -24,6 +24,7 @@
 #include "pgt_port.h"
 #include "pgt_rcu.h"
 #include "pgt_ruleset_priv.h"
+#include "pgt_ruleset_log.h"
 
 PGT_LOG_REGISTER(ruleset);
 
@@ -896,6 +897,8 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 		if (worker_counters[w] == NULL)
 			return -ENOMEM;
 	}
+	if (pgt_rs_log_init(workers) != 0)
+		return -ENOMEM;
 	base_counters = calloc(max_slots, sizeof(*base_counters));
 	free_slots = malloc(sizeof(*free_slots) * max_slots);
 	if (base_counters == NULL || free_slots == NULL)

@@ -178,6 +178,37 @@ void pgt_rs_print_port_range(FILE *f, uint16_t lo, uint16_t hi);
 /** Print @p s as iptables-save quotes option values. */
 void pgt_rs_print_quoted(FILE *f, const char *s);
 
+/** Longest LOG prefix (iptables: 29 characters). */
+#define PGT_RS_LOG_PREFIX_MAX 30
+
+/** What a worker hands over for one LOG message. */
+struct pgt_rs_log_record {
+	char prefix[PGT_RS_LOG_PREFIX_MAX];
+	uint8_t level;		/**< syslog level 0-7 */
+	uint8_t hook;
+	uint16_t in_port, out_port;
+	uint16_t len;		/**< Bytes in data. */
+	uint8_t data[90];	/**< The IP header and what follows. */
+};
+
+/**
+ * Hand a LOG record to the management thread (worker context): never
+ * waits; a full ring loses the record and counts it.
+ */
+void pgt_ruleset_log_post(unsigned int worker,
+	const struct pgt_rs_log_record *r);
+
+/** LOG records posted, lost to a full ring, and written (management). */
+void pgt_ruleset_log_stats(uint64_t *posted, uint64_t *overflow,
+	uint64_t *written);
+
+/**
+ * Write pending LOG messages (management thread, from its loop); does at
+ * most a bounded amount of work per call.
+ * @return the number written.
+ */
+unsigned int pgt_ruleset_poll(void);
+
 /* Workers */
 
 /**

@@ -288,7 +288,7 @@ static bool
 known_unavailable(const char *name, bool target)
 {
 	static const char *const targets[] = {
-		"LOG", "NFLOG", "CONNMARK", "CT", "NOTRACK", "TCPMSS", "TTL",
+		"NFLOG", "CONNMARK", "CT", "NOTRACK", "TCPMSS", "TTL",
 		"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TRACE", "NFQUEUE",
 		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
 	};

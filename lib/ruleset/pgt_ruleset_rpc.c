@@ -171,3 +171,19 @@ ruleset_save(json_t *calls)
 static struct pgt_rpc_saver ruleset_saver = {
 	.order = 60, .save = ruleset_save };
 PGT_RPC_REGISTER_SAVER(ruleset_saver);
+
+static int
+rpc_ruleset_stats(void *args, json_t **result, struct pgt_rpc_err *err)
+{
+	uint64_t posted, overflow, written;
+
+	pgt_ruleset_log_stats(&posted, &overflow, &written);
+	*result = json_pack("{s:{s:I, s:I, s:I}}", "log",
+		"posted", (json_int_t)posted, "ring_full", (json_int_t)overflow,
+		"written", (json_int_t)written);
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(ruleset_stats_method, "ruleset_stats",
+	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written",
+	rpc_ruleset_stats);

@@ -31,6 +31,7 @@ COMMIT
 -A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT
 -A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 77 -m limit --limit 1/hour --limit-burst 2 -j ACCEPT
+-A FORWARD -p tcp -m tcp --dport 22 -j LOG --log-prefix "ssh: " --log-level 6
 -A FORWARD -p tcp -m tcp --dport 22 -j DROP
 -A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited
 -A FORWARD -m mark --mark 0x5 -j ACCEPT
@@ -103,10 +104,14 @@ def run(tmp_path_factory):
               "-j", "DROP")
         d.ctl("iptables", "-A", "CHK", "-j", "RETURN")
         after = d.call("iptables_save", {"counters": True})["text"]
+        d.wait_for(lambda: d.call("ruleset_stats")["log"]["written"] == 1,
+                   what="the LOG message written")
+        log_stats = d.call("ruleset_stats")["log"]
     finally:
         d.stop()
     return {"out0": rdpcap(out0), "out1": rdpcap(out1),
-            "saved": saved, "after": after, "stats": stats}
+            "saved": saved, "after": after, "stats": stats,
+            "log": d.log(), "log_stats": log_stats}
 
 
 def counters(text):
@@ -170,3 +175,15 @@ def test_counters_survive_other_changes(run):
     for rule, value in before.items():
         assert after[rule] == value, rule
     assert after["-A FORWARD -p tcp -m tcp --dport 9 -j DROP"] == (0, 0)
+
+
+def test_log_target(run):
+    # Written by the management thread, in Linux's format.
+    lines = [l for l in run["log"].splitlines() if "ssh: " in l]
+    assert lines == ["ssh: IN=port0 OUT=port1 SRC=10.1.0.2 DST=10.2.0.2 "
+                     "LEN=40 TOS=0x00 PREC=0x00 TTL=63 ID=1 PROTO=TCP "
+                     "SPT=2000 DPT=22 WINDOW=8192 RES=0x00 SYN URGP=0"]
+    assert run["log_stats"] == {"posted": 1, "ring_full": 0, "written": 1}
+    # Non-terminating: the packet went on to the DROP rule.
+    c = counters(run["saved"])
+    assert c["-A FORWARD -p tcp -m tcp --dport 22 -j DROP"][0] == 1

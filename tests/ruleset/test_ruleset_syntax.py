@@ -94,6 +94,9 @@ COMMIT
 -A FORWARD -m limit --limit 12/min -j ACCEPT
 -A FORWARD -p udp -m limit --limit 10/sec --limit-burst 20 -j ACCEPT
 -A FORWARD -m limit --limit 3/hour -j DROP
+-A FORWARD -m limit --limit 12/min -j LOG --log-prefix "UNKNOWN WLAN dropped:" --log-level 6
+-A FORWARD -p tcp -j LOG --log-prefix ssh
+-A FORWARD -p tcp -j LOG
 COMMIT
 """,
 }
@@ -220,7 +223,9 @@ BAD_COMMANDS = [
     ("-A INPUT -m conntrack --ctstate NEW -j ACCEPT",
      "connection tracking is not available yet"),
     ("-A INPUT -j ACCEPT -j DROP", "more than one -j or -g"),
-    ("-A INPUT -j LOG", "target LOG is not available in pktgate yet"),
+    ("-A INPUT -j NFLOG", "target NFLOG is not available in pktgate yet"),
+    ("-A INPUT -j LOG --log-level loud", "--log-level: 'loud'"),
+    ("-A INPUT -j LOG --log-prefix " + "p" * 30, "longer than 29"),
     ("-t nat -A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4",
      "target DNAT is not available in pktgate yet"),
     ("-A INPUT -m limit --limit 3/fortnight", "--limit: '3/fortnight' is not"),
