@@ -176,10 +176,11 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 			"busy_loops", (json_int_t)pgt_stats_worker[w].busy_loops,
 			"idle_sleeps",
 			(json_int_t)pgt_stats_worker[w].idle_sleeps));
-	*result = json_pack("{s:s, s:I, s:i, s:o, s:{s:i, s:i}}",
+	*result = json_pack("{s:s, s:I, s:i, s:I, s:o, s:{s:i, s:i}}",
 		"version", PGT_VERSION,
 		"uptime_s", (json_int_t)(time(NULL) - start_time),
 		"nb_workers", nb_workers,
+		"tsc_hz", (json_int_t)rte_get_tsc_hz(),
 		"workers", workers,
 		"mbufs", "size", pkt_pool->size,
 		"available", rte_mempool_avail_count(pkt_pool));
@@ -187,7 +188,7 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 }
 
 PGT_RPC_METHOD_NOARGS(system_info_method, "system_info",
-	"Version, uptime, workers' loop counters and packet buffers",
+	"Version, uptime, workers' loop counters, TSC frequency and packet buffers",
 	rpc_system_info);
 
 static int
