@@ -79,6 +79,8 @@ pgt_ruleset_register_match(struct pgt_match_ops *ops)
 void
 pgt_ruleset_register_target(struct pgt_target_ops *ops)
 {
+	/* Only the nat table may hold targets that cannot run yet. */
+	RTE_VERIFY(ops->exec != NULL || ops->tables == 1u << PGT_TABLE_NAT);
 	ops->next = targets;
 	targets = ops;
 }

@@ -132,6 +132,10 @@ struct pgt_target_ops {
 	uint16_t size;
 	const struct pgt_rs_opt *opts;
 	uint8_t tables;		/**< Bit per enum pgt_table where it is valid. */
+	/** Bit per enum pgt_hook whose built-in chains may use it; 0: all. */
+	uint8_t hooks;
+	/** The name `iptables -L` shows, when not `name` (NOTRACK: CT). */
+	const char *list_name;
 	int (*parse)(void *data, const char *opt, char *const *args, bool inv,
 		struct pgt_rs_err *err);
 	/** Fill defaults and check; knows the rule's protocol. May be NULL. */
@@ -139,7 +143,9 @@ struct pgt_target_ops {
 	void (*print)(const void *data, FILE *f);
 	/** Print its options as `iptables -L -n` does. */
 	void (*list)(const void *data, FILE *f);
-	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context. */
+	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context.
+	 *  NULL only for targets of the nat table, which runs once connection
+	 *  tracking exists. */
 	enum pgt_verdict (*exec)(const void *data, struct pgt_rs_pkt *p);
 	struct pgt_target_ops *next;
 };

@@ -288,8 +288,7 @@ static bool
 known_unavailable(const char *name, bool target)
 {
 	static const char *const targets[] = {
-		"NFLOG", "CONNMARK", "CT", "NOTRACK", "TCPMSS", "TTL",
-		"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TRACE", "NFQUEUE",
+		"NFLOG", "CONNMARK", "TCPMSS", "TRACE", "NFQUEUE",
 		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
 	};
 	static const char *const matches[] = {
@@ -986,6 +985,17 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 			strcmp(rp.r->jump, chain) == 0) {
 		pgt_rs_errorf(err, "chain %s cannot jump to itself", chain);
 		rc = -ELOOP;
+	}
+	/* Linux checks a target's hooks where the chain is built in. */
+	if (rc == 0 && rp.r->target != NULL && rp.r->target->hooks != 0 &&
+			c->builtin) {
+		for (k = 0; k < PGT_HOOK_MAX; k++)
+			if (strcmp(pgt_rs_hook_names[k], c->name) == 0)
+				break;
+		if (!(rp.r->target->hooks & (1u << k)))
+			rc = pgt_rs_errorf(err,
+				"target %s cannot be used in chain %s",
+				rp.r->target->name, c->name);
 	}
 	if (rc != 0) {
 		pgt_rs_rule_put(rp.r);

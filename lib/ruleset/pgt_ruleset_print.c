@@ -330,7 +330,8 @@ list_rule(FILE *f, const struct pgt_rs_rule *r, unsigned int num,
 		target = r->jump;
 		break;
 	case PGT_RS_TARGET:
-		target = r->target->name;
+		target = r->target->list_name != NULL ?
+			r->target->list_name : r->target->name;
 		break;
 	default:
 		break;

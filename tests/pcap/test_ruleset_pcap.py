@@ -21,6 +21,8 @@ RULES = """*mangle
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 -A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff
+-A FORWARD -p udp -m udp --dport 53 -j TTL --ttl-set 7
+-A POSTROUTING -p udp -m udp --dport 99 -j TTL --ttl-dec 10
 COMMIT
 *filter
 :INPUT DROP [0:0]
@@ -187,3 +189,14 @@ def test_log_target(run):
     # Non-terminating: the packet went on to the DROP rule.
     c = counters(run["saved"])
     assert c["-A FORWARD -p tcp -m tcp --dport 22 -j DROP"][0] == 1
+
+
+def test_ttl_target_rewrites_with_a_valid_checksum(run):
+    by_ports = {(p[UDP].sport, p[UDP].dport): p for p in run["out1"]
+                if UDP in p}
+    for ports, ttl in (((1, 53), 7), ((4, 99), 53)):   # 7; 64 - 1 - 10
+        ip = by_ports[ports][IP]
+        assert ip.ttl == ttl
+        fresh = ip.copy()
+        del fresh.chksum
+        assert IP(bytes(fresh)).chksum == ip.chksum

@@ -72,9 +72,47 @@ COMMIT
 :ISTIO_OUTPUT - [0:0]
 :ISTIO_REDIRECT - [0:0]
 -A OUTPUT -p tcp -j ISTIO_OUTPUT
+-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
 -A ISTIO_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN
 -A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
 -A ISTIO_OUTPUT -j ISTIO_REDIRECT
+-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+COMMIT
+""",
+    "nat": """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:SVC - [0:0]
+-A PREROUTING -p tcp -m tcp --dport 8022 -j DNAT --to-destination 127.0.0.1:22
+-A PREROUTING -d 10.0.0.1/32 -p udp -j DNAT --to-destination 10.1.0.1-10.1.0.5:80-90 --random --persistent
+-A PREROUTING -p tcp -j REDIRECT
+-A PREROUTING -d 10.96.0.10/32 -p tcp -m comment --comment "default/kubernetes:https" -j SVC
+-A OUTPUT -p tcp -j REDIRECT --to-ports 15001
+-A POSTROUTING -o port1 -j MASQUERADE
+-A POSTROUTING -o port1 -p tcp -j MASQUERADE --to-ports 1024-2000 --random-fully
+-A POSTROUTING -s 10.0.0.0/8 -j SNAT --to-source 1.2.3.4
+-A POSTROUTING -p udp -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random
+-A POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+-A SVC -j DNAT --to-destination 10.1.0.9
+COMMIT
+""",
+    "raw-and-ttl": """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p udp -j CT --notrack
+-A PREROUTING -p udp -m udp --dport 53 -j NOTRACK
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A FORWARD -j TTL --ttl-set 64
+-A FORWARD -p icmp -j TTL --ttl-dec 1
+-A FORWARD -j TTL --ttl-inc 2
 COMMIT
 """,
     "negations": """*filter
@@ -118,8 +156,11 @@ def linux():
     sh("ip", "netns", "del", NS, check=False)
 
 
-def linux_roundtrip(ns, doc):
-    table = doc.splitlines()[0][1:]
+def tables_of(doc):
+    return [line[1:] for line in doc.splitlines() if line.startswith("*")]
+
+
+def linux_roundtrip(ns, doc, table):
     r = subprocess.run(["ip", "netns", "exec", ns, "iptables-restore"],
                        input=doc, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
@@ -139,14 +180,14 @@ def save(d, table=None):
 @pytest.mark.parametrize("name", sorted(DOCS))
 def test_save_matches_linux(d, linux, name):
     doc = DOCS[name]
-    table = doc.splitlines()[0][1:]
     d.call("iptables_restore", {"text": doc})
-    ours = rules_only(save(d, table))
-    theirs = rules_only(linux_roundtrip(linux, doc))
-    assert ours == theirs
-    # And what we print, we read back to the same text.
-    d.call("iptables_restore", {"text": "\n".join(ours) + "\n"})
-    assert rules_only(save(d, table)) == ours
+    for table in tables_of(doc):
+        ours = rules_only(save(d, table))
+        theirs = rules_only(linux_roundtrip(linux, doc, table))
+        assert ours == theirs
+        # And what we print, we read back to the same text.
+        d.call("iptables_restore", {"text": "\n".join(ours) + "\n"})
+        assert rules_only(save(d, table)) == ours
 
 
 def test_commands_match_linux(d, linux):
@@ -226,8 +267,17 @@ BAD_COMMANDS = [
     ("-A INPUT -j NFLOG", "target NFLOG is not available in pktgate yet"),
     ("-A INPUT -j LOG --log-level loud", "--log-level: 'loud'"),
     ("-A INPUT -j LOG --log-prefix " + "p" * 30, "longer than 29"),
-    ("-t nat -A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.4",
-     "target DNAT is not available in pktgate yet"),
+    ("-t nat -A POSTROUTING -j DNAT --to-destination 1.2.3.4",
+     "target DNAT cannot be used in chain POSTROUTING"),
+    ("-t nat -A PREROUTING -j DNAT --to-destination 1.1.1.1:80",
+     "a port needs -p tcp, udp, sctp or dccp"),
+    ("-t nat -A PREROUTING -p tcp -j DNAT", "DNAT needs --to-destination"),
+    ("-t nat -A PREROUTING -p tcp -j DNAT --to-destination 1.2.3.300",
+     "is not [address[-address]][:port[-port]]"),
+    ("-A FORWARD -j MASQUERADE", "not valid in table filter"),
+    ("-t raw -A PREROUTING -j CT --zone 1", "unknown option '--zone'"),
+    ("-t raw -A PREROUTING -j CT", "CT supports --notrack only"),
+    ("-t mangle -A FORWARD -j TTL --ttl-dec 0", "--ttl-dec: '0'"),
     ("-A INPUT -m limit --limit 3/fortnight", "--limit: '3/fortnight' is not"),
     ("-A INPUT -m limit --limit 20000/s", "too fast"),
     ("-A INPUT -m limit --limit-burst 0", "--limit-burst: '0'"),
@@ -335,11 +385,11 @@ def test_saved_config_holds_the_ruleset(d, tmp_path):
 @pytest.mark.parametrize("name", sorted(DOCS))
 def test_listing_matches_linux(d, linux, name):
     doc = DOCS[name]
-    table = doc.splitlines()[0][1:]
     d.call("iptables_restore", {"text": doc})
-    linux_roundtrip(linux, doc)
-    for opts in (["-L", "-n"], ["-L", "-n", "-v"],
-                 ["-L", "-n", "-v", "-x", "--line-numbers"]):
-        ours = d.ctl("iptables", "-t", table, *opts).stdout
-        theirs = sh("iptables", "-t", table, *opts, ns=linux).stdout
-        assert ours == theirs, " ".join(opts)
+    for table in tables_of(doc):
+        linux_roundtrip(linux, doc, table)
+        for opts in (["-L", "-n"], ["-L", "-n", "-v"],
+                     ["-L", "-n", "-v", "-x", "--line-numbers"]):
+            ours = d.ctl("iptables", "-t", table, *opts).stdout
+            theirs = sh("iptables", "-t", table, *opts, ns=linux).stdout
+            assert ours == theirs, (table, " ".join(opts))
