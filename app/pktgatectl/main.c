@@ -306,6 +306,7 @@ usage(FILE *f)
 		"  ip neigh flush [dev PORT]\n"
 		"  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S|-L ...\n"
 		"  iptables-save [-c] [-t TABLE]\n"
+		"  ipset create|add|del|test|list|save|flush|destroy ...\n"
 		"  iptables-restore [--noflush] [-c] [FILE]\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
@@ -579,8 +580,9 @@ append_word(char **buf, size_t *len, const char *w)
 	*len = (size_t)(o - *buf);
 }
 
+/* iptables and ipset: the words, quoted, as one command string. */
 static void
-cmd_iptables(int argc, char **argv)
+cmd_words(const char *method, int argc, char **argv)
 {
 	char *line = NULL;
 	size_t len = 0;
@@ -590,8 +592,8 @@ cmd_iptables(int argc, char **argv)
 	for (i = 0; i < argc; i++)
 		append_word(&line, &len, argv[i]);
 	if (line == NULL)
-		die("usage: iptables [-t TABLE] COMMAND ...");
-	res = call("iptables", json_pack("{s:s}", "command", line));
+		die("usage: %s COMMAND ...", method);
+	res = call(method, json_pack("{s:s}", "command", line));
 	free(line);
 	if (json_output && res != NULL)
 		print_json(res);
@@ -711,7 +713,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "ip") == 0)
 		cmd_ip(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables") == 0)
-		cmd_iptables(argc - 1, argv + 1);
+		cmd_words("iptables", argc - 1, argv + 1);
+	else if (strcmp(argv[0], "ipset") == 0)
+		cmd_words("ipset", argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables-save") == 0)
 		cmd_iptables_save(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables-restore") == 0)

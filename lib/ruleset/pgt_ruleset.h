@@ -123,6 +123,9 @@ struct pgt_match_ops {
 	bool (*match)(const void *data, void *state, struct pgt_rs_pkt *p);
 	/** Per-worker state size (e.g. a token bucket), 0 if none. */
 	uint16_t worker_state_size;
+	/** The named set the match refers to, if any (a set in use cannot be
+	 *  destroyed). */
+	const struct pgt_rs_set *(*uses_set)(const void *data);
 	struct pgt_match_ops *next;
 };
 
@@ -214,6 +217,39 @@ void pgt_ruleset_log_stats(uint64_t *posted, uint64_t *overflow,
  * @return the number written.
  */
 unsigned int pgt_ruleset_poll(void);
+
+/* Named sets (ipset's hash:ip, hash:net, hash:ip,port) */
+
+/** Longest set name, with its NUL (ipset: 31 characters). */
+#define PGT_RS_SET_NAMESIZE 32
+
+struct pgt_rs_set;
+
+/** A set by name, or NULL (management thread). */
+struct pgt_rs_set *pgt_ruleset_set_find(const char *name);
+
+/** 1 for an address set; 2 for address,port. */
+unsigned int pgt_ruleset_set_dim(const struct pgt_rs_set *s);
+
+const char *pgt_ruleset_set_name(const struct pgt_rs_set *s);
+
+/**
+ * Is (addr[, proto, port]) a member? Worker context: lock-free, concurrent
+ * with the management thread's changes.
+ */
+bool pgt_ruleset_set_test(const struct pgt_rs_set *s, uint32_t addr,
+	uint8_t proto, uint16_t port);
+
+/**
+ * Run one ipset command (create, add, del, test, list, save, flush,
+ * destroy; a trailing -exist ignores "exists"/"absent" errors). Members
+ * change in place in O(1), visible to workers at once; no chain is
+ * rebuilt. Output of list/save/test goes to @p out.
+ * @return 0; -EINVAL, -ENOENT, -EEXIST, -ENOSPC (set full or too many
+ *   sets), -EBUSY (destroying a set a rule uses), -ENOMEM.
+ */
+int pgt_ruleset_ipset(int argc, char **argv, FILE *out,
+	struct pgt_rs_err *err);
 
 /* Workers */
 

@@ -67,6 +67,110 @@ PGT_RPC_METHOD(iptables_method, "iptables",
 	"Run one iptables command (-A -I -D -R -N -X -F -Z -P -E, or -S / -L -n to list); atomic: on error nothing changes",
 	iptables_params, struct iptables_args, rpc_iptables);
 
+/* ipset */
+
+static int
+rpc_ipset(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct iptables_args *args = argp;
+	struct pgt_rs_err e = { .msg = "" };
+	char **argv = NULL, *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int argc = 0, rc;
+
+	rc = pgt_rs_tokenize(args->command, &argv, &argc, &e);
+	if (rc != 0)
+		return rs_error(err, rc, &e);
+	rc = capture(&text, &len, &out);
+	if (rc != 0) {
+		pgt_rs_free_argv(argv, argc);
+		return rc;
+	}
+	rc = pgt_ruleset_ipset(argc, argv, out, &e);
+	fclose(out);
+	pgt_rs_free_argv(argv, argc);
+	if (rc != 0) {
+		free(text);
+		return rs_error(err, rc, &e);
+	}
+	*result = len > 0 ? json_pack("{s:s}", "output", text) : NULL;
+	free(text);
+	return 0;
+}
+
+static const struct pgt_rpc_param ipset_params[] = {
+	PGT_RPC_PARAM(struct iptables_args, command, PGT_RPC_TEXT, true,
+		"one ipset command, e.g. \"add blocked 10.0.0.1\""),
+};
+
+PGT_RPC_METHOD(ipset_method, "ipset",
+	"Run one ipset command (create, add, del, test, list, save, flush, destroy) on the named sets -m set matches",
+	ipset_params, struct iptables_args, rpc_ipset);
+
+/* ipset_restore: the lines of `ipset save`, applied in order. */
+
+static int
+rpc_ipset_restore(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct iptables_args *args = argp;
+	struct pgt_rs_err e = { .msg = "" };
+	const char *p = args->command, *nl;
+	char *line, **argv;
+	int argc, rc = 0, lineno = 0;
+
+	while (*p != '\0' && rc == 0) {
+		nl = strchr(p, '\n');
+		line = strndup(p, nl != NULL ? (size_t)(nl - p) : strlen(p));
+		if (line == NULL)
+			return -ENOMEM;
+		lineno++;
+		argv = NULL;
+		argc = 0;
+		rc = pgt_rs_tokenize(line, &argv, &argc, &e);
+		if (rc == 0 && argc > 0 && argv[0][0] != '#')
+			rc = pgt_ruleset_ipset(argc, argv, NULL, &e);
+		pgt_rs_free_argv(argv, argc);
+		free(line);
+		p = nl != NULL ? nl + 1 : p + strlen(p);
+	}
+	if (rc != 0)
+		return pgt_rpc_errorf(err, rc, "line %d: %s", lineno, e.msg);
+	*result = NULL;
+	return 0;
+}
+
+static const struct pgt_rpc_param ipset_restore_params[] = {
+	PGT_RPC_PARAM(struct iptables_args, command, PGT_RPC_TEXT, true,
+		"ipset commands, one per line (the form of `ipset save`)"),
+};
+
+PGT_RPC_METHOD(ipset_restore_method, "ipset_restore",
+	"Run ipset commands, one per line, stopping at the first error (which names its line)",
+	ipset_restore_params, struct iptables_args, rpc_ipset_restore);
+
+static void
+sets_save(json_t *calls)
+{
+	char *text = NULL, *argv[] = { (char *)"save" };
+	struct pgt_rs_err e;
+	size_t len = 0;
+	FILE *f;
+
+	if (capture(&text, &len, &f) != 0)
+		return;
+	pgt_ruleset_ipset(1, argv, f, &e);
+	fclose(f);
+	if (len > 0)
+		pgt_rpc_save_call(calls, "ipset_restore",
+			json_pack("{s:s}", "command", text));
+	free(text);
+}
+
+/* Before the ruleset (60), whose rules name sets. */
+static struct pgt_rpc_saver sets_saver = { .order = 55, .save = sets_save };
+PGT_RPC_REGISTER_SAVER(sets_saver);
+
 /* iptables_restore */
 
 struct restore_args {
