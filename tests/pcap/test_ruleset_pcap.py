@@ -14,13 +14,21 @@ SERVER_MAC = "02:00:00:00:02:02"
 CLIENT = "10.1.0.2"
 SERVER = "10.2.0.2"
 
-RULES = """*mangle
+RULES = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -m mac --mac-source 02:00:00:00:01:02
+-A PREROUTING -m mac ! --mac-source 02:00:00:00:01:02
+COMMIT
+*mangle
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 -A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff
+-A PREROUTING -m addrtype --dst-type LOCAL
+-A PREROUTING -m addrtype --dst-type UNICAST
 -A FORWARD -p udp -m udp --dport 53 -j TTL --ttl-set 7
 -A POSTROUTING -p udp -m udp --dport 99 -j TTL --ttl-dec 10
 COMMIT
@@ -163,6 +171,12 @@ def test_counters(run):
     assert c["-A FORWARD -p udp -m udp --dport 97 -g GONE"][0] == 2
     assert c["-A GONE -p udp -m udp --sport 1 -j ACCEPT"][0] == 1
     assert c["-A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT"][0] == 1
+    # Every received packet came from the client's MAC.
+    assert c["-A PREROUTING -m mac --mac-source 02:00:00:00:01:02"][0] == len(INPUT)
+    assert c["-A PREROUTING -m mac ! --mac-source 02:00:00:00:01:02"][0] == 0
+    # The two pings were for the router itself; the rest to the server.
+    assert c["-A PREROUTING -m addrtype --dst-type LOCAL"][0] == 2
+    assert c["-A PREROUTING -m addrtype --dst-type UNICAST"][0] == len(INPUT) - 2
     # Policies: FORWARD dropped dport 54 and the packet GONE let fall off.
     assert c[":FORWARD"][0] == 5       # and the three over the limit
     assert c[":INPUT"][0] == 1          # the big ping

@@ -135,6 +135,11 @@ COMMIT
 -A FORWARD -m limit --limit 12/min -j LOG --log-prefix "UNKNOWN WLAN dropped:" --log-level 6
 -A FORWARD -p tcp -j LOG --log-prefix ssh
 -A FORWARD -p tcp -j LOG
+-A FORWARD -m addrtype --dst-type LOCAL -j ACCEPT
+-A FORWARD -m addrtype ! --src-type BROADCAST,MULTICAST -j ACCEPT
+-A FORWARD -m addrtype --src-type UNICAST --dst-type UNREACHABLE -j DROP
+-A FORWARD -m mac --mac-source 02:00:00:00:01:02 -j ACCEPT
+-A FORWARD -m mac ! --mac-source 02:00:00:00:01:aa -j DROP
 COMMIT
 """,
 }
@@ -281,8 +286,9 @@ BAD_COMMANDS = [
     ("-A INPUT -m limit --limit 3/fortnight", "--limit: '3/fortnight' is not"),
     ("-A INPUT -m limit --limit 20000/s", "too fast"),
     ("-A INPUT -m limit --limit-burst 0", "--limit-burst: '0'"),
-    ("-A INPUT -m addrtype --src-type LOCAL",
-     "-m addrtype: not available in pktgate yet"),
+    ("-A INPUT -m addrtype --src-type HOME", "not a list of address types"),
+    ("-A INPUT -m mac --mac-source 02:00", "not a MAC address"),
+    ("-A INPUT -m ipvs --vaddr 10.0.0.1", "-m ipvs: not available in pktgate yet"),
     ("-A INPUT -s", "invalid address ''"),
     ("-A INPUT -m comment --comment", "needs 1 value"),
     ("-L INPUT", "-L needs -n"),
