@@ -11,8 +11,10 @@
 #include "pgt_ruleset.h"
 
 struct reject_data {
-	uint8_t with;	/* index in reject_types */
+	uint8_t with;	/* index in reject_types, or TCP_RESET */
 };
+
+#define TCP_RESET 0xff
 
 static const struct {
 	const char *name, *alias;
@@ -41,24 +43,39 @@ reject_parse(void *data, const char *opt, char *const *args, bool inv,
 			return 0;
 		}
 	if (strcmp(args[0], "tcp-reset") == 0 ||
-			strcmp(args[0], "tcp-rst") == 0)
-		return pgt_rs_errorf(err,
-			"--reject-with tcp-reset is not supported: use an icmp-* type");
+			strcmp(args[0], "tcp-rst") == 0) {
+		d->with = TCP_RESET;
+		return 0;
+	}
 	return pgt_rs_errorf(err, "--reject-with: unknown type '%s'", args[0]);
+}
+
+static int
+reject_finish(void *data, uint8_t proto, struct pgt_rs_err *err)
+{
+	if (((struct reject_data *)data)->with == TCP_RESET &&
+			proto != IPPROTO_TCP)
+		return pgt_rs_errorf(err,
+			"--reject-with tcp-reset needs -p tcp");
+	return 0;
+}
+
+static const char *
+reject_name(const struct reject_data *d)
+{
+	return d->with == TCP_RESET ? "tcp-reset" : reject_types[d->with].name;
 }
 
 static void
 reject_print(const void *data, FILE *f)
 {
-	fprintf(f, " --reject-with %s",
-		reject_types[((const struct reject_data *)data)->with].name);
+	fprintf(f, " --reject-with %s", reject_name(data));
 }
 
 static void
 reject_list(const void *data, FILE *f)
 {
-	fprintf(f, " reject-with %s",
-		reject_types[((const struct reject_data *)data)->with].name);
+	fprintf(f, " reject-with %s", reject_name(data));
 }
 
 static enum pgt_verdict
@@ -66,9 +83,11 @@ reject_exec(const void *data, struct pgt_rs_pkt *p)
 {
 	const struct reject_data *d = data;
 
-	p->reject_type = reject_types[d->with].type;
-	p->reject_code = reject_types[d->with].code;
-	p->reject_tcp_reset = false;
+	p->reject_tcp_reset = d->with == TCP_RESET;
+	if (!p->reject_tcp_reset) {
+		p->reject_type = reject_types[d->with].type;
+		p->reject_code = reject_types[d->with].code;
+	}
 	return PGT_VERDICT_REJECT;
 }
 
@@ -82,7 +101,8 @@ static struct pgt_target_ops reject_ops = {
 	.opts = reject_opts,
 	.tables = (1u << PGT_TABLE_FILTER) | (1u << PGT_TABLE_MANGLE) |
 		(1u << PGT_TABLE_RAW) | (1u << PGT_TABLE_SECURITY),
-	.parse = reject_parse, .print = reject_print, .list = reject_list,
+	.parse = reject_parse, .finish = reject_finish, .print = reject_print,
+	.list = reject_list,
 	.exec = reject_exec,
 };
 PGT_TARGET_REGISTER(reject_ops);

@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
+#include <rte_tcp.h>
 
 #include "pgt_icmp.h"
 #include "pgt_inet.h"
@@ -236,3 +237,70 @@ icmp_save(json_t *calls)
 
 static struct pgt_rpc_saver icmp_saver = { .order = 50, .save = icmp_save };
 PGT_RPC_REGISTER_SAVER(icmp_saver);
+
+struct rte_mbuf *
+pgt_icmp_tcp_reset(struct rte_mempool *mp, struct rte_mbuf *orig,
+	bool *no_mbuf)
+{
+	struct pgt_pkt_meta *om = pgt_pkt_meta(orig);
+	const struct rte_ipv4_hdr *oip = pgt_pkt_ipv4(orig);
+	const struct rte_tcp_hdr *oth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_tcp_hdr *th;
+	struct rte_mbuf *m;
+	uint32_t olen, payload;
+
+	*no_mbuf = false;
+	olen = rte_pktmbuf_data_len(orig) - om->l3_off;
+	if (om->proto != IPPROTO_TCP || om->l2_bcast ||
+			pgt_inet_is_multicast(om->dst) || om->dst == UINT32_MAX ||
+			(oip->fragment_offset &
+			 rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) ||
+			olen < om->l3_hlen + sizeof(*oth))
+		return NULL;
+	oth = (const struct rte_tcp_hdr *)((const uint8_t *)oip + om->l3_hlen);
+	if (oth->tcp_flags & RTE_TCP_RST_FLAG)
+		return NULL;
+	m = rte_pktmbuf_alloc(mp);
+	if (m == NULL) {
+		*no_mbuf = true;
+		return NULL;
+	}
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m,
+		sizeof(*ip) + sizeof(*th));
+	if (ip == NULL) {
+		rte_pktmbuf_free(m);
+		*no_mbuf = true;
+		return NULL;
+	}
+	th = (struct rte_tcp_hdr *)(ip + 1);
+	memset(th, 0, sizeof(*th));
+	th->src_port = oth->dst_port;
+	th->dst_port = oth->src_port;
+	th->data_off = (sizeof(*th) / 4) << 4;
+	if (oth->tcp_flags & RTE_TCP_ACK_FLAG) {
+		th->sent_seq = oth->recv_ack;
+		th->tcp_flags = RTE_TCP_RST_FLAG;
+	} else {
+		payload = rte_be_to_cpu_16(oip->total_length) - om->l3_hlen -
+			(uint32_t)(oth->data_off >> 4) * 4u;
+		th->recv_ack = rte_cpu_to_be_32(rte_be_to_cpu_32(
+			oth->sent_seq) + payload +
+			!!(oth->tcp_flags & RTE_TCP_SYN_FLAG) +
+			!!(oth->tcp_flags & RTE_TCP_FIN_FLAG));
+		th->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+	}
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + sizeof(*th));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = oip->dst_addr;
+	ip->dst_addr = oip->src_addr;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	pgt_pkt_meta(m)->dst = om->src;
+	pgt_pkt_meta(m)->src = om->dst;
+	pgt_pkt_meta(m)->mark = 0;
+	return m;
+}

@@ -5,8 +5,8 @@
 /**
  * @file
  * ICMP messages the router originates: echo replies (built in place from the
- * request) and errors (built in a new mbuf), and the token bucket that limits
- * errors.
+ * request) and errors (built in a new mbuf), the TCP resets of REJECT, and
+ * the token bucket that limits errors and resets.
  *
  * Errors follow RFC 1812 4.3.2.7: none about an ICMP error, a non-first
  * fragment, a packet to a broadcast or multicast address or from an address
@@ -71,6 +71,20 @@ void pgt_icmp_set_limit(uint32_t rate, uint32_t burst, unsigned int nb_workers);
  */
 struct rte_mbuf *pgt_icmp_error(struct rte_mempool *mp, struct rte_mbuf *orig,
 	uint8_t type, uint8_t code, uint32_t info, bool *no_mbuf);
+
+/**
+ * Build the TCP reset that answers @p orig (metadata at its IPv4 header) as
+ * Linux's REJECT --reject-with tcp-reset does: from the original
+ * destination to its source, DF set, TTL 64; with the ACK of @p orig as
+ * sequence if it had one, else acknowledging what it carried. Data starts
+ * at the IPv4 header, checksums final; metadata dst set.
+ *
+ * @return the mbuf, or NULL when none may be sent (not a complete TCP
+ *   header, a reset itself, a non-first fragment, a broadcast or multicast
+ *   destination; *no_mbuf false) or no mbuf was free (*no_mbuf true).
+ */
+struct rte_mbuf *pgt_icmp_tcp_reset(struct rte_mempool *mp,
+	struct rte_mbuf *orig, bool *no_mbuf);
 
 /**
  * Turn the echo request in @p m into its reply in place: data will start at

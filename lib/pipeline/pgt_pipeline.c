@@ -29,6 +29,21 @@ static void ip_output(struct pgt_worker *w, struct rte_mbuf *m);
 
 static void local_output(struct pgt_worker *w, struct rte_mbuf *m);
 
+/*
+ * Metadata of a packet pktgate makes: no input port, counted against
+ * @p port until routed, no mark (Linux does not reflect marks).
+ */
+static void
+originated(struct rte_mbuf *m, uint16_t port)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+
+	meta->in_port = UINT16_MAX;
+	meta->out_port = port;
+	meta->mark = 0;
+	meta->l2_bcast = 0;
+}
+
 /* Send an ICMP error about @p orig, which the caller still owns. */
 static void
 icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
@@ -48,9 +63,31 @@ icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
 			PGT_DROP(w->id, sport, NO_MBUF);
 		return;
 	}
-	pgt_pkt_meta(m)->in_port = UINT16_MAX;
-	pgt_pkt_meta(m)->out_port = sport;	/* for accounting until routed */
+	originated(m, sport);
 	PGT_COUNT(w->id, sport, ICMP_ERRORS_OUT, 1);
+	local_output(w, m);
+}
+
+/* REJECT --reject-with tcp-reset: answer @p orig, which the caller owns. */
+static void
+tcp_reset(struct pgt_worker *w, struct rte_mbuf *orig)
+{
+	uint16_t sport = pgt_pkt_stat_port(orig);
+	struct rte_mbuf *m;
+	bool no_mbuf;
+
+	if (!pgt_icmp_allow(&w->icmp, w->now)) {
+		PGT_COUNT(w->id, sport, ICMP_RATELIMITED, 1);
+		return;
+	}
+	m = pgt_icmp_tcp_reset(w->pool, orig, &no_mbuf);
+	if (m == NULL) {
+		if (no_mbuf)
+			PGT_DROP(w->id, sport, NO_MBUF);
+		return;
+	}
+	originated(m, sport);
+	PGT_COUNT(w->id, sport, TCP_RESETS_OUT, 1);
 	local_output(w, m);
 }
 
@@ -87,10 +124,13 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	v = pgt_ruleset_run(w->rs, hook, &p);
 	if (likely(v == PGT_VERDICT_ACCEPT))
 		return true;
-	if (v == PGT_VERDICT_REJECT)
+	if (v == PGT_VERDICT_REJECT && p.reject_tcp_reset) {
+		tcp_reset(w, m);
+		pgt_drop(w, m, PGT_DROP_RULE_REJECT);
+	} else if (v == PGT_VERDICT_REJECT) {
 		reject(w, m, p.reject_type, p.reject_code, 0,
 			PGT_DROP_RULE_REJECT);
-	else
+	} else
 		pgt_drop(w, m, PGT_DROP_RULE_DROP);
 	return false;
 }
@@ -346,6 +386,7 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 				return;
 			}
 			PGT_COUNT(w->id, meta->in_port, ICMP_ECHO_REPLIES, 1);
+			meta->mark = 0;
 			local_output(w, m);
 			return;
 		}

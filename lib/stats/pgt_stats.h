@@ -35,6 +35,7 @@
 	X(ICMP_ECHO_REPLIES, "icmp_echo_replies") \
 	X(ICMP_ERRORS_OUT, "icmp_errors_out") \
 	X(ICMP_RATELIMITED, "icmp_ratelimited") \
+	X(TCP_RESETS_OUT, "tcp_resets_out") \
 	X(FRAGMENTS_OUT, "fragments_out") \
 	X(NEIGH_QUEUED, "neigh_queued") \
 	X(TX_HANDOFF, "tx_handoff") \

@@ -71,6 +71,11 @@ def test_verdicts_seen_by_curl(net):
           "-j", "REJECT", "--reject-with", "icmp-host-prohibited")
     r = curl(timeout=5)
     assert r.returncode == 7, r.stderr      # refused at once
+    d.ctl("iptables", "-R", "FORWARD", "1", "-p", "tcp", "--dport", "8080",
+          "-j", "REJECT", "--reject-with", "tcp-reset")
+    r = curl(timeout=5)
+    assert r.returncode == 7, r.stderr      # refused at once, by a reset
+    assert d.stats("port0")["tcp_resets_out"] > 0
     d.ctl("iptables", "-D", "FORWARD", "1")
     assert curl().stdout == "200"
     st = d.stats("port0")["drops"]

@@ -44,6 +44,7 @@ COMMIT
 -A FORWARD -p tcp -m tcp --dport 22 -j LOG --log-prefix "ssh: " --log-level 6
 -A FORWARD -p tcp -m tcp --dport 22 -j DROP
 -A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -p tcp -m tcp --dport 24 -j REJECT --reject-with tcp-reset
 -A FORWARD -m mark --mark 0x5 -j ACCEPT
 -A FORWARD -s 10.1.0.2/32 -j CHK
 -A FORWARD -p udp -m udp --dport 99 -j ACCEPT
@@ -86,6 +87,7 @@ INPUT = [
     udp(53, sport=1),                   # accepted
     tcp(22),                            # dropped
     tcp(23),                            # rejected: ICMP 3/10
+    tcp(24, sport=2424),                # rejected: TCP reset
     udp(54, sport=2),                   # policy DROP
     tcp(80, sport=3),                   # marked in mangle, accepted
     udp(99, sport=4),                   # CHK returns, then accepted
@@ -163,6 +165,7 @@ def test_counters(run):
     assert c["-A FORWARD -p udp -m udp --dport 77 -m limit --limit 1/hour --limit-burst 2 -j ACCEPT"][0] == 2
     assert c["-A FORWARD -p tcp -m tcp --dport 22 -j DROP"] == (1, 40)
     assert c["-A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with icmp-host-prohibited"][0] == 1
+    assert c["-A FORWARD -p tcp -m tcp --dport 24 -j REJECT --reject-with tcp-reset"][0] == 1
     assert c["-A PREROUTING -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x5/0xffffffff"][0] == 1
     assert c["-A FORWARD -m mark --mark 0x5 -j ACCEPT"][0] == 1
     assert c["-A FORWARD -s 10.1.0.2/32 -j CHK"][0] == 9   # 3 over the limit too
@@ -183,7 +186,7 @@ def test_counters(run):
     drops = run["stats"]["drops"]
     # 22, 54, 98, GONE fall-off, big ping, three over the limit
     assert drops["ruleset_drop"] == 8
-    assert drops["ruleset_reject"] == 1
+    assert drops["ruleset_reject"] == 2
 
 
 def test_counters_survive_other_changes(run):
@@ -214,3 +217,16 @@ def test_ttl_target_rewrites_with_a_valid_checksum(run):
         fresh = ip.copy()
         del fresh.chksum
         assert IP(bytes(fresh)).chksum == ip.chksum
+
+
+def test_reject_with_tcp_reset(run):
+    [rst] = [p for p in run["out0"] if TCP in p]
+    assert rst[IP].src == SERVER and rst[IP].dst == CLIENT
+    assert (rst[TCP].sport, rst[TCP].dport) == (24, 2424)
+    # A SYN without ACK: the reset acknowledges it (seq 0 + SYN).
+    assert rst[TCP].flags == "RA" and rst[TCP].seq == 0 and rst[TCP].ack == 1
+    fresh = rst[TCP].copy()
+    del fresh.chksum
+    assert TCP(bytes(IP(src=SERVER, dst=CLIENT, proto=6) / fresh)[20:]).chksum \
+        == rst[TCP].chksum
+    assert run["stats"]["tcp_resets_out"] == 1

@@ -28,6 +28,7 @@ DOCS = {
 -A FORWARD -s 10.0.0.0/8 -d 10.1.0.0/255.255.0.255 -o port1+ -j ACCEPT
 -A FORWARD -p udp -m multiport --dports 53,1000:2000 -j REJECT --reject-with icmp-port-unreachable
 -A FORWARD -p tcp -m tcp --sport 1024:65535 ! --dport 80 -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -p tcp -m tcp --dport 81 -j REJECT --reject-with tcp-reset
 -A FORWARD -f -j DROP
 -A FORWARD ! -p udp -m length --length 0:100 -j ACCEPT
 -A FORWARD -p gre -j ACCEPT
@@ -243,8 +244,8 @@ BAD_COMMANDS = [
     ("-A INPUT -o port0 -j DROP", "-o cannot be used in INPUT"),
     ("-A INPUT -m udp --dport 53 -j DROP", "-m udp needs -p udp"),
     ("-A INPUT -p icmp --icmp-type bogus -j DROP", "not an ICMP type"),
-    ("-A INPUT -p tcp -j REJECT --reject-with tcp-reset",
-     "tcp-reset is not supported"),
+    ("-A INPUT -p udp -j REJECT --reject-with tcp-reset",
+     "--reject-with tcp-reset needs -p tcp"),
     ("-A INPUT -j REJECT --reject-with nope", "unknown type 'nope'"),
     ("-t nat -A PREROUTING -j REJECT", "not valid in table nat"),
     ("-P INPUT MAYBE", "the policy is ACCEPT or DROP"),
