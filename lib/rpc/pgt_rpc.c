@@ -58,6 +58,7 @@ type_name(enum pgt_rpc_type t)
 	switch (t) {
 	case PGT_RPC_STRING: return "string";
 	case PGT_RPC_TEXT: return "string";
+	case PGT_RPC_OBJECT: return "object";
 	case PGT_RPC_BOOL: return "boolean";
 	case PGT_RPC_U32: return "integer";
 	case PGT_RPC_IPV4: return "ipv4 address";
@@ -77,6 +78,12 @@ decode_param(const struct pgt_rpc_param *p, json_t *v, void *args,
 	struct pgt_prefix *pfx;
 	json_int_t i;
 
+	if (p->type == PGT_RPC_OBJECT) {
+		if (!json_is_object(v))
+			goto bad_type;
+		*(json_t **)dst = v;
+		return 0;
+	}
 	if (p->type != PGT_RPC_BOOL && p->type != PGT_RPC_U32) {
 		if (!json_is_string(v))
 			goto bad_type;
@@ -127,6 +134,8 @@ decode_param(const struct pgt_rpc_param *p, json_t *v, void *args,
 		if (pgt_inet_parse_mac(s, (struct rte_ether_addr *)dst) < 0)
 			goto bad_value;
 		return 0;
+	case PGT_RPC_OBJECT:
+		break;		/* decoded above */
 	}
 bad_type:
 	return pgt_rpc_errorf(err, PGT_RPC_INVALID_PARAMS,

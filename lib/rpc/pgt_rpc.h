@@ -53,6 +53,8 @@ enum pgt_rpc_type {
 	PGT_RPC_MAC,	/**< struct rte_ether_addr, "aa:bb:cc:dd:ee:ff" */
 	/** const char *, any length, valid until the handler returns. */
 	PGT_RPC_TEXT,
+	/** json_t * object, borrowed, valid until the handler returns. */
+	PGT_RPC_OBJECT,
 };
 
 /** One parameter of a method. */

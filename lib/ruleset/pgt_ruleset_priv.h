@@ -185,6 +185,15 @@ void pgt_rs_list_rules(FILE *f, int table, const char *chain, bool counters);
 void pgt_rs_list_chains(FILE *f, int table, const char *chain,
 	unsigned int flags);
 
+/* The JSON form (pgt_ruleset_json.c). */
+#include <jansson.h>
+json_t *pgt_rs_rule_json(const struct pgt_rs_rule *r);
+json_t *pgt_rs_chains_json(int table, const char *chain);
+/* Run "-t TABLE CMD CHAIN [POS] <rule>" with @p rule in the JSON form. */
+int pgt_rs_rule_from_json(const char *table, const char *cmd,
+	const char *chain, const char *pos, json_t *rule,
+	struct pgt_rs_err *err);
+
 /* Parser (pgt_ruleset_parse.c). */
 const char *pgt_rs_proto_name(uint8_t proto);
 int pgt_rs_tokenize(const char *line, char ***argv, int *argc,

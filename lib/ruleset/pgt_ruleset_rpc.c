@@ -291,3 +291,127 @@ rpc_ruleset_stats(void *args, json_t **result, struct pgt_rpc_err *err)
 PGT_RPC_METHOD_NOARGS(ruleset_stats_method, "ruleset_stats",
 	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written",
 	rpc_ruleset_stats);
+
+/* The JSON form of rules (pgt_ruleset_json.c). */
+
+struct rules_get_args {
+	char table[PGT_RPC_STR_MAX];
+	bool has_table;
+	char chain[PGT_RPC_STR_MAX];
+	bool has_chain;
+};
+
+static int
+table_arg(const char *name, bool given, struct pgt_rpc_err *err)
+{
+	int t = given ? pgt_ruleset_table_find(name) : PGT_TABLE_FILTER;
+
+	if (t < 0)
+		return pgt_rpc_errorf(err, -ENOENT, "no table named '%s'", name);
+	return t;
+}
+
+static int
+rpc_rules_get(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct rules_get_args *args = argp;
+	int t = table_arg(args->table, args->has_table, err);
+
+	if (t < 0)
+		return t;
+	if (args->has_chain &&
+			pgt_rs_chain_find(pgt_rs_live()->t[t], args->chain) == NULL)
+		return pgt_rpc_errorf(err, -ENOENT,
+			"no chain named '%s' in table %s", args->chain,
+			pgt_rs_table_names[t]);
+	*result = pgt_rs_chains_json(t, args->has_chain ? args->chain : NULL);
+	return 0;
+}
+
+static const struct pgt_rpc_param rules_get_params[] = {
+	PGT_RPC_PARAM_OPT(struct rules_get_args, table, PGT_RPC_STRING,
+		"table (default filter)"),
+	PGT_RPC_PARAM_OPT(struct rules_get_args, chain, PGT_RPC_STRING,
+		"only this chain"),
+};
+
+PGT_RPC_METHOD(rules_get_method, "iptables_rules_get",
+	"The chains of a table with their rules in the JSON form, policies and counters",
+	rules_get_params, struct rules_get_args, rpc_rules_get);
+
+struct rule_args {
+	char table[PGT_RPC_STR_MAX];
+	bool has_table;
+	char chain[PGT_RPC_STR_MAX];
+	uint32_t position;
+	bool has_position;
+	json_t *rule;
+	bool has_rule;
+};
+
+static int
+rule_call(struct rule_args *args, const char *cmd, bool need_rule,
+	bool need_pos, struct pgt_rpc_err *err)
+{
+	struct pgt_rs_err e;
+	char pos[16];
+	int t, rc;
+
+	t = table_arg(args->table, args->has_table, err);
+	if (t < 0)
+		return t;
+	if (need_rule != args->has_rule)
+		return pgt_rpc_errorf(err, PGT_RPC_INVALID_PARAMS,
+			need_rule ? "parameter 'rule' is required" :
+				"parameter 'rule' is not taken");
+	if (need_pos && !args->has_position)
+		return pgt_rpc_errorf(err, PGT_RPC_INVALID_PARAMS,
+			"parameter 'position' is required");
+	snprintf(pos, sizeof(pos), "%u", args->position);
+	rc = pgt_rs_rule_from_json(pgt_rs_table_names[t],
+		strcmp(cmd, "-A") == 0 && args->has_position ? "-I" : cmd,
+		args->chain, args->has_position ? pos : NULL,
+		args->has_rule ? args->rule : NULL, &e);
+	return rc != 0 ? rs_error(err, rc, &e) : 0;
+}
+
+static int
+rpc_rule_insert(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	*result = NULL;
+	return rule_call(argp, "-A", true, false, err);
+}
+
+static int
+rpc_rule_replace(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	*result = NULL;
+	return rule_call(argp, "-R", true, true, err);
+}
+
+static int
+rpc_rule_delete(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	*result = NULL;
+	return rule_call(argp, "-D", false, true, err);
+}
+
+static const struct pgt_rpc_param rule_params[] = {
+	PGT_RPC_PARAM_OPT(struct rule_args, table, PGT_RPC_STRING,
+		"table (default filter)"),
+	PGT_RPC_PARAM(struct rule_args, chain, PGT_RPC_STRING, true, "chain"),
+	PGT_RPC_PARAM_U32(struct rule_args, position, 1, UINT32_MAX,
+		"rule number, from 1 (insert: default is to append)"),
+	PGT_RPC_PARAM_OPT(struct rule_args, rule, PGT_RPC_OBJECT,
+		"the rule in the JSON form (see iptables_rules_get)"),
+};
+
+PGT_RPC_METHOD(rule_insert_method, "iptables_rule_insert",
+	"Insert a rule given in the JSON form at a position, or append it",
+	rule_params, struct rule_args, rpc_rule_insert);
+PGT_RPC_METHOD(rule_replace_method, "iptables_rule_replace",
+	"Replace rule number 'position' of a chain by a rule in the JSON form",
+	rule_params, struct rule_args, rpc_rule_replace);
+PGT_RPC_METHOD(rule_delete_method, "iptables_rule_delete",
+	"Delete rule number 'position' of a chain",
+	rule_params, struct rule_args, rpc_rule_delete);

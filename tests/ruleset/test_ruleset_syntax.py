@@ -400,3 +400,68 @@ def test_listing_matches_linux(d, linux, name):
             ours = d.ctl("iptables", "-t", table, *opts).stdout
             theirs = sh("iptables", "-t", table, *opts, ns=linux).stdout
             assert ours == theirs, (table, " ".join(opts))
+
+
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_json_form_round_trips(d, name):
+    """Every rule read in the JSON form and written back is the same rule."""
+    doc = DOCS[name]
+    d.call("iptables_restore", {"text": doc})
+    for table in tables_of(doc):
+        before = rules_only(save(d, table))
+        chains = d.call("iptables_rules_get", {"table": table})
+        for c in chains:
+            d.call("iptables", {"command": f"-t {table} -F {c['name']}"})
+        for c in chains:
+            for r in c["rules"]:
+                d.call("iptables_rule_insert", {"table": table,
+                                                "chain": c["name"],
+                                                "rule": r})
+        assert rules_only(save(d, table)) == before
+
+
+def test_json_form_edits_and_errors(d):
+    d.call("iptables_rule_insert", {"chain": "INPUT", "rule": {
+        "source": "10.0.0.0/8", "source_invert": True, "protocol": "tcp",
+        "matches": [{"name": "tcp", "options": ["--dport", "22"]}],
+        "target": {"name": "REJECT", "options": ["--reject-with",
+                                                 "tcp-reset"]}}})
+    d.call("iptables_rule_insert", {"chain": "INPUT", "position": 1,
+                                    "rule": {"in": "port0", "target":
+                                             {"name": "ACCEPT"}}})
+    [c] = d.call("iptables_rules_get", {"chain": "INPUT"})
+    assert c["policy"] == "ACCEPT"
+    assert [r["target"]["name"] for r in c["rules"]] == ["ACCEPT", "REJECT"]
+    assert c["rules"][1]["matches"] == [
+        {"name": "tcp", "options": ["--dport", "22"]}]
+    assert d.ctl("iptables", "-S", "INPUT").stdout.splitlines()[1:] == [
+        "-A INPUT -i port0 -j ACCEPT",
+        "-A INPUT ! -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j REJECT "
+        "--reject-with tcp-reset"]
+    d.call("iptables_rule_replace", {"chain": "INPUT", "position": 1,
+                                     "rule": {"target": {"name": "DROP"}}})
+    d.call("iptables_rule_delete", {"chain": "INPUT", "position": 2})
+    assert d.ctl("iptables", "-S", "INPUT").stdout.splitlines()[1:] == [
+        "-A INPUT -j DROP"]
+    before = save(d)
+    for params, msg in (
+            ({"chain": "INPUT", "rule": {"sauce": "1.2.3.4"}},
+             "unknown field 'sauce'"),
+            ({"chain": "INPUT", "rule": {"source": 7}},
+             "'source' must be a string"),
+            ({"chain": "INPUT", "rule": {"matches": [{"options": []}]}},
+             "'name' missing"),
+            ({"chain": "INPUT", "rule": {"target": {"name": "NOPE"}}},
+             "'NOPE' is neither a target nor a user chain"),
+            ({"chain": "INPUT", "rule": {"matches": [
+                {"name": "tcp", "options": ["--dport", "22"]}]}},
+             "-m tcp needs -p tcp"),
+            ({"chain": "INPUT", "position": 9, "rule": {}},
+             "index of insertion too big"),
+            ({"chain": "INPUT"}, "parameter 'rule' is required"),
+            ({"table": "nope", "chain": "INPUT", "rule": {}},
+             "no table named 'nope'")):
+        with pytest.raises(RpcError) as e:
+            d.call("iptables_rule_insert", params)
+        assert msg in e.value.message, (params, e.value.message)
+    assert rules_only(save(d)) == rules_only(before)
