@@ -310,9 +310,6 @@ refused_match(const char *name)
 {
 	if (strcmp(name, "owner") == 0)
 		return "it matches the local process that sent a packet, and a gateway's packets are not sent by its processes: it can never be evaluated here";
-	if (strcmp(name, "conntrack") == 0 || strcmp(name, "state") == 0 ||
-			strcmp(name, "connmark") == 0)
-		return "connection tracking is not available yet";
 	if (known_unavailable(name, false))
 		return "not available in pktgate yet";
 	return NULL;

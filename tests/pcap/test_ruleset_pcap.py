@@ -19,6 +19,9 @@ RULES = """*raw
 :OUTPUT ACCEPT [0:0]
 -A PREROUTING -m mac --mac-source 02:00:00:00:01:02
 -A PREROUTING -m mac ! --mac-source 02:00:00:00:01:02
+-A PREROUTING -m conntrack --ctstate UNTRACKED
+-A PREROUTING -m conntrack --ctstate NEW,RELATED,ESTABLISHED
+-A PREROUTING -m connmark ! --mark 0x1
 COMMIT
 *mangle
 :PREROUTING ACCEPT [0:0]
@@ -177,6 +180,11 @@ def test_counters(run):
     # Every received packet came from the client's MAC.
     assert c["-A PREROUTING -m mac --mac-source 02:00:00:00:01:02"][0] == len(INPUT)
     assert c["-A PREROUTING -m mac ! --mac-source 02:00:00:00:01:02"][0] == 0
+    # No connection tracking yet: every packet is untracked, as on Linux
+    # with NOTRACK; connmark matches nothing, negated or not.
+    assert c["-A PREROUTING -m conntrack --ctstate UNTRACKED"][0] == len(INPUT)
+    assert c["-A PREROUTING -m conntrack --ctstate NEW,RELATED,ESTABLISHED"][0] == 0
+    assert c["-A PREROUTING -m connmark ! --mark 0x1"][0] == 0
     # The two pings were for the router itself; the rest to the server.
     assert c["-A PREROUTING -m addrtype --dst-type LOCAL"][0] == 2
     assert c["-A PREROUTING -m addrtype --dst-type UNICAST"][0] == len(INPUT) - 2

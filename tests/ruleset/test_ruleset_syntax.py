@@ -58,6 +58,13 @@ COMMIT
 :KUBE-FORWARD - [0:0]
 :LANCE-OUTPUT - [0:0]
 -A INPUT -i port1 -m comment --comment "my local LAN"
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-FORWARD
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -m conntrack ! --ctstate INVALID,NEW,UNTRACKED,SNAT,DNAT -j ACCEPT
+-A INPUT -m state --state NEW,ESTABLISHED -j ACCEPT
+-A INPUT -m state ! --state INVALID -j ACCEPT
+-A INPUT -m connmark --mark 0x1/0xff -j ACCEPT
+-A INPUT -m connmark ! --mark 0x2 -j ACCEPT
 -A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
 -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
 -A LANCE-OUTPUT -m comment --comment "kubernetes service portals"
@@ -267,8 +274,12 @@ BAD_COMMANDS = [
     ("-A INPUT -m ttl ! --ttl-lt 3 -j ACCEPT", "cannot be negated"),
     ("-t mangle -A INPUT -j MARK", "MARK needs --set-xmark"),
     ("-t bogus -A INPUT -j ACCEPT", "no table named 'bogus'"),
-    ("-A INPUT -m conntrack --ctstate NEW -j ACCEPT",
-     "connection tracking is not available yet"),
+    ("-A INPUT -m conntrack --ctstate OLD -j ACCEPT",
+     "--ctstate: 'OLD' is not a list of"),
+    ("-A INPUT -m state --state SNAT -j ACCEPT",
+     "--state: 'SNAT' is not a list of"),
+    ("-A INPUT -m conntrack --ctproto tcp -j ACCEPT",
+     "unknown option '--ctproto'"),
     ("-A INPUT -j ACCEPT -j DROP", "more than one -j or -g"),
     ("-A INPUT -j NFLOG", "target NFLOG is not available in pktgate yet"),
     ("-A INPUT -j LOG --log-level loud", "--log-level: 'loud'"),
@@ -342,7 +353,7 @@ def test_restore_is_atomic_and_names_the_line(d):
         "-A KUBE-FORWARD -p tcp --dport nope -m comment")
     with pytest.raises(RpcError) as e:
         d.call("iptables_restore", {"text": bad})
-    assert e.value.message.startswith("line 19: ")
+    assert e.value.message.startswith("line 26: ")
     assert "invalid port or range 'nope'" in e.value.message
     assert rules_only(save(d)) == rules_only(before)
     for text, msg in (("*filter\n-A INPUT -j ACCEPT\n", "line 2: COMMIT expected"),
