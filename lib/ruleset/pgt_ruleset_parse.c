@@ -288,7 +288,7 @@ static bool
 known_unavailable(const char *name, bool target)
 {
 	static const char *const targets[] = {
-		"NFLOG", "CONNMARK", "TCPMSS", "TRACE", "NFQUEUE",
+		"NFLOG", "TRACE", "NFQUEUE",
 		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
 	};
 	static const char *const matches[] = {

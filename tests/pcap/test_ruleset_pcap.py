@@ -34,6 +34,7 @@ COMMIT
 -A PREROUTING -m addrtype --dst-type UNICAST
 -A FORWARD -p udp -m udp --dport 53 -j TTL --ttl-set 7
 -A POSTROUTING -p udp -m udp --dport 99 -j TTL --ttl-dec 10
+-A FORWARD -p tcp -m tcp --dport 80 --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1000
 COMMIT
 *filter
 :INPUT DROP [0:0]
@@ -81,9 +82,9 @@ def udp(dport, sport=1000, payload=b"u" * 10):
         Raw(payload)
 
 
-def tcp(dport, sport=2000):
+def tcp(dport, sport=2000, **kw):
     return l2() / IP(src=CLIENT, dst=SERVER) / TCP(sport=sport, dport=dport,
-                                                   flags="S")
+                                                   flags="S", **kw)
 
 
 INPUT = [
@@ -92,7 +93,8 @@ INPUT = [
     tcp(23),                            # rejected: ICMP 3/10
     tcp(24, sport=2424),                # rejected: TCP reset
     udp(54, sport=2),                   # policy DROP
-    tcp(80, sport=3),                   # marked in mangle, accepted
+    tcp(80, sport=3, options=[("NOP", None), ("MSS", 1460)]),  # marked
+                                        # in mangle, accepted, MSS clamped
     udp(99, sport=4),                   # CHK returns, then accepted
     udp(98, sport=5),                   # dropped in CHK
     udp(97, sport=1),                   # goto GONE: accepted
@@ -238,3 +240,12 @@ def test_reject_with_tcp_reset(run):
     assert TCP(bytes(IP(src=SERVER, dst=CLIENT, proto=6) / fresh)[20:]).chksum \
         == rst[TCP].chksum
     assert run["stats"]["tcp_resets_out"] == 1
+
+
+def test_tcpmss_lowers_the_mss_with_a_valid_checksum(run):
+    [syn] = [p for p in run["out1"] if TCP in p]
+    assert dict(syn[TCP].options)["MSS"] == 1000
+    fresh = syn[TCP].copy()
+    del fresh.chksum
+    assert TCP(bytes(IP(src=CLIENT, dst=SERVER, proto=6) / fresh)[20:]).chksum \
+        == syn[TCP].chksum

@@ -121,6 +121,14 @@ COMMIT
 -A FORWARD -j TTL --ttl-set 64
 -A FORWARD -p icmp -j TTL --ttl-dec 1
 -A FORWARD -j TTL --ttl-inc 2
+-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu
+-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1400
+-A PREROUTING -j CONNMARK --set-xmark 0x1/0xffffffff
+-A PREROUTING -j CONNMARK --set-xmark 0x4/0x6
+-A PREROUTING -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff
+-A PREROUTING -j CONNMARK --set-xmark 0x0/0xfffffff0
+-A PREROUTING -j CONNMARK --set-xmark 0x3/0x3
 COMMIT
 """,
     "negations": """*filter
@@ -295,6 +303,11 @@ BAD_COMMANDS = [
     ("-t raw -A PREROUTING -j CT --zone 1", "unknown option '--zone'"),
     ("-t raw -A PREROUTING -j CT", "CT supports --notrack only"),
     ("-t mangle -A FORWARD -j TTL --ttl-dec 0", "--ttl-dec: '0'"),
+    ("-t mangle -A FORWARD -j TCPMSS --set-mss 1400", "TCPMSS needs -p tcp"),
+    ("-t mangle -A FORWARD -p tcp -j TCPMSS", "TCPMSS needs --set-mss"),
+    ("-t mangle -A FORWARD -j CONNMARK", "CONNMARK needs --set-xmark"),
+    ("-t mangle -A FORWARD -j CONNMARK --set-mark 1 --mask 3",
+     "go with --save-mark and --restore-mark"),
     ("-A INPUT -m limit --limit 3/fortnight", "--limit: '3/fortnight' is not"),
     ("-A INPUT -m limit --limit 20000/s", "too fast"),
     ("-A INPUT -m limit --limit-burst 0", "--limit-burst: '0'"),
