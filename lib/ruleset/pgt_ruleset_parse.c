@@ -292,7 +292,7 @@ known_unavailable(const char *name, bool target)
 		"QUEUE", "CLASSIFY", "DSCP", "TOS", "SET", NULL,
 	};
 	static const char *const matches[] = {
-		"ipvs", "hashlimit",
+		"hashlimit",
 		"connlimit", "recent", "string", "u32", "physdev", "policy",
 		"dscp", "tos", "statistic", "time", "helper", NULL,
 	};

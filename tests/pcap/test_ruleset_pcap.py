@@ -22,6 +22,8 @@ RULES = """*raw
 -A PREROUTING -m conntrack --ctstate UNTRACKED
 -A PREROUTING -m conntrack --ctstate NEW,RELATED,ESTABLISHED
 -A PREROUTING -m connmark ! --mark 0x1
+-A PREROUTING -m ipvs ! --ipvs
+-A PREROUTING -m ipvs ! --vaddr 10.9.9.9/32
 COMMIT
 *mangle
 :PREROUTING ACCEPT [0:0]
@@ -187,6 +189,9 @@ def test_counters(run):
     assert c["-A PREROUTING -m conntrack --ctstate UNTRACKED"][0] == len(INPUT)
     assert c["-A PREROUTING -m conntrack --ctstate NEW,RELATED,ESTABLISHED"][0] == 0
     assert c["-A PREROUTING -m connmark ! --mark 0x1"][0] == 0
+    # No IPVS connections yet: as xt_ipvs for packets outside IPVS.
+    assert c["-A PREROUTING -m ipvs ! --ipvs"][0] == len(INPUT)
+    assert c["-A PREROUTING -m ipvs ! --vaddr 10.9.9.9/32"][0] == 0
     # The two pings were for the router itself; the rest to the server.
     assert c["-A PREROUTING -m addrtype --dst-type LOCAL"][0] == 2
     assert c["-A PREROUTING -m addrtype --dst-type UNICAST"][0] == len(INPUT) - 2

@@ -313,7 +313,8 @@ BAD_COMMANDS = [
     ("-A INPUT -m limit --limit-burst 0", "--limit-burst: '0'"),
     ("-A INPUT -m addrtype --src-type HOME", "not a list of address types"),
     ("-A INPUT -m mac --mac-source 02:00", "not a MAC address"),
-    ("-A INPUT -m ipvs --vaddr 10.0.0.1", "-m ipvs: not available in pktgate yet"),
+    ("-A INPUT -m hashlimit --hashlimit 1/s", "-m hashlimit: not available in pktgate yet"),
+    ("-A INPUT -m ipvs --vaddr 10.0.0.300", "--vaddr: '10.0.0.300'"),
     ("-A INPUT -s", "invalid address ''"),
     ("-A INPUT -m comment --comment", "needs 1 value"),
     ("-L INPUT", "-L needs -n"),
@@ -489,3 +490,17 @@ def test_json_form_edits_and_errors(d):
             d.call("iptables_rule_insert", params)
         assert msg in e.value.message, (params, e.value.message)
     assert rules_only(save(d)) == rules_only(before)
+
+
+def test_ipvs_match_round_trips(d):
+    # The Kubernetes IPVS-mode rule of the reference digest (Linux here has
+    # no xt_ipvs to compare with: the form is libxt_ipvs's).
+    d.call("iptables_restore", {"text": "*nat\n"
+           "-A POSTROUTING -m ipvs --vaddr 10.10.0.1/32 --vport 8410 -j MASQUERADE\n"
+           "-A POSTROUTING -m ipvs ! --ipvs -j RETURN\n"
+           "COMMIT\n"})
+    rules = [r for r in rules_only(save(d, "nat")) if r.startswith("-A")]
+    assert rules == [
+        "-A POSTROUTING -m ipvs --vaddr 10.10.0.1/32 --vport 8410 -j MASQUERADE",
+        "-A POSTROUTING -m ipvs ! --ipvs -j RETURN"]
+    d.call("iptables", {"command": "-t nat -A POSTROUTING -m ipvs --vaddr 10.10.0.1 --vport 8410 -j MASQUERADE"})
