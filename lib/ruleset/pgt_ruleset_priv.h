@@ -88,7 +88,8 @@ struct pgt_rs_mtable {
 
 struct pgt_rs_crule {
 	uint32_t src, smsk, dst, dmsk;
-	uint32_t in_ports, out_ports;	/* bit per port id */
+	/* Bit per port id; bit 63: no interface (see iface_bitmap()). */
+	uint64_t in_ports, out_ports;
 	uint32_t counter;
 	uint16_t jump;			/* chain slot */
 	uint8_t proto, inv, frag, kind;

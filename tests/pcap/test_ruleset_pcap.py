@@ -44,6 +44,7 @@ COMMIT
 :OUTPUT ACCEPT [0:0]
 :CHK - [0:0]
 :GONE - [0:0]
+:OUTCHK - [0:0]
 -A INPUT -p icmp -m icmp --icmp-type 8 -m length --length 0:100 -j ACCEPT
 -A FORWARD -i port0 -o port1 -p udp -m udp --dport 53 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 77 -m limit --limit 1/hour --limit-burst 2 -j ACCEPT
@@ -56,6 +57,9 @@ COMMIT
 -A FORWARD -p udp -m udp --dport 99 -j ACCEPT
 -A FORWARD -p udp -m udp --dport 97 -g GONE
 -A FORWARD -f -j ACCEPT
+-A OUTPUT -j OUTCHK
+-A OUTCHK -i port0
+-A OUTCHK ! -i port0
 -A CHK -p udp -m udp --dport 99 -j RETURN
 -A CHK -p udp -m udp --dport 98 -j DROP
 -A GONE -p udp -m udp --sport 1 -j ACCEPT
@@ -254,3 +258,12 @@ def test_tcpmss_lowers_the_mss_with_a_valid_checksum(run):
     del fresh.chksum
     assert TCP(bytes(IP(src=CLIENT, dst=SERVER, proto=6) / fresh)[20:]).chksum \
         == syn[TCP].chksum
+
+
+def test_locally_generated_packets_have_no_input_interface(run):
+    # A user chain may use -i even when OUTPUT jumps to it: pktgate's own
+    # packets (the echo reply, the ICMP error, the TCP reset) come from no
+    # interface, so only the negated match counts them.
+    c = counters(run["saved"])
+    assert c["-A OUTCHK -i port0"][0] == 0
+    assert c["-A OUTCHK ! -i port0"][0] == 3
