@@ -246,3 +246,26 @@ def pcap_daemon(tmp, packets, config):
                config=write_config(tmp / "cfg.json", config))
     d.start()
     return d, str(out0), str(out1)
+
+
+# The pcap tests' network: a client behind port0, a server behind port1.
+PCAP_MAC0 = "02:70:63:61:70:00"     # net_pcap's MACs: "pcap" and the index
+PCAP_CLIENT_MAC = "02:00:00:00:01:02"
+PCAP_SERVER_MAC = "02:00:00:00:02:02"
+PCAP_CLIENT, PCAP_SERVER = "10.1.0.2", "10.2.0.2"
+
+
+def pcap_router_config():
+    """Addresses of both ports and static neighbours for both hosts."""
+    return [
+        {"method": "ip_addr_add", "params": {"address": "10.1.0.1/24",
+                                             "port": "port0"}},
+        {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
+                                             "port": "port1"}},
+        {"method": "ip_neigh_add", "params": {"address": PCAP_CLIENT,
+                                              "port": "port0",
+                                              "mac": PCAP_CLIENT_MAC}},
+        {"method": "ip_neigh_add", "params": {"address": PCAP_SERVER,
+                                              "port": "port1",
+                                              "mac": PCAP_SERVER_MAC}},
+    ]

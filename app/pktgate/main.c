@@ -211,7 +211,7 @@ setup(const struct options *o)
 		rc = pgt_port_init(nb_workers, pkt_pool, 1024, 1024);
 	if (rc == -ENODEV)
 		PGT_LOG(ERR, main,
-			"no ports: give EAL some, e.g. --vdev net_tap0,iface=pg0");
+			"no ports: give EAL some, e.g. --no-pci --vdev net_tap0,iface=pg0");
 	if (rc == 0)
 		rc = pgt_neigh_init(o->max_neigh, nb_workers, pkt_pool);
 	if (rc == 0)

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * -m conntrack --ctstate, -m state --state, -m connmark --mark (libxt_
- * conntrack, libxt_state, libxt_connmark).
+ * -m conntrack --ctstate, -m state --state (libxt_conntrack, libxt_state);
+ * -m connmark is with -m mark in pgt_match_packet.c.
  *
  * pktgate does not track connections yet, so every packet is what Linux
  * calls untracked, and these matches answer exactly as Linux answers for an
- * untracked packet (xt_conntrack: state UNTRACKED; xt_connmark: no
- * connection, no match, negated or not). A ruleset that relies on
+ * untracked packet (xt_conntrack: state UNTRACKED). A ruleset that relies on
  * ESTABLISHED therefore behaves as it would on Linux with NOTRACK for all
  * traffic; the answers change when connection tracking arrives.
  */
@@ -186,72 +185,3 @@ static struct pgt_match_ops state_ops = {
 	.list = state_list, .match = ct_match,
 };
 PGT_MATCH_REGISTER(state_ops);
-
-/* connmark */
-
-struct connmark_data {
-	uint32_t value, mask;
-	bool inv, set;
-};
-
-static int
-connmark_parse(void *data, const char *opt, char *const *args, bool inv,
-	struct pgt_rs_err *err)
-{
-	struct connmark_data *d = data;
-
-	if (pgt_rs_parse_mark(args[0], &d->value, &d->mask) != 0)
-		return pgt_rs_errorf(err, "--mark: '%s' is not value[/mask]",
-			args[0]);
-	d->inv = inv;
-	d->set = true;
-	return 0;
-}
-
-static int
-connmark_finish(void *data, uint8_t proto, struct pgt_rs_err *err)
-{
-	if (!((struct connmark_data *)data)->set)
-		return pgt_rs_errorf(err, "-m connmark needs --mark");
-	return 0;
-}
-
-static void
-connmark_print(const void *data, FILE *f)
-{
-	const struct connmark_data *d = data;
-
-	fprintf(f, "%s --mark 0x%x", d->inv ? " !" : "", d->value);
-	if (d->mask != UINT32_MAX)
-		fprintf(f, "/0x%x", d->mask);
-}
-
-static void
-connmark_list(const void *data, FILE *f)
-{
-	const struct connmark_data *d = data;
-
-	fprintf(f, " connmark match %s 0x%x", d->inv ? "!" : "", d->value);
-	if (d->mask != UINT32_MAX)
-		fprintf(f, "/0x%x", d->mask);
-}
-
-/* xt_connmark: a packet without a connection never matches. */
-static bool
-connmark_match(const void *data, void *state, struct pgt_rs_pkt *p)
-{
-	return false;
-}
-
-static const struct pgt_rs_opt connmark_opts[] = {
-	{ "mark", 1, true },
-	{ NULL, 0, false },
-};
-
-static struct pgt_match_ops connmark_ops = {
-	.name = "connmark", .size = sizeof(struct connmark_data),
-	.opts = connmark_opts, .parse = connmark_parse,
-	.finish = connmark_finish, .print = connmark_print,
-	.list = connmark_list, .match = connmark_match,
-};
-PGT_MATCH_REGISTER(connmark_ops);

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_byteorder.h>
 #include <rte_ether.h>
 
 #include "pgt_inet.h"
@@ -237,12 +236,12 @@ addrtype_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	bool hit;
 
 	if (d->src != 0) {
-		hit = (d->src >> addr_type(rte_be_to_cpu_32(p->ip->src_addr))) & 1;
+		hit = (d->src >> addr_type(p->src)) & 1;
 		if (hit == d->inv_src)
 			return false;
 	}
 	if (d->dst != 0) {
-		hit = (d->dst >> addr_type(rte_be_to_cpu_32(p->ip->dst_addr))) & 1;
+		hit = (d->dst >> addr_type(p->dst)) & 1;
 		if (hit == d->inv_dst)
 			return false;
 	}

@@ -2,12 +2,12 @@
 /*
  * Matches on the packet itself: -m comment, mark, length, ttl, pkttype,
  * iprange (libxt_comment, libxt_mark, libxt_length, libipt_ttl,
- * libxt_pkttype, libxt_iprange).
+ * libxt_pkttype, libxt_iprange), and connmark, which is mark's option on
+ * the packet's connection (libxt_connmark).
  */
 #include <errno.h>
 #include <string.h>
 
-#include <rte_byteorder.h>
 
 #include "pgt_inet.h"
 #include "pgt_ruleset.h"
@@ -58,7 +58,7 @@ static struct pgt_match_ops comment_ops = {
 };
 PGT_MATCH_REGISTER(comment_ops);
 
-/* mark */
+/* mark, and connmark: the same option on the packet's connection. */
 
 struct mark_data {
 	uint32_t value, mask;
@@ -87,14 +87,29 @@ mark_finish(void *data, uint8_t proto, struct pgt_rs_err *err)
 	return 0;
 }
 
+static int
+connmark_finish(void *data, uint8_t proto, struct pgt_rs_err *err)
+{
+	if (!((struct mark_data *)data)->set)
+		return pgt_rs_errorf(err, "-m connmark needs --mark");
+	return 0;
+}
+
+static void
+print_value_mask(const struct mark_data *d, FILE *f)
+{
+	fprintf(f, " 0x%x", d->value);
+	if (d->mask != UINT32_MAX)
+		fprintf(f, "/0x%x", d->mask);
+}
+
 static void
 mark_print(const void *data, FILE *f)
 {
 	const struct mark_data *d = data;
 
-	fprintf(f, "%s --mark 0x%x", d->inv ? " !" : "", d->value);
-	if (d->mask != UINT32_MAX)
-		fprintf(f, "/0x%x", d->mask);
+	fprintf(f, "%s --mark", d->inv ? " !" : "");
+	print_value_mask(d, f);
 }
 
 static void
@@ -102,9 +117,17 @@ mark_list(const void *data, FILE *f)
 {
 	const struct mark_data *d = data;
 
-	fprintf(f, " mark match%s 0x%x", d->inv ? " !" : "", d->value);
-	if (d->mask != UINT32_MAX)
-		fprintf(f, "/0x%x", d->mask);
+	fprintf(f, " mark match%s", d->inv ? " !" : "");
+	print_value_mask(d, f);
+}
+
+static void
+connmark_list(const void *data, FILE *f)
+{
+	const struct mark_data *d = data;
+
+	fprintf(f, " connmark match %s", d->inv ? "!" : "");
+	print_value_mask(d, f);
 }
 
 static bool
@@ -115,6 +138,16 @@ mark_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	return ((p->meta->mark & d->mask) == d->value) != d->inv;
 }
 
+/*
+ * xt_connmark: a packet without a connection never matches, negated or
+ * not; until pktgate tracks connections no packet has one.
+ */
+static bool
+connmark_match(const void *data, void *state, struct pgt_rs_pkt *p)
+{
+	return false;
+}
+
 static const struct pgt_rs_opt mark_opts[] = {
 	{ "mark", 1, true },
 	{ NULL, 0, false },
@@ -123,10 +156,16 @@ static const struct pgt_rs_opt mark_opts[] = {
 static struct pgt_match_ops mark_ops = {
 	.name = "mark", .size = sizeof(struct mark_data), .opts = mark_opts,
 	.parse = mark_parse, .finish = mark_finish, .print = mark_print,
-	.list = mark_list,
-	.match = mark_match,
+	.list = mark_list, .match = mark_match,
 };
 PGT_MATCH_REGISTER(mark_ops);
+
+static struct pgt_match_ops connmark_ops = {
+	.name = "connmark", .size = sizeof(struct mark_data), .opts = mark_opts,
+	.parse = mark_parse, .finish = connmark_finish, .print = mark_print,
+	.list = connmark_list, .match = connmark_match,
+};
+PGT_MATCH_REGISTER(connmark_ops);
 
 /* length: the IP datagram's length, as Linux's length match. */
 
@@ -374,7 +413,7 @@ pkttype_match(const void *data, void *state, struct pgt_rs_pkt *p)
 
 	if (p->meta->l2_bcast)
 		t = PT_BROADCAST;
-	else if (pgt_inet_is_multicast(rte_be_to_cpu_32(p->ip->dst_addr)))
+	else if (pgt_inet_is_multicast(p->dst))
 		t = PT_MULTICAST;
 	else
 		t = PT_UNICAST;
@@ -496,12 +535,12 @@ iprange_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	uint32_t a;
 
 	if (d->has_src) {
-		a = rte_be_to_cpu_32(p->ip->src_addr);
+		a = p->src;
 		if ((a >= d->src[0] && a <= d->src[1]) == d->inv_src)
 			return false;
 	}
 	if (d->has_dst) {
-		a = rte_be_to_cpu_32(p->ip->dst_addr);
+		a = p->dst;
 		if ((a >= d->dst[0] && a <= d->dst[1]) == d->inv_dst)
 			return false;
 	}

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_byteorder.h>
 
 #include "pgt_ruleset.h"
 
@@ -97,8 +96,7 @@ static bool
 set_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct set_data *d = data;
-	uint32_t addr = rte_be_to_cpu_32(d->src[0] ? p->ip->src_addr :
-		p->ip->dst_addr);
+	uint32_t addr = d->src[0] ? p->src : p->dst;
 	uint16_t port = 0;
 
 	if (d->dim == 2) {

@@ -44,6 +44,34 @@ originated(struct rte_mbuf *m, uint16_t port)
 	meta->l2_bcast = 0;
 }
 
+/*
+ * Answers pktgate makes about a packet (ICMP errors, TCP resets) share one
+ * token bucket: check it before building anything.
+ */
+static bool
+answer_allowed(struct pgt_worker *w, uint16_t sport)
+{
+	if (pgt_icmp_allow(&w->icmp, w->now))
+		return true;
+	PGT_COUNT(w->id, sport, ICMP_RATELIMITED, 1);
+	return false;
+}
+
+/* Send answer @p m (NULL: none may be sent, or no mbuf was free). */
+static void
+answer_send(struct pgt_worker *w, struct rte_mbuf *m, bool no_mbuf,
+	uint16_t sport, enum pgt_counter counter)
+{
+	if (m == NULL) {
+		if (no_mbuf)
+			PGT_DROP(w->id, sport, NO_MBUF);
+		return;
+	}
+	originated(m, sport);
+	pgt_stats_worker[w->id].port[sport].cnt[counter]++;
+	local_output(w, m);
+}
+
 /* Send an ICMP error about @p orig, which the caller still owns. */
 static void
 icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
@@ -53,19 +81,10 @@ icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
 	struct rte_mbuf *m;
 	bool no_mbuf;
 
-	if (!pgt_icmp_allow(&w->icmp, w->now)) {
-		PGT_COUNT(w->id, sport, ICMP_RATELIMITED, 1);
+	if (!answer_allowed(w, sport))
 		return;
-	}
 	m = pgt_icmp_error(w->pool, orig, type, code, info, &no_mbuf);
-	if (m == NULL) {
-		if (no_mbuf)
-			PGT_DROP(w->id, sport, NO_MBUF);
-		return;
-	}
-	originated(m, sport);
-	PGT_COUNT(w->id, sport, ICMP_ERRORS_OUT, 1);
-	local_output(w, m);
+	answer_send(w, m, no_mbuf, sport, PGT_CNT_ICMP_ERRORS_OUT);
 }
 
 /* REJECT --reject-with tcp-reset: answer @p orig, which the caller owns. */
@@ -76,19 +95,10 @@ tcp_reset(struct pgt_worker *w, struct rte_mbuf *orig)
 	struct rte_mbuf *m;
 	bool no_mbuf;
 
-	if (!pgt_icmp_allow(&w->icmp, w->now)) {
-		PGT_COUNT(w->id, sport, ICMP_RATELIMITED, 1);
+	if (!answer_allowed(w, sport))
 		return;
-	}
 	m = pgt_icmp_tcp_reset(w->pool, orig, &no_mbuf);
-	if (m == NULL) {
-		if (no_mbuf)
-			PGT_DROP(w->id, sport, NO_MBUF);
-		return;
-	}
-	originated(m, sport);
-	PGT_COUNT(w->id, sport, TCP_RESETS_OUT, 1);
-	local_output(w, m);
+	answer_send(w, m, no_mbuf, sport, PGT_CNT_TCP_RESETS_OUT);
 }
 
 /* Drop @p m with @p reason after an ICMP error about it. */

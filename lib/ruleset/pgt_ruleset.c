@@ -940,16 +940,14 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 static inline bool
 rule_match(const struct pgt_rs_crule *r, struct pgt_rs_pkt *p)
 {
-	uint32_t src = rte_be_to_cpu_32(p->ip->src_addr);
-	uint32_t dst = rte_be_to_cpu_32(p->ip->dst_addr);
 	const struct pgt_rs_minst *m;
 	unsigned int i;
 	bool hit;
 
-	hit = (src & r->smsk) == r->src;
+	hit = (p->src & r->smsk) == r->src;
 	if (hit == !!(r->inv & PGT_RS_INV_SRC))
 		return false;
-	hit = (dst & r->dmsk) == r->dst;
+	hit = (p->dst & r->dmsk) == r->dst;
 	if (hit == !!(r->inv & PGT_RS_INV_DST))
 		return false;
 	if (!((r->in_ports >> (p->in_port == PGT_PORT_NONE ? NO_IFACE_BIT :
@@ -1072,6 +1070,9 @@ pgt_ruleset_run(const struct pgt_ruleset *rs, enum pgt_hook hook,
 	uint16_t frag;
 
 	p->hook = (uint8_t)hook;
+	/* Read once here, not by every rule: rules may rewrite neither. */
+	p->src = rte_be_to_cpu_32(p->ip->src_addr);
+	p->dst = rte_be_to_cpu_32(p->ip->dst_addr);
 	p->ip_len = rte_be_to_cpu_16(p->ip->total_length);
 	frag = rte_be_to_cpu_16(p->ip->fragment_offset);
 	p->frag_off = frag & RTE_IPV4_HDR_OFFSET_MASK;

@@ -73,6 +73,7 @@ struct pgt_rs_pkt {
 	 *  not complete in the first segment. */
 	const uint8_t *l4;
 	uint16_t l4_len;	/**< Bytes of transport header and data. */
+	uint32_t src, dst;	/**< IP addresses, host order. */
 	uint16_t ip_len;	/**< IP total length (counted in rule bytes). */
 	uint16_t sport, dport;	/**< Host order, TCP/UDP only. */
 	uint16_t frag_off;	/**< Fragment offset (0: first or whole). */

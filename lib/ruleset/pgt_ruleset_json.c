@@ -310,13 +310,10 @@ pgt_rs_chains_json(int table, const char *chain)
 	static struct pgt_rs_chain *list[PGT_RS_MAX_CHAINS];
 	const struct pgt_rs_mtable *t = pgt_rs_live()->t[table];
 	json_t *out = json_array(), *rules, *c;
-	unsigned int i, j, n = 0;
+	unsigned int i, j, n;
 	uint64_t p, b;
 
-	for (i = 0; i < t->nb_chains; i++)
-		if (t->chains[i] != NULL && (chain == NULL ||
-				strcmp(t->chains[i]->name, chain) == 0))
-			list[n++] = t->chains[i];
+	n = pgt_rs_sorted_chains(t, chain, list);
 	for (i = 0; i < n; i++) {
 		rules = json_array();
 		for (j = 0; j < list[i]->nb_rules; j++)

@@ -175,6 +175,10 @@ const struct pgt_match_ops *pgt_rs_match_find(const char *name);
 const struct pgt_target_ops *pgt_rs_target_find(const char *name);
 
 /* Printers (pgt_ruleset_print.c). */
+/* The chains of @p t named @p chain (NULL: all) as iptables orders them:
+ * built-in first, then by name. @p out holds PGT_RS_MAX_CHAINS. */
+unsigned int pgt_rs_sorted_chains(const struct pgt_rs_mtable *t,
+	const char *chain, struct pgt_rs_chain **out);
 void pgt_rs_print_rule(FILE *f, const char *chain,
 	const struct pgt_rs_rule *r, bool counters);
 void pgt_rs_list_rules(FILE *f, int table, const char *chain, bool counters);

@@ -28,17 +28,22 @@ struct iptables_args {
 	const char *command;
 };
 
+/*
+ * Tokenize @p command as iptables-restore does and run it with @p run,
+ * which writes any listing to a stream: it becomes {"output": text}.
+ */
 static int
-rpc_iptables(void *argp, json_t **result, struct pgt_rpc_err *err)
+run_words(const char *command,
+	int (*run)(int argc, char **argv, FILE *out, struct pgt_rs_err *e),
+	json_t **result, struct pgt_rpc_err *err)
 {
-	struct iptables_args *args = argp;
 	struct pgt_rs_err e = { .msg = "" };
 	char **argv = NULL, *text = NULL;
 	size_t len = 0;
 	FILE *out;
 	int argc = 0, rc;
 
-	rc = pgt_rs_tokenize(args->command, &argv, &argc, &e);
+	rc = pgt_rs_tokenize(command, &argv, &argc, &e);
 	if (rc != 0)
 		return rs_error(err, rc, &e);
 	rc = capture(&text, &len, &out);
@@ -46,7 +51,7 @@ rpc_iptables(void *argp, json_t **result, struct pgt_rpc_err *err)
 		pgt_rs_free_argv(argv, argc);
 		return rc;
 	}
-	rc = pgt_ruleset_command(argc, argv, out, &e);
+	rc = run(argc, argv, out, &e);
 	fclose(out);
 	pgt_rs_free_argv(argv, argc);
 	if (rc != 0) {
@@ -56,6 +61,13 @@ rpc_iptables(void *argp, json_t **result, struct pgt_rpc_err *err)
 	*result = len > 0 ? json_pack("{s:s}", "output", text) : NULL;
 	free(text);
 	return 0;
+}
+
+static int
+rpc_iptables(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	return run_words(((struct iptables_args *)argp)->command,
+		pgt_ruleset_command, result, err);
 }
 
 static const struct pgt_rpc_param iptables_params[] = {
@@ -72,31 +84,8 @@ PGT_RPC_METHOD(iptables_method, "iptables",
 static int
 rpc_ipset(void *argp, json_t **result, struct pgt_rpc_err *err)
 {
-	struct iptables_args *args = argp;
-	struct pgt_rs_err e = { .msg = "" };
-	char **argv = NULL, *text = NULL;
-	size_t len = 0;
-	FILE *out;
-	int argc = 0, rc;
-
-	rc = pgt_rs_tokenize(args->command, &argv, &argc, &e);
-	if (rc != 0)
-		return rs_error(err, rc, &e);
-	rc = capture(&text, &len, &out);
-	if (rc != 0) {
-		pgt_rs_free_argv(argv, argc);
-		return rc;
-	}
-	rc = pgt_ruleset_ipset(argc, argv, out, &e);
-	fclose(out);
-	pgt_rs_free_argv(argv, argc);
-	if (rc != 0) {
-		free(text);
-		return rs_error(err, rc, &e);
-	}
-	*result = len > 0 ? json_pack("{s:s}", "output", text) : NULL;
-	free(text);
-	return 0;
+	return run_words(((struct iptables_args *)argp)->command,
+		pgt_ruleset_ipset, result, err);
 }
 
 static const struct pgt_rpc_param ipset_params[] = {

@@ -7,7 +7,6 @@ PGT_DIFF_ROUNDS (default 8) rulesets are tried; raise it for a soak."""
 import os
 import random
 import subprocess
-import time
 
 import pytest
 

@@ -6,23 +6,14 @@ host unreachable when resolution fails), with every buffer returned."""
 import pytest
 from scapy.all import ICMP, IP, UDP, Ether, Raw, rdpcap
 
-from conftest import pcap_daemon
+from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
+                      PCAP_MAC0 as MAC0, PCAP_SERVER as SERVER, pcap_daemon,
+                      pcap_router_config)
 
-MAC0 = "02:70:63:61:70:00"
-CLIENT_MAC = "02:00:00:00:01:02"
-CLIENT, SERVER = "10.1.0.2", "10.2.0.2"
 UNRESOLVED = "10.2.0.99"        # nobody answers ARP for it
 LOGGED, PARKED = 3000, 400
 
-CONFIG = [
-    {"method": "ip_addr_add", "params": {"address": "10.1.0.1/24",
-                                         "port": "port0"}},
-    {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
-                                         "port": "port1"}},
-    {"method": "ip_neigh_add", "params": {"address": CLIENT, "port": "port0",
-                                          "mac": CLIENT_MAC}},
-    {"method": "ip_neigh_add", "params": {"address": SERVER, "port": "port1",
-                                          "mac": "02:00:00:00:02:02"}},
+CONFIG = pcap_router_config() + [
     {"method": "icmp_ratelimit_set", "params": {"rate": 0}},
     {"method": "iptables_restore", "params": {"text":
         "*filter\n-A FORWARD -p udp -m udp --dport 7 -j LOG "

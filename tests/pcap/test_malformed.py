@@ -8,11 +8,9 @@ import pytest
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, IPOption,
                        Raw, fragment)
 
-from conftest import pcap_daemon
-
-MAC0 = "02:70:63:61:70:00"
-CLIENT_MAC = "02:00:00:00:01:02"
-CLIENT, SERVER = "10.1.0.2", "10.2.0.2"
+from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
+                      PCAP_MAC0 as MAC0, PCAP_SERVER as SERVER, pcap_daemon,
+                      pcap_router_config)
 
 RULES = """*raw
 :PREROUTING ACCEPT [0:0]
@@ -49,15 +47,7 @@ COMMIT
 COMMIT
 """
 
-CONFIG = [
-    {"method": "ip_addr_add", "params": {"address": "10.1.0.1/24",
-                                         "port": "port0"}},
-    {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
-                                         "port": "port1"}},
-    {"method": "ip_neigh_add", "params": {"address": CLIENT, "port": "port0",
-                                          "mac": CLIENT_MAC}},
-    {"method": "ip_neigh_add", "params": {"address": SERVER, "port": "port1",
-                                          "mac": "02:00:00:00:02:02"}},
+CONFIG = pcap_router_config() + [
     {"method": "ipset_restore", "params": {
         "command": "create bad hash:ip\nadd bad 10.1.0.66\n"}},
     {"method": "iptables_restore", "params": {"text": RULES}},

@@ -6,13 +6,9 @@ import re
 import pytest
 from scapy.all import ICMP, IP, TCP, UDP, Ether, Raw, rdpcap
 
-from conftest import pcap_daemon
-
-MAC0 = "02:70:63:61:70:00"
-CLIENT_MAC = "02:00:00:00:01:02"
-SERVER_MAC = "02:00:00:00:02:02"
-CLIENT = "10.1.0.2"
-SERVER = "10.2.0.2"
+from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
+                      PCAP_MAC0 as MAC0, PCAP_SERVER as SERVER, pcap_daemon,
+                      pcap_router_config)
 
 RULES = """*raw
 :PREROUTING ACCEPT [0:0]
@@ -66,15 +62,7 @@ COMMIT
 COMMIT
 """
 
-CONFIG = [
-    {"method": "ip_addr_add", "params": {"address": "10.1.0.1/24",
-                                         "port": "port0"}},
-    {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
-                                         "port": "port1"}},
-    {"method": "ip_neigh_add", "params": {"address": CLIENT, "port": "port0",
-                                          "mac": CLIENT_MAC}},
-    {"method": "ip_neigh_add", "params": {"address": SERVER, "port": "port1",
-                                          "mac": SERVER_MAC}},
+CONFIG = pcap_router_config() + [
     {"method": "iptables_restore", "params": {"text": RULES}},
 ]
 

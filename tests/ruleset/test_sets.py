@@ -5,10 +5,10 @@ daemon on net_pcap."""
 import pytest
 from scapy.all import IP, UDP, Ether, Raw, rdpcap
 
-from conftest import RpcError, pcap_daemon
-
-MAC0 = "02:70:63:61:70:00"
-CLIENT, SERVER = "10.1.0.2", "10.2.0.2"
+from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
+                      PCAP_MAC0 as MAC0, PCAP_SERVER as SERVER, pcap_daemon,
+                      pcap_router_config)
+from conftest import RpcError
 
 SETS = """create svc hash:ip,port family inet hashsize 1024 maxelem 100
 add svc 10.2.0.2,udp:88
@@ -25,20 +25,14 @@ RULES = """*filter
 -A FORWARD -p udp -m udp --dport 89 -m set --match-set nets src -j ACCEPT
 COMMIT
 """
-CONFIG = [
-    {"method": "ip_addr_add", "params": {"address": "10.1.0.1/16",
-                                         "port": "port0"}},
-    {"method": "ip_addr_add", "params": {"address": "10.2.0.1/24",
-                                         "port": "port1"}},
-    {"method": "ip_neigh_add", "params": {"address": SERVER, "port": "port1",
-                                          "mac": "02:00:00:00:02:02"}},
+CONFIG = pcap_router_config() + [
     {"method": "ipset_restore", "params": {"command": SETS}},
     {"method": "iptables_restore", "params": {"text": RULES}},
 ]
 
 
 def udp(dport, src=CLIENT):
-    return Ether(src="02:00:00:00:01:02", dst=MAC0) / \
+    return Ether(src=CLIENT_MAC, dst=MAC0) / \
         IP(src=src, dst=SERVER) / UDP(sport=dport, dport=dport) / Raw(b"s")
 
 
