@@ -233,17 +233,21 @@ class NsRouter:
             sh("ip", "netns", "del", ns, check=False)
 
 
-def pcap_daemon(tmp, packets, config):
-    """pktgate on two net_pcap ports, port0 reading @packets; returns the
-    daemon (started) and the output pcap paths of port0 and port1."""
+def pcap_daemon(tmp, packets, config, extra=()):
+    """pktgate on two net_pcap ports, port0 reading @packets (a list, or
+    the path of a pcap file); returns the daemon (started) and the output
+    pcap paths of port0 and port1."""
     from scapy.all import wrpcap
     in0, in1 = tmp / "in0.pcap", tmp / "in1.pcap"
     out0, out1 = tmp / "out0.pcap", tmp / "out1.pcap"
-    wrpcap(str(in0), packets)
+    if isinstance(packets, list):
+        wrpcap(str(in0), packets)
+    else:
+        in0 = packets
     wrpcap(str(in1), [])
     d = Daemon(tmp, [f"net_pcap0,rx_pcap={in0},tx_pcap={out0}",
                      f"net_pcap1,rx_pcap={in1},tx_pcap={out1}"],
-               config=write_config(tmp / "cfg.json", config))
+               config=write_config(tmp / "cfg.json", config), extra=extra)
     d.start()
     return d, str(out0), str(out1)
 

@@ -21,6 +21,7 @@
 #include <rte_mbuf.h>
 
 #include "pgt_config.h"
+#include "pgt_conntrack.h"
 #include "pgt_log.h"
 #include "pgt_neigh.h"
 #include "pgt_pipeline.h"
@@ -39,6 +40,7 @@ PGT_LOG_REGISTER(main);
 #define DEFAULT_MAX_ROUTES	65536
 #define DEFAULT_MAX_NEIGH	16384
 #define DEFAULT_MAX_RULES	65536
+#define DEFAULT_CONNTRACK_MAX	65536
 #define MGMT_POLL_MS		5
 
 struct options {
@@ -49,6 +51,7 @@ struct options {
 	uint32_t max_routes;
 	uint32_t max_neigh;
 	uint32_t max_rules;
+	uint32_t conntrack_max;
 };
 
 static volatile sig_atomic_t quit;
@@ -73,9 +76,10 @@ usage(const char *prog)
 		"  --max-routes N       routing table size (default %u)\n"
 		"  --max-neigh N        ARP table size (default %u)\n"
 		"  --max-rules N        firewall rules, all tables (default %u)\n"
+		"  --conntrack-max N    connections tracked (default %u)\n"
 		"Every lcore but the main one runs a worker; give at least 2.\n",
 		prog, DEFAULT_RPC_SOCKET, DEFAULT_MBUFS, DEFAULT_MAX_ROUTES,
-		DEFAULT_MAX_NEIGH, DEFAULT_MAX_RULES);
+		DEFAULT_MAX_NEIGH, DEFAULT_MAX_RULES, DEFAULT_CONNTRACK_MAX);
 }
 
 static int
@@ -107,6 +111,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "max-routes", required_argument, NULL, 'r' },
 		{ "max-neigh", required_argument, NULL, 'n' },
 		{ "max-rules", required_argument, NULL, 'R' },
+		{ "conntrack-max", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -144,6 +149,11 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'R':
 			if (parse_u32("max-rules", optarg, 16, 1u << 24,
 					&o->max_rules) < 0)
+				return -EINVAL;
+			break;
+		case 'C':
+			if (parse_u32("conntrack-max", optarg, 16, 1u << 24,
+					&o->conntrack_max) < 0)
 				return -EINVAL;
 			break;
 		case 'h':
@@ -217,6 +227,8 @@ setup(const struct options *o)
 	if (rc == 0)
 		rc = pgt_route_init(o->max_routes);
 	if (rc == 0)
+		rc = pgt_ct_init(nb_workers, o->conntrack_max);
+	if (rc == 0)
 		rc = pgt_ruleset_init(nb_workers, o->max_rules);
 	if (rc == 0) {
 		pc = (struct pgt_pipeline_conf){ .nb_workers = nb_workers,
@@ -233,9 +245,11 @@ teardown(void)
 	unsigned int avail;
 
 	pgt_rpc_server_stop();
+	pgt_pipeline_fini();
 	pgt_port_fini();
 	pgt_route_fini();
 	pgt_neigh_fini();
+	pgt_ct_fini();
 	pgt_rcu_fini();
 	if (pkt_pool != NULL) {
 		avail = rte_mempool_avail_count(pkt_pool);
@@ -257,6 +271,7 @@ main(int argc, char **argv)
 		.max_routes = DEFAULT_MAX_ROUTES,
 		.max_neigh = DEFAULT_MAX_NEIGH,
 		.max_rules = DEFAULT_MAX_RULES,
+		.conntrack_max = DEFAULT_CONNTRACK_MAX,
 	};
 	char msg[512];
 	unsigned int lcore;
@@ -314,6 +329,7 @@ main(int argc, char **argv)
 		pgt_rpc_server_poll(MGMT_POLL_MS);
 		pgt_neigh_poll();
 		pgt_ruleset_poll();
+		pgt_ct_poll();
 	}
 
 	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);

@@ -308,6 +308,8 @@ usage(FILE *f)
 		"  iptables-save [-c] [-t TABLE]\n"
 		"  ipset create|add|del|test|list|save|flush|destroy ...\n"
 		"  iptables-restore [--noflush] [-c] [FILE]\n"
+		"  conntrack -L|-D [FILTERS] [-o extended,id] | -F | -C | -S\n"
+		"  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until killed\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
 		"Default socket: %s\n", DEFAULT_SOCKET);
@@ -665,6 +667,84 @@ cmd_iptables_restore(int argc, char **argv)
 	done(call("iptables_restore", params));
 }
 
+/*
+ * conntrack: conntrack-tools' words. -L and -D come in chunks (each call
+ * returns a cursor to go on from); -E polls for events until killed.
+ */
+static void
+cmd_conntrack(int argc, char **argv)
+{
+	const char *summary_fmt = NULL, *verb = "shown";
+	long long entries = 0, lost;
+	char *line = NULL;
+	size_t len = 0;
+	bool events = false, flush = false;
+	json_t *res, *params, *cur;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strpbrk(argv[i], " \t\n") != NULL)
+			die("conntrack: '%s': words cannot contain blanks",
+				argv[i]);
+		append_word(&line, &len, argv[i]);
+		if (strcmp(argv[i], "-E") == 0 || strcmp(argv[i], "--event") == 0)
+			events = true;
+		if (strcmp(argv[i], "-F") == 0 || strcmp(argv[i], "--flush") == 0)
+			flush = true;
+		if (strcmp(argv[i], "-L") == 0 || strcmp(argv[i], "--dump") == 0)
+			summary_fmt = "%s: %lld flow entries have been %s.\n";
+		if (strcmp(argv[i], "-D") == 0 ||
+				strcmp(argv[i], "--delete") == 0) {
+			summary_fmt = "%s: %lld flow entries have been %s.\n";
+			verb = "deleted";
+		}
+	}
+	if (line == NULL)
+		die("usage: conntrack -L|-D|-F|-C|-S|-E [filters]");
+	if (events) {
+		params = json_pack("{s:s}", "command", line);
+		for (;;) {
+			res = call("conntrack_events", json_deep_copy(params));
+			fputs(str(res, "output"), stdout);
+			fflush(stdout);
+			lost = num(res, "lost");
+			if (lost > 0)
+				fprintf(stderr, "conntrack (pktgate): %lld events lost\n",
+					lost);
+			json_object_set(params, "since_hi",
+				json_object_get(res, "next_hi"));
+			json_object_set(params, "since_lo",
+				json_object_get(res, "next_lo"));
+			json_decref(res);
+			usleep(100000);
+		}
+	}
+	params = json_pack("{s:s}", "command", line);
+	for (;;) {
+		res = call("conntrack", json_deep_copy(params));
+		if (json_output)
+			print_json(res);
+		else
+			fputs(str(res, "output"), stdout);
+		entries += num(res, "entries");
+		cur = json_object_get(res, "cursor");
+		if (cur == NULL) {
+			json_decref(res);
+			break;
+		}
+		json_object_set(params, "cursor", cur);
+		json_decref(res);
+	}
+	json_decref(params);
+	free(line);
+	if (summary_fmt != NULL)
+		fprintf(stderr, summary_fmt, "conntrack (pktgate)", entries,
+			verb);
+	else if (flush)
+		fputs("conntrack (pktgate): connection tracking table has been emptied.\n",
+			stderr);
+}
+
 static void
 cmd_rpc(int argc, char **argv)
 {
@@ -722,6 +802,8 @@ main(int argc, char **argv)
 		cmd_iptables_restore(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "host") == 0)
 		cmd_host(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "conntrack") == 0)
+		cmd_conntrack(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)
 		cmd_rpc(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "save") == 0 && argc == 1) {

@@ -138,14 +138,16 @@ mark_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	return ((p->meta->mark & d->mask) == d->value) != d->inv;
 }
 
-/*
- * xt_connmark: a packet without a connection never matches, negated or
- * not; until pktgate tracks connections no packet has one.
- */
+/* xt_connmark: a packet without a connection never matches, negated or
+ * not. */
 static bool
 connmark_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
-	return false;
+	const struct mark_data *d = data;
+
+	if (p->ct == NULL)
+		return false;
+	return ((p->ct->mark & d->mask) == d->value) != d->inv;
 }
 
 static const struct pgt_rs_opt mark_opts[] = {
@@ -163,7 +165,7 @@ PGT_MATCH_REGISTER(mark_ops);
 static struct pgt_match_ops connmark_ops = {
 	.name = "connmark", .size = sizeof(struct mark_data), .opts = mark_opts,
 	.parse = mark_parse, .finish = connmark_finish, .print = mark_print,
-	.list = connmark_list, .match = connmark_match,
+	.list = connmark_list, .match = connmark_match, .conntrack = true,
 };
 PGT_MATCH_REGISTER(connmark_ops);
 

@@ -13,10 +13,10 @@
 #include "pgt_ruleset.h"
 
 /*
- * CONNMARK changes the mark of the packet's connection. Until pktgate
- * tracks connections a packet has none, and Linux's target does nothing
- * for such a packet (XT_CONTINUE): so does this one, keeping its place and
- * counters until connection tracking gives it a connection to mark.
+ * CONNMARK changes the mark of the packet's connection (or copies it to
+ * and from the packet's mark). A packet without a connection is left alone
+ * (XT_CONTINUE), as on Linux. The connection is the worker's own: a plain
+ * store, which the management thread reads whole (32 bits).
  */
 
 enum { CM_SET = 1, CM_SAVE, CM_RESTORE };
@@ -140,7 +140,24 @@ cm_list(const void *data, FILE *f)
 static enum pgt_verdict
 cm_exec(const void *data, struct pgt_rs_pkt *p)
 {
-	return PGT_VERDICT_CONTINUE;	/* no connection: nothing to mark */
+	const struct connmark_tg_data *d = data;
+	struct pgt_ct_conn *ct = p->ct;
+
+	if (ct == NULL)
+		return PGT_VERDICT_CONTINUE;
+	switch (d->mode) {
+	case CM_SET:
+		ct->mark = (ct->mark & ~d->ctmask) ^ d->ctmark;
+		break;
+	case CM_SAVE:
+		ct->mark = (ct->mark & ~d->ctmask) ^ (p->meta->mark & d->nfmask);
+		break;
+	default:
+		p->meta->mark = (p->meta->mark & ~d->nfmask) ^
+			(ct->mark & d->ctmask);
+		break;
+	}
+	return PGT_VERDICT_CONTINUE;
 }
 
 static const struct pgt_rs_opt cm_opts[] = {
@@ -156,7 +173,7 @@ static struct pgt_target_ops connmark_tg_ops = {
 	.name = "CONNMARK", .size = sizeof(struct connmark_tg_data),
 	.opts = cm_opts, .tables = 0x1f,
 	.parse = cm_parse, .finish = cm_finish, .print = cm_print,
-	.list = cm_list, .exec = cm_exec,
+	.list = cm_list, .exec = cm_exec, .conntrack = true,
 };
 PGT_TARGET_REGISTER(connmark_tg_ops);
 

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DNAT, SNAT, MASQUERADE, REDIRECT (libxt_DNAT, libxt_SNAT,
- * libxt_MASQUERADE, libxt_REDIRECT): parsed, checked, stored, listed and
- * saved as iptables does. They live in the nat table, which Linux consults
- * for a connection's first packet only, so they take effect with
- * connection tracking; until then the nat table is not run.
+ * libxt_MASQUERADE, libxt_REDIRECT). The nat table runs for a connection's
+ * first packet only: these targets bind the connection (pgt_ct_nat_setup)
+ * and conntrack translates every packet of it from then on, both ways.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "pgt_conntrack.h"
 #include "pgt_inet.h"
+#include "pgt_port.h"
 #include "pgt_ruleset.h"
 
 #define H(x) (1u << PGT_HOOK_##x)
@@ -227,6 +228,103 @@ redir_list(const void *data, FILE *f)
 	print_flags(d, f, "");
 }
 
+/* Execution (worker context) */
+
+static enum pgt_nat_manip
+hook_manip(uint8_t hook)
+{
+	return hook == PGT_HOOK_PREROUTING || hook == PGT_HOOK_OUTPUT ?
+		PGT_NAT_MANIP_DST : PGT_NAT_MANIP_SRC;
+}
+
+/* Bind the connection to @p r: ACCEPT ends the nat table for it; no free
+ * port drops the packet (the client retries, maybe with another port). */
+static enum pgt_verdict
+nat_bind(struct pgt_rs_pkt *p, const struct pgt_nat_range *r)
+{
+	if (pgt_ct_nat_setup(p->worker, p->m, hook_manip(p->hook), r) ==
+			-ENOSPC) {
+		p->nat_failed = true;
+		return PGT_VERDICT_DROP;
+	}
+	return PGT_VERDICT_ACCEPT;
+}
+
+static void
+range_of(const struct nat_data *d, struct pgt_nat_range *r)
+{
+	*r = (struct pgt_nat_range){ .min_addr = d->addr[0],
+		.max_addr = d->addr[1], .min_port = d->port[0],
+		.max_port = d->port[1] };
+	if (d->has_addr)
+		r->flags |= PGT_NAT_F_MAP_IPS;
+	if (d->has_port)
+		r->flags |= PGT_NAT_F_PROTO;
+	if (d->random)
+		r->flags |= PGT_NAT_F_RANDOM;
+	if (d->random_fully)
+		r->flags |= PGT_NAT_F_RANDOM_FULLY;
+	if (d->persistent)
+		r->flags |= PGT_NAT_F_PERSISTENT;
+}
+
+static enum pgt_verdict
+to_exec(const void *data, struct pgt_rs_pkt *p)
+{
+	struct pgt_nat_range r;
+
+	range_of(data, &r);
+	return nat_bind(p, &r);
+}
+
+/*
+ * MASQUERADE: SNAT to the address the output port would use towards the
+ * destination, chosen now (a port's addresses may change later; the
+ * connection keeps the one it started with, as on Linux).
+ */
+static enum pgt_verdict
+masq_exec(const void *data, struct pgt_rs_pkt *p)
+{
+	const struct pgt_port_view *v = pgt_port_view_get();
+	struct pgt_nat_range r;
+	uint32_t src;
+
+	if (p->out_port == PGT_PORT_NONE || pgt_port_select_src(
+			&v->port[p->out_port], p->dst, &src) != 0)
+		return PGT_VERDICT_DROP;
+	range_of(data, &r);
+	r.min_addr = r.max_addr = src;
+	r.flags |= PGT_NAT_F_MAP_IPS;
+	return nat_bind(p, &r);
+}
+
+/*
+ * REDIRECT: DNAT to the box itself, the first address of the arrival port
+ * (PREROUTING); for the host's own packets (OUTPUT), which pktgate has no
+ * loopback for, the address of the port they would leave by. The host
+ * interface then delivers them to the listening program.
+ */
+static enum pgt_verdict
+redir_exec(const void *data, struct pgt_rs_pkt *p)
+{
+	const struct pgt_port_view *v = pgt_port_view_get();
+	uint16_t port = p->hook == PGT_HOOK_PREROUTING ? p->in_port :
+		p->out_port;
+	struct pgt_nat_range r;
+	uint32_t addr;
+
+	if (port == PGT_PORT_NONE || v->port[port].nb_addrs == 0)
+		return PGT_VERDICT_DROP;
+	if (p->hook == PGT_HOOK_PREROUTING)
+		addr = v->port[port].addrs[0].addr;
+	else if (pgt_port_select_src(&v->port[port], p->dst, &addr) != 0)
+		return PGT_VERDICT_DROP;
+	range_of(data, &r);
+	r.min_addr = r.max_addr = addr;
+	r.flags |= PGT_NAT_F_MAP_IPS;
+	return nat_bind(p, &r);
+}
+
 static const struct pgt_rs_opt dnat_opts[] = {
 	{ "to-destination", 1, false }, { "random", 0, false },
 	{ "persistent", 0, false },
@@ -254,6 +352,7 @@ static struct pgt_target_ops dnat_ops = {
 	.name = "DNAT", .size = sizeof(struct nat_data), .opts = dnat_opts,
 	.tables = 1u << PGT_TABLE_NAT, .hooks = H(PREROUTING) | H(OUTPUT),
 	.parse = nat_parse, .finish = dnat_finish, .print = dnat_print,
+	.exec = to_exec, .conntrack = true,
 	.list = to_list,
 };
 PGT_TARGET_REGISTER(dnat_ops);
@@ -262,6 +361,7 @@ static struct pgt_target_ops snat_ops = {
 	.name = "SNAT", .size = sizeof(struct nat_data), .opts = snat_opts,
 	.tables = 1u << PGT_TABLE_NAT, .hooks = H(POSTROUTING) | H(INPUT),
 	.parse = nat_parse, .finish = snat_finish, .print = snat_print,
+	.exec = to_exec, .conntrack = true,
 	.list = to_list,
 };
 PGT_TARGET_REGISTER(snat_ops);
@@ -271,7 +371,7 @@ static struct pgt_target_ops masq_ops = {
 	.opts = masq_opts,
 	.tables = 1u << PGT_TABLE_NAT, .hooks = H(POSTROUTING),
 	.parse = nat_parse, .finish = ports_finish, .print = ports_print,
-	.list = masq_list,
+	.list = masq_list, .exec = masq_exec, .conntrack = true,
 };
 PGT_TARGET_REGISTER(masq_ops);
 
@@ -280,6 +380,6 @@ static struct pgt_target_ops redir_ops = {
 	.opts = redir_opts,
 	.tables = 1u << PGT_TABLE_NAT, .hooks = H(PREROUTING) | H(OUTPUT),
 	.parse = nat_parse, .finish = ports_finish, .print = ports_print,
-	.list = redir_list,
+	.list = redir_list, .exec = redir_exec, .conntrack = true,
 };
 PGT_TARGET_REGISTER(redir_ops);

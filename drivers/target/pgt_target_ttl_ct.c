@@ -109,9 +109,9 @@ static struct pgt_target_ops ttl_tg_ops = {
 PGT_TARGET_REGISTER(ttl_tg_ops);
 
 /*
- * CT --notrack and NOTRACK: exempt a packet from connection tracking. Until
- * pktgate tracks connections every packet is untracked already, so the
- * target has nothing to do; it keeps the rule, its place and its counters.
+ * CT --notrack and NOTRACK: exempt a packet from connection tracking. The
+ * raw table runs before the conntrack lookup, which then leaves the packet
+ * UNTRACKED: no state, no NAT.
  */
 
 struct ct_data {
@@ -156,6 +156,8 @@ notrack_list(const void *data, FILE *f)
 static enum pgt_verdict
 ct_exec(const void *data, struct pgt_rs_pkt *p)
 {
+	p->meta->ctinfo = PGT_CT_UNTRACKED;
+	p->ctinfo = PGT_CT_UNTRACKED;
 	return PGT_VERDICT_CONTINUE;
 }
 

@@ -9,6 +9,9 @@
  * IPv4 header (meta->l3_off == 0); the Ethernet header is written last, once
  * the neighbour's MAC is known.
  */
+/* rte_ip_frag_table_del_expired_entries() is experimental in DPDK 22.11. */
+#define ALLOW_EXPERIMENTAL_API 1
+
 #include <rte_arp.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
@@ -42,6 +45,7 @@ originated(struct rte_mbuf *m, uint16_t port)
 	meta->out_port = port;
 	meta->mark = 0;
 	meta->l2_bcast = 0;
+	pgt_ct_detach(meta);
 }
 
 /*
@@ -57,10 +61,14 @@ answer_allowed(struct pgt_worker *w, uint16_t sport)
 	return false;
 }
 
-/* Send answer @p m (NULL: none may be sent, or no mbuf was free). */
+/*
+ * Send answer @p m about @p orig (m NULL: none may be sent, or no mbuf was
+ * free). It belongs to @p orig's connection, so NAT translates it back.
+ */
 static void
-answer_send(struct pgt_worker *w, struct rte_mbuf *m, bool no_mbuf,
-	uint16_t sport, enum pgt_counter counter)
+answer_send(struct pgt_worker *w, struct rte_mbuf *m,
+	const struct rte_mbuf *orig, bool no_mbuf, uint16_t sport,
+	enum pgt_counter counter)
 {
 	if (m == NULL) {
 		if (no_mbuf)
@@ -68,6 +76,7 @@ answer_send(struct pgt_worker *w, struct rte_mbuf *m, bool no_mbuf,
 		return;
 	}
 	originated(m, sport);
+	pgt_ct_attach(m, orig);
 	pgt_stats_worker[w->id].port[sport].cnt[counter]++;
 	local_output(w, m);
 }
@@ -84,7 +93,7 @@ icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
 	if (!answer_allowed(w, sport))
 		return;
 	m = pgt_icmp_error(w->pool, orig, type, code, info, &no_mbuf);
-	answer_send(w, m, no_mbuf, sport, PGT_CNT_ICMP_ERRORS_OUT);
+	answer_send(w, m, orig, no_mbuf, sport, PGT_CNT_ICMP_ERRORS_OUT);
 }
 
 /* REJECT --reject-with tcp-reset: answer @p orig, which the caller owns. */
@@ -98,7 +107,7 @@ tcp_reset(struct pgt_worker *w, struct rte_mbuf *orig)
 	if (!answer_allowed(w, sport))
 		return;
 	m = pgt_icmp_tcp_reset(w->pool, orig, &no_mbuf);
-	answer_send(w, m, no_mbuf, sport, PGT_CNT_TCP_RESETS_OUT);
+	answer_send(w, m, orig, no_mbuf, sport, PGT_CNT_TCP_RESETS_OUT);
 }
 
 /* Drop @p m with @p reason after an ICMP error about it. */
@@ -111,38 +120,172 @@ reject(struct pgt_worker *w, struct rte_mbuf *m, uint8_t type, uint8_t code,
 }
 
 /*
- * Run the ruleset's @p hook on @p m, whose metadata locates its IPv4
- * header. @return true to go on; false when the ruleset dropped or rejected
- * the packet (it is consumed and counted).
+ * What runs at each hook, in Linux's priority order: the tables, and
+ * between them connection tracking's steps (lookup at -200, destination NAT
+ * at -100, source NAT at 100, confirmation last).
  */
-static inline bool
-run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
-	uint16_t in, uint16_t out)
+enum {
+	STEP_CT = PGT_TABLE_MAX,	/* look up / start the connection */
+	STEP_NAT,			/* bind a new one; translate */
+	STEP_CONFIRM,			/* insert a new one */
+	STEP_END,
+};
+
+#define T(x) PGT_TABLE_##x
+static const uint8_t hook_steps[PGT_HOOK_MAX][8] = {
+	[PGT_HOOK_PREROUTING] = { T(RAW), STEP_CT, T(MANGLE), STEP_NAT,
+		STEP_END },
+	[PGT_HOOK_INPUT] = { T(MANGLE), T(FILTER), T(SECURITY), STEP_NAT,
+		STEP_CONFIRM, STEP_END },
+	[PGT_HOOK_FORWARD] = { T(MANGLE), T(FILTER), T(SECURITY), STEP_END },
+	[PGT_HOOK_OUTPUT] = { T(RAW), STEP_CT, T(MANGLE), STEP_NAT, T(FILTER),
+		T(SECURITY), STEP_END },
+	[PGT_HOOK_POSTROUTING] = { T(MANGLE), STEP_NAT, STEP_CONFIRM,
+		STEP_END },
+};
+#undef T
+
+/* Where a packet handed over at its conntrack step goes on. */
+static const uint8_t resume_step[PGT_HOOK_MAX] = {
+	[PGT_HOOK_PREROUTING] = 1,
+	[PGT_HOOK_OUTPUT] = 1,
+};
+
+static inline enum pgt_nat_manip
+hook_manip(enum pgt_hook hook)
 {
+	return hook == PGT_HOOK_PREROUTING || hook == PGT_HOOK_OUTPUT ?
+		PGT_NAT_MANIP_DST : PGT_NAT_MANIP_SRC;
+}
+
+/* A table said drop or reject: do it. */
+static void
+rule_verdict(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_verdict v,
+	const struct pgt_rs_pkt *p)
+{
+	if (v == PGT_VERDICT_REJECT && p->reject_tcp_reset) {
+		tcp_reset(w, m);
+		pgt_drop(w, m, PGT_DROP_RULE_REJECT);
+	} else if (v == PGT_VERDICT_REJECT) {
+		reject(w, m, p->reject_type, p->reject_code, 0,
+			PGT_DROP_RULE_REJECT);
+	} else {
+		pgt_drop(w, m, PGT_DROP_RULE_DROP);
+	}
+}
+
+static const enum pgt_drop ct_drop_reason[] = {
+	[PGT_CT_DROP_FULL] = PGT_DROP_CT_TABLE_FULL,
+	[PGT_CT_DROP_CLASH] = PGT_DROP_CT_INSERT_FAILED,
+	[PGT_CT_DROP_HANDOFF] = PGT_DROP_CT_HANDOFF_FULL,
+};
+
+/* The nat step: a new connection's binding, then the translation. */
+static bool
+nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	struct pgt_rs_pkt *p, bool *prepared)
+{
+	enum pgt_nat_manip manip = hook_manip(hook);
+	enum pgt_verdict v;
+
+	if (pgt_ct_nat_needs_rules(w->id, m, manip)) {
+		if (pgt_ruleset_table_active(w->rs, PGT_TABLE_NAT, hook)) {
+			if (!*prepared)
+				pgt_ruleset_pkt_prepare(p, hook);
+			*prepared = true;
+			v = pgt_ruleset_run_table(w->rs, PGT_TABLE_NAT, hook, p);
+			if (v != PGT_VERDICT_ACCEPT) {
+				pgt_drop(w, m, p->nat_failed ?
+					PGT_DROP_NAT_NO_PORT : PGT_DROP_RULE_DROP);
+				return false;
+			}
+		}
+		if (pgt_ct_nat_done(w->id, m, manip) != 0) {
+			pgt_drop(w, m, PGT_DROP_NAT_NO_PORT);
+			return false;
+		}
+	}
+	if (pgt_ct_nat_apply(w->id, m, manip))
+		*prepared = false;	/* addresses changed: read again */
+	return true;
+}
+
+/*
+ * Run hook @p hook on @p m, whose metadata locates its IPv4 header, from
+ * the start or (@p resume) from its conntrack step. @return true to go
+ * on; false when the packet was consumed: dropped or rejected (counted),
+ * or handed to the worker that owns its connection.
+ */
+static bool
+run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, bool resume)
+{
+	const struct pgt_ruleset_flags *fl = pgt_ruleset_flags(w->rs);
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	bool tracked = fl->tracking ||
+		(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED);
+	bool prepared = false;
+	enum pgt_ct_verdict cv;
+	const uint8_t *step;
 	struct pgt_rs_pkt p;
 	enum pgt_verdict v;
 
-	if (likely(!pgt_ruleset_hook_active(w->rs, hook)))
+	if (likely(fl->active[hook] == 0 && !tracked))
 		return true;
 	p.m = m;
-	p.meta = pgt_pkt_meta(m);
+	p.meta = meta;
 	p.ip = pgt_pkt_ipv4(m);
 	p.in_port = in;
 	p.out_port = out;
 	p.worker = w->id;
 	p.now = w->now;
-	v = pgt_ruleset_run(w->rs, hook, &p);
-	if (likely(v == PGT_VERDICT_ACCEPT))
-		return true;
-	if (v == PGT_VERDICT_REJECT && p.reject_tcp_reset) {
-		tcp_reset(w, m);
-		pgt_drop(w, m, PGT_DROP_RULE_REJECT);
-	} else if (v == PGT_VERDICT_REJECT) {
-		reject(w, m, p.reject_type, p.reject_code, 0,
-			PGT_DROP_RULE_REJECT);
-	} else
-		pgt_drop(w, m, PGT_DROP_RULE_DROP);
-	return false;
+	p.ct = pgt_ct_get(w->id, meta);
+	p.ctinfo = meta->ctinfo;
+	p.nat_failed = false;
+	for (step = &hook_steps[hook][resume ? resume_step[hook] : 0];
+			*step != STEP_END; step++) {
+		switch (*step) {
+		case STEP_CT:
+			if (!tracked)
+				break;
+			cv = pgt_ct_in(w->id, m, hook, w->now);
+			if (cv == PGT_CT_STOLEN) {
+				PGT_COUNT(w->id, pgt_pkt_stat_port(m), CT_HANDOFF,
+					1);
+				return false;
+			}
+			if (cv != PGT_CT_GO) {
+				pgt_drop(w, m, ct_drop_reason[cv]);
+				return false;
+			}
+			p.ct = pgt_ct_get(w->id, meta);
+			p.ctinfo = meta->ctinfo;
+			break;
+		case STEP_NAT:
+			if (tracked && !nat_step(w, hook, m, &p, &prepared))
+				return false;
+			break;
+		case STEP_CONFIRM:
+			if (pgt_ct_confirm(w->id, m) != PGT_CT_GO) {
+				pgt_drop(w, m, PGT_DROP_CT_INSERT_FAILED);
+				return false;
+			}
+			break;
+		default:
+			if (!pgt_ruleset_table_active(w->rs, *step, hook))
+				break;
+			if (!prepared)
+				pgt_ruleset_pkt_prepare(&p, hook);
+			prepared = true;
+			v = pgt_ruleset_run_table(w->rs, *step, hook, &p);
+			if (unlikely(v != PGT_VERDICT_ACCEPT)) {
+				rule_verdict(w, m, v, &p);
+				return false;
+			}
+			break;
+		}
+	}
+	return true;
 }
 
 void
@@ -282,7 +425,7 @@ ip_output(struct pgt_worker *w, struct rte_mbuf *m)
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 
 	if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE,
-			meta->out_port))
+			meta->out_port, false))
 		return;
 	if (unlikely(!out->up)) {
 		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
@@ -303,6 +446,73 @@ ip_output(struct pgt_worker *w, struct rte_mbuf *m)
 }
 
 /*
+ * Route a locally generated packet by meta->dst: sets out_port and
+ * nexthop. @return PGT_NH_UNICAST or PGT_NH_LOCAL, or -1 when it was
+ * dropped (no route, broadcast, blackhole, unreachable).
+ */
+static int
+output_route(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_nexthop *nh;
+	int idx;
+
+	idx = pgt_route_lookup(meta->dst);
+	if (idx < 0) {
+		pgt_drop(w, m, PGT_DROP_NO_ROUTE);
+		return -1;
+	}
+	nh = &pgt_route_nexthops[idx];
+	switch (nh->type) {
+	case PGT_NH_UNICAST:
+	case PGT_NH_LOCAL:
+		meta->out_port = nh->port;
+		meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+		return nh->type;
+	case PGT_NH_BROADCAST:
+		pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
+		return -1;
+	case PGT_NH_BLACKHOLE:
+		pgt_drop(w, m, PGT_DROP_BLACKHOLE);
+		return -1;
+	default:
+		pgt_drop(w, m, PGT_DROP_UNREACHABLE);
+		return -1;
+	}
+}
+
+/*
+ * OUTPUT, from the start or (@p resume) from its conntrack step; routed
+ * again if NAT changed the destination; then out, or to the host if it is
+ * for the box itself (a REDIRECT, an ICMP error about the host's own
+ * packet), after POSTROUTING as Linux's loopback would run it.
+ */
+static void
+output_hooks(struct pgt_worker *w, struct rte_mbuf *m, int nh_type,
+	bool resume)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	uint32_t dst = meta->dst;
+
+	if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, meta->out_port,
+			resume))
+		return;
+	if (resume || meta->dst != dst) {
+		nh_type = output_route(w, m);
+		if (nh_type < 0)
+			return;
+	}
+	if (nh_type == PGT_NH_LOCAL) {
+		if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE,
+				meta->out_port, false))
+			return;
+		host_deliver(w, m, meta->out_port);
+		return;
+	}
+	ip_output(w, m);
+}
+
+/*
  * A packet pktgate originates (data at its IPv4 header, meta->dst set, IP
  * source 0 unless already chosen): route it, pick its source address, finish
  * its header and send it.
@@ -312,43 +522,18 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-	const struct pgt_nexthop *nh;
 	uint32_t src;
-	int idx;
+	int type;
 
 	meta->l3_off = 0;
-	idx = pgt_route_lookup(meta->dst);
-	if (idx < 0) {
-		pgt_drop(w, m, PGT_DROP_NO_ROUTE);
+	type = output_route(w, m);
+	if (type < 0)
 		return;
-	}
-	nh = &pgt_route_nexthops[idx];
-	switch (nh->type) {
-	case PGT_NH_UNICAST:
-		break;
-	case PGT_NH_LOCAL:
-		/* E.g. an ICMP error about a packet the host sent. */
-		if (ip->src_addr == 0)
-			ip->src_addr = rte_cpu_to_be_32(meta->dst);
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		host_deliver(w, m, nh->port);
-		return;
-	case PGT_NH_BROADCAST:
-		pgt_drop(w, m, PGT_DROP_LOCAL_UNHANDLED);
-		return;
-	case PGT_NH_BLACKHOLE:
-		pgt_drop(w, m, PGT_DROP_BLACKHOLE);
-		return;
-	default:
-		pgt_drop(w, m, PGT_DROP_UNREACHABLE);
-		return;
-	}
-	meta->out_port = nh->port;
-	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
 	if (ip->src_addr == 0) {
-		if (pgt_port_select_src(&w->view->port[nh->port], meta->dst,
-				&src) < 0) {
+		if (type == PGT_NH_LOCAL)
+			src = meta->dst;
+		else if (pgt_port_select_src(&w->view->port[meta->out_port],
+				meta->dst, &src) < 0) {
 			pgt_drop(w, m, PGT_DROP_NO_ROUTE);
 			return;
 		}
@@ -357,9 +542,7 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	}
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, meta->out_port))
-		return;
-	ip_output(w, m);
+	output_hooks(w, m, type, false);
 }
 
 /* Local delivery */
@@ -370,7 +553,8 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	const struct rte_icmp_hdr *icmp;
 
-	if (!run_hook(w, PGT_HOOK_INPUT, m, meta->in_port, PGT_PORT_NONE))
+	if (!run_hook(w, PGT_HOOK_INPUT, m, meta->in_port, PGT_PORT_NONE,
+			false))
 		return;
 	/* The fast path's own answers; then the host. */
 	PGT_COUNT(w->id, meta->in_port, LOCAL_IN, 1);
@@ -396,7 +580,10 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 				return;
 			}
 			PGT_COUNT(w->id, meta->in_port, ICMP_ECHO_REPLIES, 1);
+			/* A new packet now: the request's mark and connection
+			 * stay behind (the reply finds its own). */
 			meta->mark = 0;
+			pgt_ct_detach(meta);
 			local_output(w, m);
 			return;
 		}
@@ -432,7 +619,7 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 	meta->out_port = nh->port;
 	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
 	/* As Linux: FORWARD sees the decremented TTL and the output port. */
-	if (!run_hook(w, PGT_HOOK_FORWARD, m, meta->in_port, nh->port))
+	if (!run_hook(w, PGT_HOOK_FORWARD, m, meta->in_port, nh->port, false))
 		return;
 	rte_pktmbuf_adj(m, meta->l3_off);
 	meta->l3_off = 0;
@@ -547,14 +734,98 @@ arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 	pgt_tx_stage(w, port, m);
 }
 
+/* Reassembly (before conntrack, as Linux's defrag at -400) */
+
+/* Count and free what the reassembly gave up: timeouts, overlaps, too
+ * many fragments, a full table. */
+static void
+free_death_row(struct pgt_worker *w)
+{
+	struct rte_ip_frag_death_row *dr = &w->death_row;
+	uint32_t i;
+
+	for (i = 0; i < dr->cnt; i++)
+		PGT_DROP(w->id, pgt_pkt_stat_port(dr->row[i]), REASSEMBLY);
+	rte_ip_frag_free_death_row(dr, 0);
+}
+
+/* Add fragment @p m; @return the whole datagram once complete, or NULL. */
+static struct rte_mbuf *
+reassemble(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct rte_ipv4_hdr *ip;
+	struct rte_mbuf *r;
+
+	m->l2_len = meta->l3_off;
+	m->l3_len = meta->l3_hlen;
+	r = rte_ipv4_frag_reassemble_packet(w->frag_tbl, &w->death_row, m,
+		w->now, pgt_pkt_ipv4(m));
+	if (w->death_row.cnt > 0)
+		free_death_row(w);
+	if (r == NULL)
+		return NULL;
+	meta = pgt_pkt_meta(r);
+	ip = pgt_pkt_ipv4(r);
+	meta->frag = 0;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	PGT_COUNT(w->id, meta->in_port, REASSEMBLED, 1);
+	return r;
+}
+
+void
+pgt_pipeline_frag_expire(struct pgt_worker *w)
+{
+	rte_ip_frag_table_del_expired_entries(w->frag_tbl, &w->death_row,
+		w->now);
+	if (w->death_row.cnt > 0)
+		free_death_row(w);
+}
+
 /* The received burst */
+
+/* After PREROUTING: to the box, or routed. */
+static void
+prerouting_done(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	uint32_t hop;
+
+	if (meta->dst == UINT32_MAX) {
+		local_input(w, m, PGT_NH_BROADCAST);
+	} else if (pgt_inet_is_multicast(meta->dst)) {
+		pgt_drop(w, m, PGT_DROP_IP_MULTICAST);
+	} else {
+		if (rte_lpm_lookup(pgt_route_lpm, meta->dst, &hop) == 0)
+			hop |= RTE_LPM_LOOKUP_SUCCESS;
+		else
+			hop = 0;
+		ip_route(w, m, hop);
+	}
+}
+
+void
+pgt_pipeline_resume(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+
+	if (meta->ct_hook == PGT_HOOK_OUTPUT) {
+		output_hooks(w, m, PGT_NH_UNICAST, true);
+		return;
+	}
+	if (run_hook(w, PGT_HOOK_PREROUTING, m, meta->in_port, PGT_PORT_NONE,
+			true))
+		prerouting_done(w, m);
+}
 
 void
 pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct pgt_port *p = &w->view->port[port];
-	struct rte_mbuf *ip_pkts[PGT_BURST];
+	bool tracking = pgt_ruleset_flags(w->rs)->tracking;
+	struct rte_mbuf *ip_pkts[PGT_BURST], *m;
 	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
 	struct pgt_pkt_meta *meta;
 	uint64_t bytes = 0;
@@ -566,8 +837,10 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	PGT_COUNT(w->id, port, RX_BYTES, bytes);
 	if (unlikely(!p->up)) {
 		for (i = 0; i < n; i++) {
-			pgt_pkt_meta(pkts[i])->in_port = port;
-			pgt_pkt_meta(pkts[i])->out_port = UINT16_MAX;
+			meta = pgt_pkt_meta(pkts[i]);
+			meta->in_port = port;
+			meta->out_port = UINT16_MAX;
+			meta->ct_flags = 0;
 			pgt_drop(w, pkts[i], PGT_DROP_PORT_DOWN);
 		}
 		return;
@@ -575,26 +848,35 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		switch (pgt_pkt_parse(pkts[i], port, &p->mac)) {
+		m = pkts[i];
+		switch (pgt_pkt_parse(m, port, &p->mac)) {
 		case PGT_PKT_IPV4:
-			meta = pgt_pkt_meta(pkts[i]);
-			if (!run_hook(w, PGT_HOOK_PREROUTING, pkts[i], port,
-					PGT_PORT_NONE))
+			meta = pgt_pkt_meta(m);
+			if (tracking && meta->frag) {
+				m = reassemble(w, m);
+				if (m == NULL)
+					break;
+				meta = pgt_pkt_meta(m);
+			}
+			if (!run_hook(w, PGT_HOOK_PREROUTING, m, port,
+					PGT_PORT_NONE, false))
 				break;
-			if (meta->dst == UINT32_MAX) {
-				local_input(w, pkts[i], PGT_NH_BROADCAST);
-			} else if (pgt_inet_is_multicast(meta->dst)) {
-				pgt_drop(w, pkts[i], PGT_DROP_IP_MULTICAST);
+			/* Tracked packets go one at a time: a connection
+			 * is confirmed before the next packet looks it up.
+			 * Others are routed together below. */
+			if (tracking || meta->dst == UINT32_MAX ||
+					pgt_inet_is_multicast(meta->dst)) {
+				prerouting_done(w, m);
 			} else {
 				dsts[nb_ip] = meta->dst;
-				ip_pkts[nb_ip++] = pkts[i];
+				ip_pkts[nb_ip++] = m;
 			}
 			break;
 		case PGT_PKT_ARP:
-			arp_input(w, pkts[i], port);
+			arp_input(w, m, port);
 			break;
 		default:
-			pgt_drop(w, pkts[i], pgt_pkt_meta(pkts[i])->drop);
+			pgt_drop(w, m, pgt_pkt_meta(m)->drop);
 			break;
 		}
 	}
@@ -650,9 +932,10 @@ host_inject(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_pkt_kind kind,
 	if (kind == PGT_PKT_IPV4) {
 		meta->in_port = PGT_PORT_NONE;
 		meta->out_port = hp;
-		if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, dp) ||
+		if (!run_hook(w, PGT_HOOK_OUTPUT, m, PGT_PORT_NONE, dp,
+				false) ||
 				!run_hook(w, PGT_HOOK_POSTROUTING, m,
-					PGT_PORT_NONE, dp))
+					PGT_PORT_NONE, dp, false))
 			return;
 	}
 	if (unlikely(!p->up)) {

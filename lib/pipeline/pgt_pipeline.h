@@ -41,10 +41,13 @@ struct pgt_pipeline_conf {
 #define PGT_PIPELINE_NEIGH_WAIT_MS	5000
 
 /**
- * Prepare the workers' state.
- * @return 0, -EINVAL on a bad configuration.
+ * Prepare the workers' state (pgt_ct_init() first: workers poll it).
+ * @return 0, -EINVAL on a bad configuration, -ENOMEM.
  */
 int pgt_pipeline_init(const struct pgt_pipeline_conf *conf);
+
+/** Free the workers' state, and the fragments it holds (workers stopped). */
+void pgt_pipeline_fini(void);
 
 /**
  * The worker lcore function (for rte_eal_remote_launch()); @p arg is the

@@ -5,8 +5,10 @@
 /* Worker state shared by the packet stages and the worker loop. */
 
 #include <rte_ethdev.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 
+#include "pgt_conntrack.h"
 #include "pgt_icmp.h"
 #include "pgt_pipeline.h"
 #include "pgt_pkt.h"
@@ -40,6 +42,9 @@ struct pgt_worker {
 	uint64_t next_parked_check;
 	uint64_t next_host_poll;		/* TSC */
 	uint64_t host_poll_cycles;
+	/* Fragments waiting for the rest of their datagram (tracking on). */
+	struct rte_ip_frag_tbl *frag_tbl;
+	struct rte_ip_frag_death_row death_row;
 	struct pgt_parked parked[PGT_PIPELINE_NEIGH_QUEUE];
 	struct pgt_tx_stage tx[RTE_MAX_ETHPORTS];
 } __rte_cache_aligned;
@@ -55,6 +60,10 @@ void pgt_pipeline_l2_send(struct pgt_worker *w, struct rte_mbuf *m,
 	const struct rte_ether_addr *dst);
 void pgt_pipeline_neigh_fail(struct pgt_worker *w, struct rte_mbuf *m,
 	enum pgt_drop reason);
+/* Go on with a packet another worker handed over at its conntrack step. */
+void pgt_pipeline_resume(struct pgt_worker *w, struct rte_mbuf *m);
+/* Drop fragments that waited too long for the rest of their datagram. */
+void pgt_pipeline_frag_expire(struct pgt_worker *w);
 
 /* Worker services (pgt_worker.c). */
 void pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port);
@@ -72,10 +81,15 @@ pgt_pkt_stat_port(const struct rte_mbuf *m)
 	return meta->out_port != UINT16_MAX ? meta->out_port : 0;
 }
 
+/* Drop @p m, counted; a new connection it started goes with it. */
 static inline void
 pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
 {
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+
 	pgt_stats_worker[w->id].port[pgt_pkt_stat_port(m)].drop[reason]++;
+	if (unlikely(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
+		pgt_ct_release(w->id, meta);
 	rte_pktmbuf_free(m);
 }
 

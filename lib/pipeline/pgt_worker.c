@@ -7,6 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "pgt_conntrack.h"
 #include "pgt_log.h"
 #include "pgt_neigh.h"
 #include "pgt_pipeline_priv.h"
@@ -24,6 +25,17 @@ PGT_LOG_REGISTER(pipeline);
  * rare. While the host sends, it is polled every iteration.
  */
 #define HOST_POLL_US 20
+/*
+ * Reassembly: datagrams waiting per worker (each holds at most
+ * RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments, so at most 2048 buffers), and
+ * how long the rest may take (Linux's ipfrag_time).
+ */
+#define FRAG_DATAGRAMS		256
+#define FRAG_BUCKETS		64
+#define FRAG_BUCKET_ENTRIES	4
+#define FRAG_TIMEOUT_S		30
+/* Handed-over packets taken per loop iteration. */
+#define HANDOFF_BURST		PGT_BURST
 
 struct pgt_pipeline_conf pgt_pipeline_cfg;
 static struct pgt_worker *workers;
@@ -46,9 +58,30 @@ pgt_pipeline_init(const struct pgt_pipeline_conf *conf)
 		workers[i].id = i;
 		workers[i].pool = conf->pool;
 		workers[i].indirect_pool = conf->indirect_pool;
+		workers[i].frag_tbl = rte_ip_frag_table_create(FRAG_BUCKETS,
+			FRAG_BUCKET_ENTRIES, FRAG_DATAGRAMS,
+			rte_get_tsc_hz() * FRAG_TIMEOUT_S, SOCKET_ID_ANY);
+		if (workers[i].frag_tbl == NULL) {
+			pgt_pipeline_fini();
+			return -ENOMEM;
+		}
 	}
 	pgt_icmp_init(conf->nb_workers);
 	return 0;
+}
+
+void
+pgt_pipeline_fini(void)
+{
+	unsigned int i;
+
+	if (workers == NULL)
+		return;
+	for (i = 0; i < pgt_pipeline_cfg.nb_workers; i++)
+		if (workers[i].frag_tbl != NULL)
+			rte_ip_frag_table_destroy(workers[i].frag_tbl);
+	rte_free(workers);
+	workers = NULL;
 }
 
 void
@@ -147,6 +180,9 @@ pgt_worker_park(struct pgt_worker *w, struct rte_mbuf *m)
 
 	if (w->parked_count == PGT_PIPELINE_NEIGH_QUEUE)
 		return false;
+	/* Confirmed already; its connection may be gone by the time the
+	 * neighbour answers. */
+	pgt_ct_detach(pgt_pkt_meta(m));
 	p = &w->parked[(w->parked_head + w->parked_count) %
 		PGT_PIPELINE_NEIGH_QUEUE];
 	p->m = m;
@@ -205,11 +241,29 @@ check_parked(struct pgt_worker *w)
 	}
 }
 
+/* Packets other workers found to belong to our connections. */
+static unsigned int
+drain_ct_handoff(struct pgt_worker *w)
+{
+	struct rte_mbuf *pkts[HANDOFF_BURST];
+	unsigned int n, i;
+
+	n = pgt_ct_handoff_dequeue(w->id, pkts, HANDOFF_BURST);
+	for (i = 0; i < n; i++)
+		pgt_pipeline_resume(w, pkts[i]);
+	return n;
+}
+
 static void
 release_all(struct pgt_worker *w)
 {
+	struct rte_mbuf *pkts[HANDOFF_BURST];
 	struct pgt_parked *p;
+	unsigned int n, i;
 
+	while ((n = pgt_ct_handoff_dequeue(w->id, pkts, HANDOFF_BURST)) > 0)
+		for (i = 0; i < n; i++)
+			pgt_drop(w, pkts[i], PGT_DROP_SHUTDOWN);
 	tx_flush_all(w);
 	while (w->parked_count > 0) {
 		p = &w->parked[w->parked_head];
@@ -269,6 +323,10 @@ pgt_pipeline_worker_main(void *arg)
 		busy += host_busy;
 		if (w->id == 0)
 			busy += drain_handoff(w);
+		busy += drain_ct_handoff(w);
+		pgt_ct_worker_poll(w->id, w->now);
+		if (pgt_ruleset_flags(w->rs)->tracking)
+			pgt_pipeline_frag_expire(w);
 		check_parked(w);
 		tx_flush_all(w);
 		wc->loops++;

@@ -44,7 +44,22 @@ struct pgt_pkt_meta {
 	uint8_t proto;		/**< IPv4 protocol. */
 	uint8_t frag;		/**< Non-zero if a fragment (MF or offset). */
 	uint32_t mark;		/**< Netfilter mark (MARK, -m mark). */
+	uint32_t ct;		/**< Connection slot, or PGT_PKT_CT_NONE. */
+	uint8_t ctinfo;		/**< enum pgt_ct_info (pgt_conntrack.h). */
+	uint8_t ct_flags;	/**< PGT_PKT_CTF_* */
+	uint8_t ct_hook;	/**< Hook to resume at after a handoff. */
 };
+
+/** No connection. */
+#define PGT_PKT_CT_NONE UINT32_MAX
+/** ctinfo of a packet conntrack has not seen (PGT_CT_NONE). */
+#define PGT_PKT_CTINFO_NONE 7
+/** The packet owns its connection, not yet confirmed. */
+#define PGT_PKT_CTF_UNCONFIRMED	0x01
+/** The connection is another packet's (an answer about it). */
+#define PGT_PKT_CTF_ATTACHED	0x02
+/** The packet was handed to the worker owning its connection once. */
+#define PGT_PKT_CTF_HANDED	0x04
 
 /** Private area size to give mbuf pools. */
 #define PGT_PKT_PRIV_SIZE \

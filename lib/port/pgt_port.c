@@ -105,6 +105,9 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 		return -ENOTSUP;
 
 	memset(&conf, 0, sizeof(conf));
+	/* Fragments and reassembled datagrams are mbuf chains. */
+	conf.txmode.offloads = info.tx_offload_capa &
+		RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (p->nb_rxq > 1 && info.flow_type_rss_offloads != 0 &&
 			info.hash_key_size <= sizeof(key)) {
 		symmetric_rss_key(key, info.hash_key_size);
@@ -119,7 +122,8 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 		PGT_LOG(NOTICE, port,
 			"port %u (%s): RSS refused (%s), relying on device steering",
 			pid, info.driver_name, strerror(-rc));
-		memset(&conf, 0, sizeof(conf));
+		memset(&conf.rxmode, 0, sizeof(conf.rxmode));
+		memset(&conf.rx_adv_conf, 0, sizeof(conf.rx_adv_conf));
 		rc = rte_eth_dev_configure(pid, p->nb_rxq, p->nb_txq, &conf);
 	}
 	if (rc != 0)

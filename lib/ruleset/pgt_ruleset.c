@@ -57,13 +57,6 @@ const uint8_t pgt_rs_table_hooks[PGT_TABLE_MAX] = {
 };
 #undef H
 
-/*
- * The nat table is kept, listed and saved, but its chains run only once
- * connection tracking exists (Linux consults them for a connection's first
- * packet only); until then NAT targets are refused.
- */
-#define EVALUATED_TABLES (~(1u << PGT_TABLE_NAT))
-
 /* Registries */
 
 static struct pgt_match_ops *matches;
@@ -80,7 +73,7 @@ void
 pgt_ruleset_register_target(struct pgt_target_ops *ops)
 {
 	/* Only the nat table may hold targets that cannot run yet. */
-	RTE_VERIFY(ops->exec != NULL || ops->tables == 1u << PGT_TABLE_NAT);
+	RTE_VERIFY(ops->exec != NULL);
 	ops->next = targets;
 	targets = ops;
 }
@@ -208,12 +201,6 @@ const struct pgt_ruleset *
 pgt_ruleset_get(void)
 {
 	return pgt_rcu_dereference(published);
-}
-
-bool
-pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook)
-{
-	return rs->hook_active[hook];
 }
 
 static struct pgt_rs_chain *
@@ -737,6 +724,36 @@ builtin_chain(int table, int hook)
 		((1u << hook) - 1));
 }
 
+/* Does any rule of the live model need connection state? */
+static bool
+needs_tracking(void)
+{
+	const struct pgt_rs_chain *c;
+	const struct pgt_rs_rule *r;
+	unsigned int i, j, k;
+	int t;
+
+	for (t = 0; t < PGT_TABLE_MAX; t++) {
+		for (i = 0; i < live.t[t]->nb_chains; i++) {
+			c = live.t[t]->chains[i];
+			if (c == NULL)
+				continue;
+			/* NAT is decided per connection. */
+			if (t == PGT_TABLE_NAT && c->nb_rules > 0)
+				return true;
+			for (j = 0; j < c->nb_rules; j++) {
+				r = c->rules[j];
+				if (r->target != NULL && r->target->conntrack)
+					return true;
+				for (k = 0; k < r->nb_matches; k++)
+					if (r->m[k]->ops->conntrack)
+						return true;
+			}
+		}
+	}
+	return false;
+}
+
 static void
 hooks_activity(struct pgt_ruleset *rs)
 {
@@ -744,16 +761,16 @@ hooks_activity(struct pgt_ruleset *rs)
 	int t, h;
 
 	for (h = 0; h < PGT_HOOK_MAX; h++) {
-		rs->hook_active[h] = false;
+		rs->flags.active[h] = 0;
 		for (t = 0; t < PGT_TABLE_MAX; t++) {
-			if (!(EVALUATED_TABLES & (1u << t)) ||
-					!(pgt_rs_table_hooks[t] & (1u << h)))
+			if (!(pgt_rs_table_hooks[t] & (1u << h)))
 				continue;
 			c = rs->tables[t]->chains[builtin_chain(t, h)];
 			if (c->nb_rules > 0 || c->policy != PGT_RS_ACCEPT)
-				rs->hook_active[h] = true;
+				rs->flags.active[h] |= (uint8_t)(1u << t);
 		}
 	}
+	rs->flags.tracking = needs_tracking();
 }
 
 static void
@@ -1048,25 +1065,9 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	}
 }
 
-/* The tables of each hook, in Linux's priority order. */
-static const uint8_t hook_tables[PGT_HOOK_MAX][PGT_TABLE_MAX + 1] = {
-	[PGT_HOOK_PREROUTING] = { PGT_TABLE_RAW, PGT_TABLE_MANGLE,
-		PGT_TABLE_MAX },
-	[PGT_HOOK_INPUT] = { PGT_TABLE_MANGLE, PGT_TABLE_FILTER,
-		PGT_TABLE_SECURITY, PGT_TABLE_MAX },
-	[PGT_HOOK_FORWARD] = { PGT_TABLE_MANGLE, PGT_TABLE_FILTER,
-		PGT_TABLE_SECURITY, PGT_TABLE_MAX },
-	[PGT_HOOK_OUTPUT] = { PGT_TABLE_RAW, PGT_TABLE_MANGLE,
-		PGT_TABLE_FILTER, PGT_TABLE_SECURITY, PGT_TABLE_MAX },
-	[PGT_HOOK_POSTROUTING] = { PGT_TABLE_MANGLE, PGT_TABLE_MAX },
-};
-
-enum pgt_verdict
-pgt_ruleset_run(const struct pgt_ruleset *rs, enum pgt_hook hook,
-	struct pgt_rs_pkt *p)
+void
+pgt_ruleset_pkt_prepare(struct pgt_rs_pkt *p, enum pgt_hook hook)
 {
-	const uint8_t *tb;
-	enum pgt_verdict v;
 	uint16_t frag;
 
 	p->hook = (uint8_t)hook;
@@ -1100,11 +1101,12 @@ pgt_ruleset_run(const struct pgt_ruleset *rs, enum pgt_hook hook,
 			}
 		}
 	}
-	for (tb = hook_tables[hook]; *tb != PGT_TABLE_MAX; tb++) {
-		v = run_chain(rs->tables[*tb], rs->tables[*tb]->chains[
-			builtin_chain(*tb, hook)], p);
-		if (v != PGT_VERDICT_ACCEPT)
-			return v;
-	}
-	return PGT_VERDICT_ACCEPT;
+}
+
+enum pgt_verdict
+pgt_ruleset_run_table(const struct pgt_ruleset *rs, enum pgt_table table,
+	enum pgt_hook hook, struct pgt_rs_pkt *p)
+{
+	return run_chain(rs->tables[table], rs->tables[table]->chains[
+		builtin_chain(table, hook)], p);
 }

@@ -27,6 +27,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "pgt_conntrack.h"
 #include "pgt_pkt.h"
 
 /** The hooks, in packet order. */
@@ -78,12 +79,17 @@ struct pgt_rs_pkt {
 	uint16_t sport, dport;	/**< Host order, TCP/UDP only. */
 	uint16_t frag_off;	/**< Fragment offset (0: first or whole). */
 	uint16_t in_port, out_port;	/**< PGT_PORT_NONE when none. */
+	/** Its connection (NULL: none) and enum pgt_ct_info. */
+	struct pgt_ct_conn *ct;
+	uint8_t ctinfo;
 	uint8_t hook;
 	unsigned int worker;
 	uint64_t now;		/**< TSC */
 	/** REJECT's answer: an ICMP type/code, or a TCP reset. */
 	uint8_t reject_type, reject_code;
 	bool reject_tcp_reset;
+	/** A NAT target dropped it for want of a free port. */
+	bool nat_failed;
 };
 
 /** An error from a parse: a message naming the token and the reason. */
@@ -127,6 +133,8 @@ struct pgt_match_ops {
 	/** The named set the match refers to, if any (a set in use cannot be
 	 *  destroyed). */
 	const struct pgt_rs_set *(*uses_set)(const void *data);
+	/** It reads connection state: a rule using it turns tracking on. */
+	bool conntrack;
 	struct pgt_match_ops *next;
 };
 
@@ -147,10 +155,10 @@ struct pgt_target_ops {
 	void (*print)(const void *data, FILE *f);
 	/** Print its options as `iptables -L -n` does. */
 	void (*list)(const void *data, FILE *f);
-	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context.
-	 *  NULL only for targets of the nat table, which runs once connection
-	 *  tracking exists. */
+	/** Act on the packet; PGT_VERDICT_CONTINUE to go on. Worker context. */
 	enum pgt_verdict (*exec)(const void *data, struct pgt_rs_pkt *p);
+	/** It uses connection state: a rule using it turns tracking on. */
+	bool conntrack;
 	struct pgt_target_ops *next;
 };
 
@@ -261,21 +269,53 @@ int pgt_ruleset_ipset(int argc, char **argv, FILE *out,
  */
 int pgt_ruleset_init(unsigned int nb_workers, uint32_t max_rules);
 
-/** The published ruleset (opaque to callers). */
+/** What the workers read before running anything: which tables have work
+ *  at each hook, and whether connections must be tracked. */
+struct pgt_ruleset_flags {
+	uint8_t active[PGT_HOOK_MAX];	/**< Bit per enum pgt_table. */
+	/** A rule needs connection state, or the nat table has a rule. */
+	bool tracking;
+};
+
+/** The published ruleset; its flags come first. */
 struct pgt_ruleset;
 
 /** The current ruleset (worker: once per loop iteration). */
 const struct pgt_ruleset *pgt_ruleset_get(void);
 
-/** True if @p hook has any rule or a non-ACCEPT policy. */
-bool pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook);
+static inline const struct pgt_ruleset_flags *
+pgt_ruleset_flags(const struct pgt_ruleset *rs)
+{
+	return (const struct pgt_ruleset_flags *)rs;
+}
+
+/** Does table @p table have a rule or a non-ACCEPT policy at @p hook? */
+static inline bool
+pgt_ruleset_table_active(const struct pgt_ruleset *rs, enum pgt_table table,
+	enum pgt_hook hook)
+{
+	return (pgt_ruleset_flags(rs)->active[hook] >> table) & 1;
+}
+
+/** Any table at @p hook? */
+static inline bool
+pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook)
+{
+	return pgt_ruleset_flags(rs)->active[hook] != 0;
+}
 
 /**
- * Run hook @p hook's tables on packet @p p (prepared by the caller: m, meta,
- * ip, ports, worker, now; the rest is filled here). Worker context.
+ * Fill the header fields of @p p (addresses, ports, lengths) from p->ip,
+ * for hook @p hook. Again after NAT changed the packet.
  */
-enum pgt_verdict pgt_ruleset_run(const struct pgt_ruleset *rs,
-	enum pgt_hook hook, struct pgt_rs_pkt *p);
+void pgt_ruleset_pkt_prepare(struct pgt_rs_pkt *p, enum pgt_hook hook);
+
+/**
+ * Run table @p table's built-in chain of @p hook on @p p (prepared; m,
+ * meta, ip, ports, worker, now, ct set by the caller). Worker context.
+ */
+enum pgt_verdict pgt_ruleset_run_table(const struct pgt_ruleset *rs,
+	enum pgt_table table, enum pgt_hook hook, struct pgt_rs_pkt *p);
 
 /* Control (management thread) */
 

@@ -113,8 +113,8 @@ struct pgt_rs_ctable {
 };
 
 struct pgt_ruleset {
+	struct pgt_ruleset_flags flags;		/* first: see the header */
 	const struct pgt_rs_ctable *tables[PGT_TABLE_MAX];
-	bool hook_active[PGT_HOOK_MAX];
 };
 
 /* Model access for the parser and printers (pgt_ruleset.c). */

@@ -40,7 +40,9 @@
 	X(NEIGH_QUEUED, "neigh_queued") \
 	X(TX_HANDOFF, "tx_handoff") \
 	X(HOST_PUNTED, "host_punted") \
-	X(HOST_INJECTED, "host_injected")
+	X(HOST_INJECTED, "host_injected") \
+	X(REASSEMBLED, "reassembled") \
+	X(CT_HANDOFF, "conntrack_handoff")
 
 /** Drop reasons: X(enum suffix, name). */
 #define PGT_DROP_LIST(X) \
@@ -84,6 +86,11 @@
 	X(HOST_MAC_MISMATCH, "host_mac_mismatch") \
 	X(RULE_DROP, "ruleset_drop") \
 	X(RULE_REJECT, "ruleset_reject") \
+	X(REASSEMBLY, "reassembly_failed") \
+	X(CT_TABLE_FULL, "conntrack_table_full") \
+	X(CT_INSERT_FAILED, "conntrack_insert_failed") \
+	X(CT_HANDOFF_FULL, "conntrack_handoff_full") \
+	X(NAT_NO_PORT, "nat_no_port") \
 	X(SHUTDOWN, "shutdown")
 
 #define PGT_X_ENUM(e, n) PGT_CNT_##e,

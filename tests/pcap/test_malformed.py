@@ -33,9 +33,9 @@ COMMIT
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :SCAN - [0:0]
--A FORWARD -m conntrack --ctstate INVALID -j DROP
 -A FORWARD -p tcp -m tcp --tcp-flags ALL NONE -j SCAN
 -A FORWARD -p tcp -m tcp --tcp-flags ALL ALL -j SCAN
+-A FORWARD -m conntrack --ctstate INVALID -j DROP
 -A FORWARD -p tcp -m tcp --tcp-option 2 -m mark --mark 0x1/0xff -j ACCEPT
 -A FORWARD -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 -A FORWARD -p udp -m multiport --dports 9,19 -j REJECT

@@ -61,6 +61,9 @@ COMMIT
 -A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-FORWARD
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -m conntrack ! --ctstate INVALID,NEW,UNTRACKED,SNAT,DNAT -j ACCEPT
+-A INPUT -m conntrack ! --ctstate NEW --ctproto 6 --ctorigsrc 10.0.0.1 --ctorigdst 10.1.0.0/16 --ctreplsrc 10.2.0.3 ! --ctrepldst 10.3.0.4 --ctorigsrcport 10 --ctorigdstport 20:30 --ctreplsrcport 40 --ctrepldstport 50 --ctstatus SEEN_REPLY,ASSURED --ctexpire 10:20 --ctdir REPLY -j ACCEPT
+-A INPUT -m conntrack --ctstatus NONE --ctexpire 5
+-A INPUT -m conntrack --ctdir ORIGINAL -m state --state ESTABLISHED
 -A INPUT -m state --state NEW,ESTABLISHED -j ACCEPT
 -A INPUT -m state ! --state INVALID -j ACCEPT
 -A INPUT -m connmark --mark 0x1/0xff -j ACCEPT
@@ -286,8 +289,10 @@ BAD_COMMANDS = [
      "--ctstate: 'OLD' is not a list of"),
     ("-A INPUT -m state --state SNAT -j ACCEPT",
      "--state: 'SNAT' is not a list of"),
-    ("-A INPUT -m conntrack --ctproto tcp -j ACCEPT",
-     "unknown option '--ctproto'"),
+    ("-A INPUT -m conntrack --ctdir SIDEWAYS -j ACCEPT",
+     "--ctdir: 'SIDEWAYS' is not valid here"),
+    ("-A INPUT -m conntrack ! --ctdir REPLY -j ACCEPT",
+     "option '--ctdir' cannot be negated"),
     ("-A INPUT -j ACCEPT -j DROP", "more than one -j or -g"),
     ("-A INPUT -j NFLOG", "target NFLOG is not available in pktgate yet"),
     ("-A INPUT -j LOG --log-level loud", "--log-level: 'loud'"),
@@ -367,7 +372,7 @@ def test_restore_is_atomic_and_names_the_line(d):
         "-A KUBE-FORWARD -p tcp --dport nope -m comment")
     with pytest.raises(RpcError) as e:
         d.call("iptables_restore", {"text": bad})
-    assert e.value.message.startswith("line 26: ")
+    assert e.value.message.startswith("line 29: ")
     assert "invalid port or range 'nope'" in e.value.message
     assert rules_only(save(d)) == rules_only(before)
     for text, msg in (("*filter\n-A INPUT -j ACCEPT\n", "line 2: COMMIT expected"),

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The connection tables: lookup, creation, confirmation, expiry, handoff
+ * between workers, and the management thread's view of them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+#include <rte_icmp.h>
+#include <rte_malloc.h>
+
+#include "pgt_conntrack_priv.h"
+#include "pgt_log.h"
+#include "pgt_rcu.h"
+
+PGT_LOG_REGISTER(conntrack);
+
+_Static_assert(PGT_CT_NONE == PGT_PKT_CTINFO_NONE, "ctinfo none");
+_Static_assert(sizeof(struct pgt_ct_tuple) == 16, "tuple is the hash key");
+_Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
+
+/* Packets waiting for their owner; a burst of replies fits. */
+#define HANDOFF_RING	4096
+#define CMD_RING	1024
+#define EVENT_RING	4096
+/* Work per poll: connections visited by the wheel, slots flushed, key
+ * slots reclaimed, commands run. */
+#define WHEEL_BUDGET	64
+#define FLUSH_BUDGET	1024
+#define RECLAIM_BUDGET	128
+#define CMD_BUDGET	64
+/* Connections looked at to find one to evict when the table is full. */
+#define EARLY_DROP_SCAN	64
+
+#define X_DEFAULT(e, n, d) [PGT_CT_TO_##e] = d,
+struct pgt_ct_config pgt_ct_cfg = {
+	.timeout = { PGT_CT_TIMEOUT_LIST(X_DEFAULT) },
+	.tcp_loose = true,
+	.tcp_max_retrans = 3,
+};
+static const uint32_t timeout_defaults[PGT_CT_TO_MAX] = {
+	PGT_CT_TIMEOUT_LIST(X_DEFAULT)
+};
+#undef X_DEFAULT
+
+struct ct_table *pgt_ct_tables;
+unsigned int pgt_ct_workers;
+uint64_t pgt_ct_hz;
+volatile bool pgt_ct_events_on;
+static uint32_t capacity;
+static uint32_t count;		/* all tables; atomic */
+
+#define X_NAME(e, n, d) [PGT_CT_TO_##e] = #n,
+static const char *const timeout_names[PGT_CT_TO_MAX] = {
+	PGT_CT_TIMEOUT_LIST(X_NAME)
+};
+#undef X_NAME
+#define X_NAME(e, n) [PGT_CT_STAT_##e] = n,
+static const char *const stat_names[PGT_CT_STAT_MAX] = {
+	PGT_CT_STAT_LIST(X_NAME)
+};
+#undef X_NAME
+
+static const char *const tcp_state_names[PGT_TCP_STATE_MAX] = {
+	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
+	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
+};
+
+const char *
+pgt_ct_timeout_name(enum pgt_ct_timeout t)
+{
+	return t < PGT_CT_TO_MAX ? timeout_names[t] : NULL;
+}
+
+uint32_t
+pgt_ct_timeout_default(enum pgt_ct_timeout t)
+{
+	return timeout_defaults[t];
+}
+
+const char *
+pgt_ct_stat_name(enum pgt_ct_stat s)
+{
+	return s < PGT_CT_STAT_MAX ? stat_names[s] : NULL;
+}
+
+const char *
+pgt_ct_tcp_state_name(uint8_t state)
+{
+	return state < PGT_TCP_STATE_MAX ? tcp_state_names[state] : "NONE";
+}
+
+/* Setup */
+
+void
+pgt_ct_fini(void)
+{
+	unsigned int w;
+	struct ct_table *t;
+
+	if (pgt_ct_tables == NULL)
+		return;
+	for (w = 0; w < pgt_ct_workers; w++) {
+		t = &pgt_ct_tables[w];
+		rte_hash_free(t->hash);
+		rte_free(t->conns);
+		rte_free(t->free_stack);
+		rte_free(t->deferred);
+		rte_ring_free(t->handoff);
+		rte_ring_free(t->cmd);
+		rte_ring_free(t->events);
+	}
+	rte_free(pgt_ct_tables);
+	pgt_ct_tables = NULL;
+}
+
+static int
+table_init(struct ct_table *t, unsigned int w, uint64_t now)
+{
+	struct rte_hash_parameters hp = {
+		.entries = RTE_MAX(2 * capacity, 16u),
+		.key_len = sizeof(struct pgt_ct_tuple),
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		/* One writer (the owner), lock-free readers (the other
+		 * workers); extendable buckets so that an insert fails only
+		 * when every slot is taken. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	char name[RTE_HASH_NAMESIZE];
+	uint32_t i;
+
+	snprintf(name, sizeof(name), "pgt_ct%u", w);
+	hp.name = name;
+	t->hash = rte_hash_create(&hp);
+	t->conns = rte_zmalloc("pgt_ct_conns",
+		sizeof(*t->conns) * capacity, RTE_CACHE_LINE_SIZE);
+	t->free_stack = rte_malloc("pgt_ct_free",
+		sizeof(uint32_t) * capacity, 0);
+	t->deferred = rte_malloc("pgt_ct_deferred",
+		sizeof(*t->deferred) * 2 * capacity, 0);
+	snprintf(name, sizeof(name), "pgt_cth%u", w);
+	t->handoff = rte_ring_create(name, HANDOFF_RING, SOCKET_ID_ANY,
+		RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "pgt_ctc%u", w);
+	t->cmd = rte_ring_create_elem(name, sizeof(struct ct_cmd), CMD_RING,
+		SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "pgt_cte%u", w);
+	t->events = rte_ring_create_elem(name, sizeof(struct pgt_ct_event),
+		EVENT_RING, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (t->hash == NULL || t->conns == NULL || t->free_stack == NULL ||
+			t->deferred == NULL || t->handoff == NULL ||
+			t->cmd == NULL || t->events == NULL)
+		return -ENOMEM;
+	/* Slot 0 on top: the first connections are in the lowest slots. */
+	for (i = 0; i < capacity; i++)
+		t->free_stack[i] = capacity - 1 - i;
+	t->nb_free = capacity;
+	for (i = 0; i < CT_WHEEL_SLOTS; i++)
+		t->wheel[i] = CT_NIL;
+	t->wheel_sec = (uint32_t)(now / pgt_ct_hz);
+	return 0;
+}
+
+int
+pgt_ct_init(unsigned int nb_workers, uint32_t cap)
+{
+	uint64_t now = rte_get_tsc_cycles();
+	unsigned int w;
+	int rc;
+
+	if (nb_workers == 0 || cap == 0)
+		return -EINVAL;
+	pgt_ct_hz = rte_get_tsc_hz();
+	capacity = cap;
+	pgt_ct_cfg.max = cap;
+	pgt_ct_workers = nb_workers;
+	pgt_ct_tables = rte_zmalloc("pgt_ct_tables",
+		sizeof(*pgt_ct_tables) * nb_workers, RTE_CACHE_LINE_SIZE);
+	if (pgt_ct_tables == NULL)
+		return -ENOMEM;
+	for (w = 0; w < nb_workers; w++) {
+		rc = table_init(&pgt_ct_tables[w], w, now);
+		if (rc < 0) {
+			PGT_LOG(ERR, conntrack,
+				"cannot allocate %u connections per worker",
+				cap);
+			pgt_ct_fini();
+			return rc;
+		}
+	}
+	return 0;
+}
+
+uint32_t
+pgt_ct_capacity(void)
+{
+	return capacity;
+}
+
+unsigned int
+pgt_ct_nb_workers(void)
+{
+	return pgt_ct_workers;
+}
+
+uint32_t
+pgt_ct_count(void)
+{
+	return __atomic_load_n(&count, __ATOMIC_RELAXED);
+}
+
+int
+pgt_ct_set_max(uint32_t max)
+{
+	if (max == 0 || max > capacity)
+		return -ERANGE;
+	pgt_ct_cfg.max = max;
+	return 0;
+}
+
+uint64_t
+pgt_ct_stat(unsigned int w, enum pgt_ct_stat s)
+{
+	return __atomic_load_n(&pgt_ct_tables[w].stat[s], __ATOMIC_RELAXED);
+}
+
+/* Hashing: every table hashes alike, so one signature serves all. */
+
+static inline hash_sig_t
+tuple_sig(const struct pgt_ct_tuple *k)
+{
+	return rte_hash_crc(k, sizeof(*k), 0);
+}
+
+static inline bool
+table_lookup(const struct ct_table *t, const struct pgt_ct_tuple *k,
+	hash_sig_t sig, uint32_t *idx, enum pgt_ct_dir *dir)
+{
+	void *data;
+
+	if (rte_hash_lookup_with_hash_data(t->hash, k, sig, &data) < 0)
+		return false;
+	*idx = (uint32_t)((uintptr_t)data >> 1);
+	*dir = (enum pgt_ct_dir)((uintptr_t)data & 1);
+	return true;
+}
+
+/* The worker other than @p w whose table holds @p k, or -1. */
+static int
+find_elsewhere(unsigned int w, const struct pgt_ct_tuple *k, hash_sig_t sig)
+{
+	enum pgt_ct_dir dir;
+	unsigned int o;
+	uint32_t idx;
+
+	for (o = 0; o < pgt_ct_workers; o++)
+		if (o != w && table_lookup(&pgt_ct_tables[o], k, sig, &idx,
+				&dir))
+			return (int)o;
+	return -1;
+}
+
+bool
+pgt_ct_tuple_taken(const struct pgt_ct_tuple *key)
+{
+	hash_sig_t sig = tuple_sig(key);
+	enum pgt_ct_dir dir;
+	unsigned int o;
+	uint32_t idx;
+
+	for (o = 0; o < pgt_ct_workers; o++)
+		if (table_lookup(&pgt_ct_tables[o], key, sig, &idx, &dir))
+			return true;
+	return false;
+}
+
+/* Timer wheel */
+
+static void
+wheel_unlink(struct ct_table *t, struct pgt_ct_conn *c)
+{
+	if (c->wheel_prev != CT_NIL)
+		t->conns[c->wheel_prev].wheel_next = c->wheel_next;
+	else
+		t->wheel[c->wheel_sec & CT_WHEEL_MASK] = c->wheel_next;
+	if (c->wheel_next != CT_NIL)
+		t->conns[c->wheel_next].wheel_prev = c->wheel_prev;
+}
+
+static void
+wheel_place(struct ct_table *t, uint32_t idx)
+{
+	struct pgt_ct_conn *c = &t->conns[idx];
+	uint64_t sec = c->expires / pgt_ct_hz + 1;
+	uint32_t *head;
+
+	if (sec < t->wheel_sec)
+		sec = t->wheel_sec;
+	if (sec >= (uint64_t)t->wheel_sec + CT_WHEEL_SLOTS)
+		sec = t->wheel_sec + CT_WHEEL_SLOTS - 1;
+	c->wheel_sec = (uint32_t)sec;
+	head = &t->wheel[sec & CT_WHEEL_MASK];
+	c->wheel_prev = CT_NIL;
+	c->wheel_next = *head;
+	if (*head != CT_NIL)
+		t->conns[*head].wheel_prev = idx;
+	*head = idx;
+}
+
+void
+pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
+	enum pgt_ct_timeout to, uint64_t now)
+{
+	c->timeout_class = (uint8_t)to;
+	c->expires = now + ct_timeout_tsc(to);
+	/* Later is the common case and costs nothing: the wheel moves the
+	 * connection when it reaches its slot. Earlier must move now. */
+	if ((c->status & PGT_CT_S_CONFIRMED) &&
+			c->expires < (uint64_t)c->wheel_sec * pgt_ct_hz) {
+		wheel_unlink(t, c);
+		wheel_place(t, (uint32_t)(c - t->conns));
+	}
+}
+
+/* Events */
+
+static void
+event_fill(struct pgt_ct_event *ev, const struct pgt_ct_conn *c,
+	enum pgt_ct_event_type type, uint64_t now)
+{
+	ev->type = (uint8_t)type;
+	ev->tcp_state = c->tcp.state;
+	ev->pad = 0;
+	ev->status = c->status;
+	ev->mark = c->mark;
+	ev->id = c->id;
+	ev->timeout_s = type == PGT_CT_EVENT_DESTROY || c->expires <= now ? 0 :
+		(int32_t)((c->expires - now) / pgt_ct_hz);
+	ev->tuple[0] = c->tuple[0];
+	ev->tuple[1] = c->tuple[1];
+}
+
+void
+pgt_ct_event_post(struct ct_table *t, const struct pgt_ct_conn *c,
+	enum pgt_ct_event_type type, uint64_t now)
+{
+	struct pgt_ct_event ev;
+
+	if (likely(!pgt_ct_events_on))
+		return;
+	event_fill(&ev, c, type, now);
+	if (rte_ring_sp_enqueue_elem(t->events, &ev, sizeof(ev)) != 0)
+		t->stat[PGT_CT_STAT_EVENTS_LOST]++;
+}
+
+void
+pgt_ct_events_enable(bool on)
+{
+	pgt_ct_events_on = on;
+}
+
+unsigned int
+pgt_ct_events_take(struct pgt_ct_event *ev, unsigned int n)
+{
+	unsigned int w, got = 0;
+
+	for (w = 0; w < pgt_ct_workers && got < n; w++)
+		got += rte_ring_sc_dequeue_burst_elem(pgt_ct_tables[w].events,
+			ev + got, sizeof(*ev), n - got, NULL);
+	return got;
+}
+
+/* Allocation and destruction */
+
+static void
+conn_free(struct ct_table *t, uint32_t idx)
+{
+	struct pgt_ct_conn *c = &t->conns[idx];
+
+	ct_seq_begin(c);
+	c->in_use = 0;
+	c->status = 0;
+	ct_seq_end(c);
+	t->free_stack[t->nb_free++] = idx;
+	__atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
+}
+
+/* Remove confirmed connection @p idx: its keys, its wheel slot, itself. */
+static void
+conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
+{
+	struct pgt_ct_conn *c = &t->conns[idx];
+	uint64_t token;
+	int32_t pos;
+	int d;
+
+	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
+	for (d = 0; d < 2; d++) {
+		pos = rte_hash_del_key_with_hash(t->hash, &c->tuple[d],
+			tuple_sig(&c->tuple[d]));
+		if (pos < 0)
+			continue;
+		/* Another worker may be reading this key slot: reuse it
+		 * only after every worker passed a quiescent state. */
+		t->deferred[(t->def_head + t->def_count) % (2 * capacity)] =
+			(struct ct_deferred){ .pos = pos, .token = token };
+		t->def_count++;
+	}
+	wheel_unlink(t, c);
+	pgt_ct_event_post(t, c, PGT_CT_EVENT_DESTROY, now);
+	conn_free(t, idx);
+}
+
+/*
+ * Evict one connection that is not assured (or a TCP one already closing),
+ * among those nearest expiry, to make room (Linux's early_drop).
+ */
+static bool
+early_drop(struct ct_table *t, uint64_t now)
+{
+	uint32_t sec, idx, seen = 0;
+	struct pgt_ct_conn *c;
+
+	for (sec = t->wheel_sec; sec < t->wheel_sec + CT_WHEEL_SLOTS &&
+			seen < EARLY_DROP_SCAN; sec++) {
+		for (idx = t->wheel[sec & CT_WHEEL_MASK];
+				idx != CT_NIL && seen < EARLY_DROP_SCAN;
+				idx = c->wheel_next, seen++) {
+			c = &t->conns[idx];
+			if (!(c->status & PGT_CT_S_ASSURED) ||
+					(c->tuple[0].proto == IPPROTO_TCP &&
+					c->tcp.state >= PGT_TCP_FIN_WAIT &&
+					c->tcp.state <= PGT_TCP_CLOSE)) {
+				conn_destroy(t, idx, now);
+				t->stat[PGT_CT_STAT_EARLY_DROP]++;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* A free connection slot, or CT_NIL if the table is full. */
+static uint32_t
+conn_alloc(unsigned int w, struct ct_table *t, uint64_t now)
+{
+	struct pgt_ct_conn *c;
+	uint32_t idx, n;
+
+	n = __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+	if (unlikely(n > pgt_ct_cfg.max || t->nb_free == 0)) {
+		__atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
+		if (!early_drop(t, now) || t->nb_free == 0)
+			return CT_NIL;
+		__atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+	}
+	idx = t->free_stack[--t->nb_free];
+	c = &t->conns[idx];
+	ct_seq_begin(c);
+	c->status = 0;
+	c->mark = 0;
+	c->in_use = 1;
+	c->expires = now;
+	c->stream_tsc = 0;
+	c->wheel_prev = c->wheel_next = CT_NIL;
+	t->next_id++;
+	c->id = t->next_id * pgt_ct_workers + w;
+	ct_seq_end(c);
+	return idx;
+}
+
+/* The packet path */
+
+struct pgt_ct_conn *
+pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta)
+{
+	if (meta->ct == PGT_PKT_CT_NONE)
+		return NULL;
+	return &pgt_ct_tables[w].conns[meta->ct];
+}
+
+static enum pgt_ct_verdict
+invalid(struct ct_table *t, struct pgt_pkt_meta *meta)
+{
+	t->stat[PGT_CT_STAT_INVALID]++;
+	meta->ct = PGT_PKT_CT_NONE;
+	meta->ctinfo = PGT_CT_INVALID;
+	return PGT_CT_GO;
+}
+
+/* Give @p m to worker @p owner, whose table has its connection. */
+static enum pgt_ct_verdict
+handoff(struct ct_table *t, unsigned int owner, struct rte_mbuf *m,
+	uint8_t hook)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+
+	meta->ct_hook = hook;
+	meta->ct_flags |= PGT_PKT_CTF_HANDED;
+	if (rte_ring_mp_enqueue(pgt_ct_tables[owner].handoff, m) != 0) {
+		t->stat[PGT_CT_STAT_HANDOFF_FULL]++;
+		return PGT_CT_DROP_HANDOFF;
+	}
+	t->stat[PGT_CT_STAT_HANDOFF]++;
+	return PGT_CT_STOLEN;
+}
+
+/* A found connection that expired but was not visited yet is gone. */
+static inline bool
+live_lookup(struct ct_table *t, const struct pgt_ct_tuple *k, hash_sig_t sig,
+	uint32_t *idx, enum pgt_ct_dir *dir, uint64_t now)
+{
+	if (!table_lookup(t, k, sig, idx, dir))
+		return false;
+	if (likely(t->conns[*idx].expires > now))
+		return true;
+	conn_destroy(t, *idx, now);
+	t->stat[PGT_CT_STAT_EXPIRED]++;
+	return false;
+}
+
+/*
+ * An ICMP error: RELATED to the connection of the packet it quotes, if we
+ * have it and the error goes where that connection's packets go; else
+ * INVALID.
+ */
+static enum pgt_ct_verdict
+icmp_error(unsigned int w, struct ct_table *t, struct rte_mbuf *m,
+	const struct ct_pkt *p, uint8_t hook, uint64_t now)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct rte_ipv4_hdr *in;
+	struct pgt_ct_tuple inner, key;
+	enum pgt_ct_dir dir;
+	uint32_t hlen, idx;
+	hash_sig_t sig;
+	int owner;
+
+	if (p->l4_len < sizeof(struct rte_icmp_hdr) + sizeof(*in))
+		return invalid(t, meta);
+	in = (const struct rte_ipv4_hdr *)(p->l4 + sizeof(struct rte_icmp_hdr));
+	hlen = (in->version_ihl & 0xf) * 4u;
+	if (hlen < sizeof(*in) ||
+			p->l4_len < sizeof(struct rte_icmp_hdr) + hlen + 8 ||
+			(in->fragment_offset &
+			rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)))
+		return invalid(t, meta);
+	inner.src = rte_be_to_cpu_32(in->src_addr);
+	inner.dst = rte_be_to_cpu_32(in->dst_addr);
+	inner.proto = in->next_proto_id;
+	inner.pad[0] = inner.pad[1] = inner.pad[2] = 0;
+	inner.sport = inner.dport = 0;
+	if (in->next_proto_id == IPPROTO_ICMP &&
+			pgt_ct_icmp_is_error(((const uint8_t *)in)[hlen]))
+		return invalid(t, meta);	/* an error about an error */
+	switch (in->next_proto_id) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case 132:
+	case 33:
+		inner.sport = rte_be_to_cpu_16(*(const rte_be16_t *)
+			((const uint8_t *)in + hlen));
+		inner.dport = rte_be_to_cpu_16(*(const rte_be16_t *)
+			((const uint8_t *)in + hlen + 2));
+		break;
+	case IPPROTO_ICMP:
+		inner.sport = rte_be_to_cpu_16(((const struct rte_icmp_hdr *)
+			((const uint8_t *)in + hlen))->icmp_ident);
+		inner.dport = (uint16_t)(((const uint8_t *)in)[hlen] << 8 |
+			((const uint8_t *)in)[hlen + 1]);
+		break;
+	default:
+		break;
+	}
+	/* The quoted packet went the other way: its inverse is ours. */
+	if (!pgt_ct_tuple_invert(&inner, &key))
+		return invalid(t, meta);
+	sig = tuple_sig(&key);
+	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
+		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
+			owner = find_elsewhere(w, &key, sig);
+			if (owner >= 0)
+				return handoff(t, (unsigned int)owner, m, hook);
+		}
+		return invalid(t, meta);
+	}
+	/* An error must travel where the connection's packets go. */
+	if (t->conns[idx].tuple[dir].dst != rte_be_to_cpu_32(p->ip->dst_addr))
+		return invalid(t, meta);
+	t->stat[PGT_CT_STAT_FOUND]++;
+	meta->ct = idx;
+	meta->ctinfo = dir == PGT_CT_DIR_REPLY ? PGT_CT_RELATED_REPLY :
+		PGT_CT_RELATED;
+	return PGT_CT_GO;
+}
+
+/* Start a connection for the first packet @p p, key @p key. */
+static enum pgt_ct_verdict
+conn_new(unsigned int w, struct ct_table *t, struct pgt_pkt_meta *meta,
+	const struct ct_pkt *p, const struct pgt_ct_tuple *key, uint64_t now)
+{
+	struct pgt_ct_conn *c;
+	bool kill;
+	uint32_t idx;
+
+	idx = conn_alloc(w, t, now);
+	if (idx == CT_NIL) {
+		t->stat[PGT_CT_STAT_DROP]++;
+		return PGT_CT_DROP_FULL;
+	}
+	c = &t->conns[idx];
+	ct_seq_begin(c);
+	c->tuple[0] = *key;
+	if (!pgt_ct_tuple_invert(key, &c->tuple[1]) ||
+			memcmp(&c->tuple[0], &c->tuple[1], sizeof(*key)) == 0) {
+		ct_seq_end(c);
+		conn_free(t, idx);
+		return invalid(t, meta);
+	}
+	ct_seq_end(c);
+	if (!pgt_ct_l4_new(c, p) || pgt_ct_l4_packet(t, c, p,
+			PGT_CT_DIR_ORIGINAL, now, &kill) != CT_L4_ACCEPT) {
+		conn_free(t, idx);
+		return invalid(t, meta);
+	}
+	meta->ct = idx;
+	meta->ctinfo = PGT_CT_NEW;
+	meta->ct_flags |= PGT_PKT_CTF_UNCONFIRMED;
+	return PGT_CT_GO;
+}
+
+enum pgt_ct_verdict
+pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct ct_table *t = &pgt_ct_tables[w];
+	struct pgt_ct_tuple key;
+	enum ct_l4_verdict v;
+	struct pgt_ct_conn *c;
+	enum pgt_ct_dir dir;
+	struct ct_pkt p;
+	uint32_t idx, old_status;
+	uint8_t old_state;
+	hash_sig_t sig;
+	bool kill;
+	int owner;
+
+	if (meta->ctinfo == PGT_CT_UNTRACKED ||
+			(meta->ct_flags & PGT_PKT_CTF_ATTACHED))
+		return PGT_CT_GO;
+	meta->ct = PGT_PKT_CT_NONE;
+	if (pgt_ct_pkt_parse(m, &p) < 0 || pgt_ct_tuple_get(&p, &key) < 0)
+		return invalid(t, meta);
+	/* Trust a NIC that checked the transport checksum: a corrupt
+	 * segment must not move the TCP state (Linux checks it too). */
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+			RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return invalid(t, meta);
+	if (p.proto == IPPROTO_ICMP && pgt_ct_icmp_is_error(p.l4[0]))
+		return icmp_error(w, t, m, &p, hook, now);
+	sig = tuple_sig(&key);
+again:
+	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
+		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
+			owner = find_elsewhere(w, &key, sig);
+			if (owner >= 0)
+				return handoff(t, (unsigned int)owner, m, hook);
+		}
+		return conn_new(w, t, meta, &p, &key, now);
+	}
+	t->stat[PGT_CT_STAT_FOUND]++;
+	c = &t->conns[idx];
+	old_status = c->status;
+	old_state = c->tcp.state;
+	v = pgt_ct_l4_packet(t, c, &p, dir, now, &kill);
+	if (v == CT_L4_REOPEN) {
+		conn_destroy(t, idx, now);
+		goto again;
+	}
+	if (v == CT_L4_INVALID)
+		return invalid(t, meta);
+	if (dir == PGT_CT_DIR_REPLY) {
+		meta->ctinfo = PGT_CT_ESTABLISHED_REPLY;
+		c->status |= PGT_CT_S_SEEN_REPLY;
+	} else {
+		meta->ctinfo = (c->status & PGT_CT_S_SEEN_REPLY) ?
+			PGT_CT_ESTABLISHED : PGT_CT_NEW;
+	}
+	meta->ct = idx;
+	if (kill) {
+		/* This packet still uses it (NAT); the next lookup or the
+		 * wheel's next visit removes it. */
+		c->expires = now;
+		wheel_unlink(t, c);
+		wheel_place(t, idx);
+	}
+	if (c->status != old_status || c->tcp.state != old_state)
+		pgt_ct_event_post(t, c, PGT_CT_EVENT_UPDATE, now);
+	return PGT_CT_GO;
+}
+
+enum pgt_ct_verdict
+pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct ct_table *t = &pgt_ct_tables[w];
+	struct pgt_ct_conn *c;
+	hash_sig_t sig[2];
+	enum pgt_ct_dir dir;
+	uint32_t idx;
+	int32_t pos;
+	int d;
+
+	if (likely(!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED)))
+		return PGT_CT_GO;
+	meta->ct_flags &= (uint8_t)~PGT_PKT_CTF_UNCONFIRMED;
+	c = &t->conns[meta->ct];
+	for (d = 0; d < 2; d++) {
+		sig[d] = tuple_sig(&c->tuple[d]);
+		/* Taken here, or by a connection another worker started at
+		 * the same time (a flow arriving on two queues). */
+		if (table_lookup(t, &c->tuple[d], sig[d], &idx, &dir) ||
+				find_elsewhere(w, &c->tuple[d], sig[d]) >= 0)
+			goto clash;
+	}
+	pos = rte_hash_add_key_with_hash_data(t->hash, &c->tuple[0], sig[0],
+		(void *)(uintptr_t)(meta->ct << 1));
+	if (pos < 0)
+		goto clash;
+	pos = rte_hash_add_key_with_hash_data(t->hash, &c->tuple[1], sig[1],
+		(void *)(uintptr_t)(meta->ct << 1 | 1));
+	if (pos < 0) {
+		/* Never seen by a reader: no grace period needed. */
+		pos = rte_hash_del_key_with_hash(t->hash, &c->tuple[0], sig[0]);
+		if (pos >= 0)
+			rte_hash_free_key_with_position(t->hash, pos);
+		goto clash;
+	}
+	ct_seq_begin(c);
+	c->status |= PGT_CT_S_CONFIRMED;
+	ct_seq_end(c);
+	wheel_place(t, meta->ct);
+	t->stat[PGT_CT_STAT_INSERT]++;
+	pgt_ct_event_post(t, c, PGT_CT_EVENT_NEW, rte_get_tsc_cycles());
+	return PGT_CT_GO;
+clash:
+	t->stat[PGT_CT_STAT_INSERT_FAILED]++;
+	conn_free(t, meta->ct);
+	meta->ct = PGT_PKT_CT_NONE;
+	return PGT_CT_DROP_CLASH;
+}
+
+void
+pgt_ct_release(unsigned int w, struct pgt_pkt_meta *meta)
+{
+	if (!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
+		return;
+	meta->ct_flags &= (uint8_t)~PGT_PKT_CTF_UNCONFIRMED;
+	conn_free(&pgt_ct_tables[w], meta->ct);
+	meta->ct = PGT_PKT_CT_NONE;
+}
+
+void
+pgt_ct_attach(struct rte_mbuf *answer, const struct rte_mbuf *orig)
+{
+	const struct pgt_pkt_meta *om =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig);
+	struct pgt_pkt_meta *am = pgt_pkt_meta(answer);
+
+	pgt_ct_detach(am);
+	if (om->ct == PGT_PKT_CT_NONE || om->ctinfo > PGT_CT_RELATED_REPLY)
+		return;
+	am->ct = om->ct;
+	am->ct_flags = PGT_PKT_CTF_ATTACHED;
+	am->ctinfo = pgt_ct_info_dir(om->ctinfo) == PGT_CT_DIR_ORIGINAL ?
+		PGT_CT_RELATED_REPLY : PGT_CT_RELATED;
+}
+
+unsigned int
+pgt_ct_handoff_dequeue(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
+{
+	return rte_ring_sc_dequeue_burst(pgt_ct_tables[w].handoff,
+		(void **)pkts, n, NULL);
+}
+
+/* Periodic work */
+
+static void
+reclaim(struct ct_table *t)
+{
+	unsigned int n = 0;
+	struct ct_deferred *d;
+
+	while (t->def_count > 0 && n++ < RECLAIM_BUDGET) {
+		d = &t->deferred[t->def_head];
+		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, d->token, false) != 1)
+			return;
+		rte_hash_free_key_with_position(t->hash, d->pos);
+		t->def_head = (t->def_head + 1) % (2 * capacity);
+		t->def_count--;
+	}
+}
+
+static void
+run_commands(struct ct_table *t, uint64_t now)
+{
+	struct ct_cmd cmd;
+	unsigned int n = 0;
+	struct pgt_ct_conn *c;
+
+	while (n++ < CMD_BUDGET && rte_ring_sc_dequeue_elem(t->cmd, &cmd,
+			sizeof(cmd)) == 0) {
+		if (cmd.type == CT_CMD_FLUSH) {
+			t->flushing = true;
+			t->flush_cursor = 0;
+			continue;
+		}
+		if (cmd.idx >= capacity)
+			continue;
+		c = &t->conns[cmd.idx];
+		if (c->in_use && (c->status & PGT_CT_S_CONFIRMED) &&
+				c->id == cmd.id)
+			conn_destroy(t, cmd.idx, now);
+	}
+}
+
+static void
+flush_some(struct ct_table *t, uint64_t now)
+{
+	uint32_t end = RTE_MIN(t->flush_cursor + FLUSH_BUDGET, capacity);
+	struct pgt_ct_conn *c;
+
+	for (; t->flush_cursor < end; t->flush_cursor++) {
+		c = &t->conns[t->flush_cursor];
+		/* Between bursts no packet holds an unconfirmed one. */
+		if (c->in_use && (c->status & PGT_CT_S_CONFIRMED))
+			conn_destroy(t, t->flush_cursor, now);
+	}
+	if (t->flush_cursor == capacity)
+		t->flushing = false;
+}
+
+/*
+ * Visit the slots whose second has come, a bounded number of connections
+ * per call: expired ones go, refreshed ones move to their new slot.
+ */
+static void
+expire_some(struct ct_table *t, uint64_t now)
+{
+	unsigned int budget = WHEEL_BUDGET;
+	struct pgt_ct_conn *c;
+	uint32_t idx;
+
+	while ((uint64_t)t->wheel_sec * pgt_ct_hz <= now) {
+		idx = t->wheel[t->wheel_sec & CT_WHEEL_MASK];
+		if (idx == CT_NIL) {
+			t->wheel_sec++;
+			continue;
+		}
+		if (budget-- == 0)
+			return;
+		c = &t->conns[idx];
+		if (c->expires <= now) {
+			conn_destroy(t, idx, now);
+			t->stat[PGT_CT_STAT_EXPIRED]++;
+		} else {
+			wheel_unlink(t, c);
+			wheel_place(t, idx);
+		}
+	}
+}
+
+void
+pgt_ct_worker_poll(unsigned int w, uint64_t now)
+{
+	struct ct_table *t = &pgt_ct_tables[w];
+
+	if (t->def_count > 0)
+		reclaim(t);
+	if (unlikely(!rte_ring_empty(t->cmd)))
+		run_commands(t, now);
+	if (unlikely(t->flushing))
+		flush_some(t, now);
+	expire_some(t, now);
+}
+
+/* Management */
+
+int
+pgt_ct_snapshot(unsigned int w, uint32_t idx, struct pgt_ct_snapshot *s)
+{
+	const struct pgt_ct_conn *c = &pgt_ct_tables[w].conns[idx];
+	uint64_t now;
+	uint32_t seq;
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
+		if (!__atomic_load_n(&c->in_use, __ATOMIC_RELAXED) ||
+				!(__atomic_load_n(&c->status, __ATOMIC_RELAXED) &
+				PGT_CT_S_CONFIRMED))
+			return -ENOENT;
+		memcpy(&s->c, c, sizeof(*c));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
+			continue;
+		s->worker = w;
+		s->idx = idx;
+		now = rte_get_tsc_cycles();
+		s->timeout_s = s->c.expires <= now ? 0 :
+			(int64_t)((s->c.expires - now) / pgt_ct_hz);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+int
+pgt_ct_delete(unsigned int w, uint32_t idx, uint32_t id)
+{
+	struct ct_cmd cmd = { .type = CT_CMD_DELETE, .idx = idx, .id = id };
+
+	if (rte_ring_sp_enqueue_elem(pgt_ct_tables[w].cmd, &cmd,
+			sizeof(cmd)) != 0)
+		return -ENOBUFS;
+	return 0;
+}
+
+int
+pgt_ct_flush(void)
+{
+	struct ct_cmd cmd = { .type = CT_CMD_FLUSH };
+	unsigned int w;
+
+	for (w = 0; w < pgt_ct_workers; w++)
+		if (rte_ring_free_count(pgt_ct_tables[w].cmd) == 0)
+			return -ENOBUFS;
+	for (w = 0; w < pgt_ct_workers; w++)
+		rte_ring_sp_enqueue_elem(pgt_ct_tables[w].cmd, &cmd,
+			sizeof(cmd));
+	return 0;
+}

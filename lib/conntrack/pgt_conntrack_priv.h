@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef PGT_CONNTRACK_PRIV_H
+#define PGT_CONNTRACK_PRIV_H
+
+/* The tables, and what the files of the module share. */
+
+#include <rte_hash.h>
+#include <rte_ip.h>
+#include <rte_ring.h>
+
+#include "pgt_conntrack.h"
+
+/* One-second slots; a connection further away waits in the last slot. */
+#define CT_WHEEL_SLOTS	4096u
+#define CT_WHEEL_MASK	(CT_WHEEL_SLOTS - 1)
+#define CT_NIL		UINT32_MAX
+
+/* A key slot the owner deleted, reusable once every reader moved on. */
+struct ct_deferred {
+	int32_t pos;
+	uint64_t token;
+};
+
+/* A message from the management thread to a table's owner. */
+struct ct_cmd {
+	uint32_t type;		/* CT_CMD_* */
+	uint32_t idx;
+	uint32_t id;
+	uint32_t pad;
+};
+
+#define CT_CMD_DELETE	1
+#define CT_CMD_FLUSH	2
+
+struct ct_table {
+	struct rte_hash *hash;
+	struct pgt_ct_conn *conns;
+	uint32_t *free_stack;
+	uint32_t nb_free;
+	uint32_t next_id;
+	uint32_t wheel_sec;		/* the next second to visit */
+	uint32_t wheel[CT_WHEEL_SLOTS];
+	struct ct_deferred *deferred;	/* FIFO, 2 per connection */
+	uint32_t def_head, def_count;
+	bool flushing;
+	uint32_t flush_cursor;
+	struct rte_ring *handoff;	/* mbufs: MP (workers), SC (owner) */
+	struct rte_ring *cmd;		/* struct ct_cmd: SP, SC */
+	struct rte_ring *events;	/* struct pgt_ct_event: SP, SC */
+	uint16_t nat_cursor;		/* where the last port search ended */
+	uint64_t stat[PGT_CT_STAT_MAX];
+} __rte_cache_aligned;
+
+extern struct ct_table *pgt_ct_tables;
+extern unsigned int pgt_ct_workers;
+extern uint64_t pgt_ct_hz;
+extern volatile bool pgt_ct_events_on;
+
+/* A packet as conntrack parses it. */
+struct ct_pkt {
+	struct rte_ipv4_hdr *ip;
+	uint8_t *l4;		/* NULL unless the header is contiguous */
+	uint32_t l4_len;	/* contiguous bytes at l4 */
+	uint32_t l4_total;	/* IP payload length */
+	uint8_t proto;
+};
+
+/* What a protocol tracker says about a packet of a connection. */
+enum ct_l4_verdict {
+	CT_L4_ACCEPT,
+	CT_L4_INVALID,		/* counted invalid, no connection */
+	CT_L4_REOPEN,		/* TCP: delete the old one, look up again */
+};
+
+/* pgt_conntrack_proto.c */
+int pgt_ct_pkt_parse(struct rte_mbuf *m, struct ct_pkt *p);
+int pgt_ct_tuple_get(const struct ct_pkt *p, struct pgt_ct_tuple *t);
+bool pgt_ct_tuple_invert(const struct pgt_ct_tuple *in,
+	struct pgt_ct_tuple *out);
+bool pgt_ct_icmp_is_error(uint8_t type);
+bool pgt_ct_l4_new(struct pgt_ct_conn *c, const struct ct_pkt *p);
+enum ct_l4_verdict pgt_ct_l4_packet(struct ct_table *t,
+	struct pgt_ct_conn *c, const struct ct_pkt *p, enum pgt_ct_dir dir,
+	uint64_t now, bool *kill);
+
+/* pgt_conntrack.c */
+static inline uint64_t
+ct_timeout_tsc(enum pgt_ct_timeout t)
+{
+	return (uint64_t)pgt_ct_cfg.timeout[t] * pgt_ct_hz;
+}
+
+void pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
+	enum pgt_ct_timeout to, uint64_t now);
+void pgt_ct_event_post(struct ct_table *t, const struct pgt_ct_conn *c,
+	enum pgt_ct_event_type type, uint64_t now);
+/* Is @p key taken in any table? */
+bool pgt_ct_tuple_taken(const struct pgt_ct_tuple *key);
+
+static inline void
+ct_seq_begin(struct pgt_ct_conn *c)
+{
+	__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void
+ct_seq_end(struct pgt_ct_conn *c)
+{
+	__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELEASE);
+}
+
+#endif /* PGT_CONNTRACK_PRIV_H */
