@@ -34,6 +34,12 @@ _Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
 #define CMD_BUDGET	64
 /* Connections looked at to find one to evict when the table is full. */
 #define EARLY_DROP_SCAN	64
+/*
+ * Key slots beyond two per connection: a deleted key's slot is reused only
+ * after every worker passed a quiescent state (about one loop iteration),
+ * so a table that churns needs room for what one iteration deletes.
+ */
+#define KEY_SLACK	4096
 
 #define X_DEFAULT(e, n, d) [PGT_CT_TO_##e] = d,
 struct pgt_ct_config pgt_ct_cfg = {
@@ -51,6 +57,7 @@ unsigned int pgt_ct_workers;
 uint64_t pgt_ct_hz;
 volatile bool pgt_ct_events_on;
 static uint32_t capacity;
+static uint32_t key_slots;	/* per table */
 static uint32_t count;		/* all tables; atomic */
 
 #define X_NAME(e, n, d) [PGT_CT_TO_##e] = #n,
@@ -121,7 +128,7 @@ static int
 table_init(struct ct_table *t, unsigned int w, uint64_t now)
 {
 	struct rte_hash_parameters hp = {
-		.entries = RTE_MAX(2 * capacity, 16u),
+		.entries = key_slots,
 		.key_len = sizeof(struct pgt_ct_tuple),
 		.hash_func = rte_hash_crc,
 		.socket_id = (int)rte_socket_id(),
@@ -142,7 +149,7 @@ table_init(struct ct_table *t, unsigned int w, uint64_t now)
 	t->free_stack = rte_malloc("pgt_ct_free",
 		sizeof(uint32_t) * capacity, 0);
 	t->deferred = rte_malloc("pgt_ct_deferred",
-		sizeof(*t->deferred) * 2 * capacity, 0);
+		sizeof(*t->deferred) * key_slots, 0);
 	snprintf(name, sizeof(name), "pgt_cth%u", w);
 	t->handoff = rte_ring_create(name, HANDOFF_RING, SOCKET_ID_ANY,
 		RING_F_SC_DEQ);
@@ -177,6 +184,7 @@ pgt_ct_init(unsigned int nb_workers, uint32_t cap)
 		return -EINVAL;
 	pgt_ct_hz = rte_get_tsc_hz();
 	capacity = cap;
+	key_slots = 2 * cap + 2 * cap / 4 + KEY_SLACK;
 	pgt_ct_cfg.max = cap;
 	pgt_ct_workers = nb_workers;
 	pgt_ct_tables = rte_zmalloc("pgt_ct_tables",
@@ -407,7 +415,7 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 			continue;
 		/* Another worker may be reading this key slot: reuse it
 		 * only after every worker passed a quiescent state. */
-		t->deferred[(t->def_head + t->def_count) % (2 * capacity)] =
+		t->deferred[(t->def_head + t->def_count) % key_slots] =
 			(struct ct_deferred){ .pos = pos, .token = token };
 		t->def_count++;
 	}
@@ -801,7 +809,7 @@ reclaim(struct ct_table *t)
 		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, d->token, false) != 1)
 			return;
 		rte_hash_free_key_with_position(t->hash, d->pos);
-		t->def_head = (t->def_head + 1) % (2 * capacity);
+		t->def_head = (t->def_head + 1) % key_slots;
 		t->def_count--;
 	}
 }

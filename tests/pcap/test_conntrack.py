@@ -257,3 +257,323 @@ def test_states_seen_by_rules(states):
     assert not [p for p in out if ICMP in p and p[ICMP].id == 78]
     assert not [p for p in out if TCP in p and p[TCP].sport in (3001, 3002)]
     assert [p for p in out if UDPerror in p and p[UDPerror].sport == 2002]
+
+
+# NAT: the client's connections leave as the router's server-side address;
+# the router's client-side address port 8080 leads to the server's 80.
+NAT_RULES = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.1.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.2.0.2:80
+-A POSTROUTING -s 10.1.0.0/24 -d 10.2.0.0/24 -p udp -j SNAT --to-source 10.2.0.1
+-A POSTROUTING -s 10.1.0.0/24 -d 10.2.0.0/24 -p icmp -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -p tcp --dport 80 -j ACCEPT
+-A FORWARD -s 10.1.0.0/24 -p udp -j ACCEPT
+-A FORWARD -s 10.1.0.0/24 -p icmp -j ACCEPT
+-A FORWARD -p tcp --dport 81 -j REJECT --reject-with tcp-reset
+COMMIT
+"""
+
+
+def nat_packets():
+    t = Tcp(4001, dport=8080, server=ROUTER_C)
+    syn = t.c2s("S")
+    # The server answers the translated connection.
+    s = Tcp(4001, dport=80)
+    s.cseq, s.sseq = t.cseq, t.sseq
+    synack = s.s2c("SA")
+    t.sseq = s.sseq
+    ack = t.c2s("A")
+    return [
+        syn, synack, ack,
+        # UDP out, its answer to the router's address, an error about it.
+        from_client(IP(src=CLIENT, dst=SERVER) / UDP(sport=5001, dport=53) /
+                    Raw(b"q")),
+        from_server(IP(src=SERVER, dst=ROUTER_S) / UDP(sport=53, dport=5001) /
+                    Raw(b"a")),
+        from_server(IP(src=SERVER, dst=ROUTER_S) / ICMP(type=3, code=3) /
+                    IP(src=ROUTER_S, dst=SERVER) / UDP(sport=5001, dport=53)),
+        # A ping, masqueraded, and its answer.
+        from_client(IP(src=CLIENT, dst=SERVER) / ICMP(id=99, seq=1)),
+        from_server(IP(src=SERVER, dst=ROUTER_S) / ICMP(type=0, id=99, seq=1)),
+        # Rejected with a reset after DNAT: the reset comes from the
+        # address the client used.
+        from_client(IP(src=CLIENT, dst=SERVER) / TCP(sport=4002, dport=81,
+                                                      flags="S", seq=7)),
+    ]
+
+
+def checksums_ok(p):
+    """Does every checksum of @p match a recomputation?"""
+    q = p.__class__(bytes(p))
+    for layer in (IP, TCP, UDP, ICMP, IPerror, UDPerror):
+        if layer in q and layer in p:
+            fresh = q.copy()
+            del fresh[layer].chksum
+            fresh = fresh.__class__(bytes(fresh))
+            if fresh[layer].chksum != q[layer].chksum:
+                return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def nat(tmp_path_factory):
+    pkts = nat_packets()
+    tmp = tmp_path_factory.mktemp("ctnat")
+    d, out0, _ = pcap_daemon(tmp, pkts, HAIRPIN + [rules_call(NAT_RULES)])
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port0")["tx_packets"] >= len(pkts),
+                   what="all output sent")
+        listing = ctl(d, "conntrack", "-L", "-j").stdout
+        snat = ctl(d, "conntrack", "-L", "-n").stdout
+        dnat = ctl(d, "conntrack", "-L", "-g").stdout
+    finally:
+        d.stop()
+    return {"out": rdpcap(out0), "list": listing, "snat": snat,
+            "dnat": dnat}
+
+
+def test_dnat_both_ways(nat):
+    out = nat["out"]
+    to_server = [p for p in out if TCP in p and p[IP].dst == SERVER and
+                 p[TCP].sport == 4001]
+    assert [p[TCP].dport for p in to_server] == [80, 80]
+    assert all(p[IP].src == CLIENT for p in to_server)
+    to_client = [p for p in out if TCP in p and p[IP].dst == CLIENT and
+                 p[TCP].dport == 4001]
+    assert len(to_client) == 1
+    assert to_client[0][IP].src == ROUTER_C and to_client[0][TCP].sport == 8080
+    assert all(checksums_ok(p) for p in to_server + to_client)
+    assert "dst=10.1.0.1 sport=4001 dport=8080 src=10.2.0.2 dst=10.1.0.2 " \
+        "sport=80 dport=4001" in nat["dnat"]
+
+
+def test_snat_both_ways_and_icmp_error_inside(nat):
+    out = nat["out"]
+    q = [p for p in out if UDP in p and p[IP].dst == SERVER]
+    assert len(q) == 1 and q[0][IP].src == ROUTER_S and q[0][UDP].sport == 5001
+    a = [p for p in out if UDP in p and IPerror not in p and
+         p[IP].dst == CLIENT]
+    assert len(a) == 1 and a[0][UDP].dport == 5001 and a[0][IP].src == SERVER
+    err = [p for p in out if ICMP in p and p[ICMP].type == 3 and
+           UDPerror in p]
+    assert len(err) == 1
+    # Outer and quoted packet both translated back to the client's view.
+    assert err[0][IP].dst == CLIENT
+    assert err[0][IPerror].src == CLIENT and err[0][UDPerror].sport == 5001
+    assert all(checksums_ok(p) for p in q + a + err)
+    assert "src=10.2.0.2 dst=10.2.0.1 sport=53 dport=5001" in nat["snat"]
+
+
+def test_masquerade_ping(nat):
+    out = nat["out"]
+    req = [p for p in out if ICMP in p and p[ICMP].type == 8]
+    rep = [p for p in out if ICMP in p and p[ICMP].type == 0]
+    assert len(req) == 1 and req[0][IP].src == ROUTER_S
+    assert len(rep) == 1 and rep[0][IP].dst == CLIENT and rep[0][ICMP].id == 99
+    assert all(checksums_ok(p) for p in req + rep)
+
+
+def test_reset_of_new_connection(nat):
+    rst = [p for p in nat["out"] if TCP in p and "R" in p[TCP].flags]
+    assert len(rst) == 1
+    assert rst[0][IP].dst == CLIENT and rst[0][TCP].dport == 4002
+    # Rejected before confirmation: no entry stays behind.
+    assert "sport=4002" not in nat["list"]
+
+
+def udp_flood(n, sport0=10000):
+    return [from_client(IP(src=CLIENT, dst=SERVER) /
+                        UDP(sport=sport0 + i, dport=9)) for i in range(n)]
+
+
+def test_table_full_early_drop_then_drop(tmp_path):
+    """Full of unassured entries: the oldest go (early drop). Full of
+    assured ones: the new packet is dropped, counted."""
+    assured = []
+    for i in range(16):
+        assured += Tcp(6000 + i).handshake()
+    pkts = udp_flood(20) + assured + udp_flood(3, sport0=20000)
+    d, _, _ = pcap_daemon(tmp_path, pkts, HAIRPIN + [rules_call(
+        "*filter\n:FORWARD ACCEPT [0:0]\n"
+        "-A FORWARD -m conntrack --ctstate NEW\nCOMMIT\n")],
+        extra=("--conntrack-max", "16"))
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port0")["drops"].get(
+            "conntrack_table_full", 0) == 3, what="table-full drops")
+        stats = ctl(d, "conntrack", "-S").stdout
+        count = int(ctl(d, "conntrack", "-C").stdout)
+        listing = conntrack_list(d)
+    finally:
+        d.stop()
+    assert count == 16
+    assert sorted(k[1] for k in listing) == list(range(6000, 6016))
+    # 4 UDP evicted for UDP, 16 for the TCP handshakes' room.
+    assert re.search(r" drop=3 early_drop=20 ", stats), stats
+
+
+def datagram(ident, size, sport):
+    return IP(src=CLIENT, dst=SERVER, id=ident) / UDP(sport=sport, dport=7) / \
+        Raw(bytes((i * 7 + ident) & 0xff for i in range(size)))
+
+
+def test_fragments_reassembled_then_refragmented(tmp_path):
+    whole = datagram(1, 3000, 7001)
+    in_order = fragment(whole, fragsize=1000)
+    backwards = fragment(datagram(2, 3000, 7002), fragsize=1000)[::-1]
+    small = fragment(datagram(3, 1200, 7003), fragsize=600)
+    # Overlapping: the second fragment covers part of the first.
+    over = fragment(datagram(4, 1600, 7004), fragsize=800)
+    over[1].frag -= 10
+    too_many = fragment(datagram(5, 2000, 7005), fragsize=200)   # 11
+    pkts = [from_client(f) for f in in_order + backwards + small + over +
+            too_many]
+    d, out0, _ = pcap_daemon(tmp_path, pkts, HAIRPIN + [rules_call(
+        "*filter\n:FORWARD ACCEPT [0:0]\n"
+        "-A FORWARD -m conntrack --ctstate NEW\nCOMMIT\n")])
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port0")["reassembled"] == 3,
+                   what="three datagrams reassembled")
+        # The overlap kills its datagram; the ninth fragment of the other
+        # kills the eight before it (the last ones start a datagram of
+        # their own that waits out its 30 s).
+        d.wait_for(lambda: d.stats("port0")["drops"]["reassembly_failed"] ==
+                   len(over) + 8, what="the rest dropped")
+        stats = d.stats("port0")
+    finally:
+        d.stop()
+    out = rdpcap(out0)
+    assert stats["fragments_out"] >= 6
+    by_id = {}
+    for p in (p for p in out if IP in p):
+        by_id.setdefault(p[IP].id, []).append(p[IP])
+    assert sorted(by_id) == [1, 2, 3]
+    # Big ones leave refragmented to the port's MTU; the small one whole.
+    for ident in (1, 2):
+        assert all(len(f) <= 1500 for f in by_id[ident])
+        assert len(by_id[ident]) == 3
+        joined = defragment(by_id[ident])
+        assert len(joined) == 1
+        assert bytes(joined[0][UDP].payload) == \
+            bytes(datagram(ident, 3000, 7000 + ident)[UDP].payload)
+    assert len(by_id[3]) == 1 and by_id[3][0].flags.MF == 0
+    assert bytes(by_id[3][0][UDP].payload) == \
+        bytes(datagram(3, 1200, 7003)[UDP].payload)
+
+
+def test_timeouts_expire_and_commands(tmp_path):
+    pkts = udp_flood(5) + [
+        from_client(IP(src=CLIENT, dst=SERVER) / ICMP(id=5, seq=1))] + \
+        Tcp(8001).handshake()
+    config = HAIRPIN + [
+        rules_call("*filter\n:FORWARD ACCEPT [0:0]\n"
+                   "-A FORWARD -m conntrack --ctstate NEW\nCOMMIT\n"),
+        {"method": "conntrack_config_set",
+         "params": {"udp_timeout": 3, "icmp_timeout": 3,
+                    "tcp_timeout_established": 7777}}]
+    d, _, _ = pcap_daemon(tmp_path, pkts, config)
+    try:
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] == 7,
+                   what="seven connections")
+        listing = conntrack_list(d)
+        assert 7770 <= int(listing[("tcp", 8001)]["timeout"]) <= 7777
+        assert int(listing[("udp", 10000)]["timeout"]) <= 3
+        saved = d.call("save_config")
+        # -D with a filter deletes what matches, nothing else.
+        r = ctl(d, "conntrack", "-D", "-p", "udp", "--sport", "10002")
+        assert "sport=10002" in r.stdout
+        assert "1 flow entries have been deleted" in r.stderr
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] == 6,
+                   what="one deleted")
+        # UDP and ICMP time out; TCP stays.
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] == 1,
+                   timeout=8, what="short timeouts expired")
+        assert list(conntrack_list(d)) == [("tcp", 8001)]
+        stats = ctl(d, "conntrack", "-S").stdout
+        r = ctl(d, "conntrack", "-F")
+        assert "table has been emptied" in r.stderr
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] == 0,
+                   what="flushed")
+        bad = subprocess.run([PKTGATECTL, "-s", d.sock, "conntrack", "-L",
+                              "-p", "nonsense"], capture_output=True,
+                             text=True)
+        assert bad.returncode != 0 and "not a protocol" in bad.stderr
+        bad = subprocess.run([PKTGATECTL, "-s", d.sock, "conntrack", "-I"],
+                             capture_output=True, text=True)
+        assert bad.returncode != 0 and "not supported" in bad.stderr
+    finally:
+        d.stop()
+    assert " expired=5 " in stats
+    calls = [c for c in saved["config"]
+             if c["method"] == "conntrack_config_set"]
+    assert calls == [{"method": "conntrack_config_set", "params": {
+        "udp_timeout": 3, "icmp_timeout": 3,
+        "tcp_timeout_established": 7777}}]
+
+
+def write_udp_pcap(path, n):
+    """@n UDP packets of distinct flows, written without scapy (fast)."""
+    import struct
+    eth = bytes.fromhex(MAC0.replace(":", "")) + \
+        bytes.fromhex(CLIENT_MAC.replace(":", "")) + b"\x08\x00"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i in range(n):
+            src = 0x0a010002
+            dst = 0x0a020000 | (2 + i // 60000)
+            ip = struct.pack("!BBHHHBBHII", 0x45, 0, 28, i & 0xffff, 0, 64,
+                             17, 0, src, dst)
+            s = sum(struct.unpack("!10H", ip))
+            s = (s & 0xffff) + (s >> 16)
+            s = (s & 0xffff) + (s >> 16)
+            ip = ip[:10] + struct.pack("!H", ~s & 0xffff) + ip[12:]
+            udp = struct.pack("!HHHH", 1024 + i % 60000, 9, 8, 0)
+            frame = eth + ip + udp
+            f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)))
+            f.write(frame)
+
+
+def test_100k_connections_listed(tmp_path):
+    n = 100000
+    path = tmp_path / "flows.pcap"
+    write_udp_pcap(path, n)
+    config = HAIRPIN + [
+        {"method": "ip_neigh_add", "params": {"address": "10.2.0.3",
+                                              "port": "port0",
+                                              "mac": SERVER_MAC}},
+        rules_call("*filter\n:FORWARD ACCEPT [0:0]\n"
+                   "-A FORWARD -m conntrack --ctstate NEW\nCOMMIT\n"),
+        {"method": "conntrack_config_set", "params": {"udp_timeout": 600}}]
+    d, _, _ = pcap_daemon(tmp_path, str(path), config,
+                          extra=("--conntrack-max", "131072"))
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == n, timeout=60,
+                   what="all flows received")
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] == n,
+                   what="every flow tracked")
+        r = ctl(d, "conntrack", "-L", "-p", "udp")
+        stats = ctl(d, "conntrack", "-S").stdout
+        count = ctl(d, "conntrack", "-C").stdout
+    finally:
+        d.stop()
+    lines = r.stdout.splitlines()
+    assert len(lines) == n
+    assert f"{n} flow entries have been shown" in r.stderr
+    assert len(set(re.search(r"dst=(\S+) sport=(\d+)", l).groups()
+                   for l in lines)) == n
+    assert count == f"{n}\n"
+    assert " insert_failed=0 drop=0 early_drop=0 " in stats
