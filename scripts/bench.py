@@ -56,13 +56,52 @@ def ceiling(pcap, prefix):
     return statistics.median(rates[-int(MEASURE_S):]) / 1e6
 
 
+def stateful_traffic(path, snat):
+    """FLOWS UDP conversations, each a request and its answer (to the
+    router's address when the requests are SNATed), both on port0."""
+    pkts = []
+    for i in range(FLOWS):
+        client = "10.1.%d.%d" % (i // 250, 2 + i % 250)
+        pkts.append(Ether(src="02:00:00:00:01:02", dst=PORT0_MAC) /
+                    IP(src=client, dst="10.2.0.2") /
+                    UDP(sport=1024 + i, dport=5001) / Raw(b"\0" * 18))
+        pkts.append(Ether(src=SERVER_MAC, dst=PORT0_MAC) /
+                    IP(src="10.2.0.2", dst="10.2.0.1" if snat else client) /
+                    UDP(sport=5001, dport=1024 + i) / Raw(b"\0" * 18))
+    wrpcap(path, pkts)
+
+
+def new_flow_traffic(path, n):
+    """@n one-way UDP flows: with a table far smaller than @n, every packet
+    starts a connection (and evicts the oldest unanswered one)."""
+    wrpcap(path, [Ether(src="02:00:00:00:01:02", dst=PORT0_MAC) /
+                  IP(src="10.1.%d.%d" % (i // 250 % 250, 2 + i % 250),
+                     dst="10.2.0.%d" % (2 + i // 62500)) /
+                  UDP(sport=1024 + i % 60000, dport=5001) / Raw(b"\0" * 18)
+                  for i in range(n)])
+
+
+STATEFUL = """*filter
+:FORWARD DROP [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -p udp -m udp --dport 5001 -m conntrack --ctstate NEW -j ACCEPT
+COMMIT
+"""
+SNAT = """*nat
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -s 10.1.0.0/16 -j SNAT --to-source 10.2.0.1
+COMMIT
+"""
+
+
 class Pktgate:
-    def __init__(self, pcap, tmp, prefix):
+    def __init__(self, pcap, tmp, prefix, extra=(), mbufs=16383):
         self.sock = os.path.join(tmp, "bench.sock")
         self.proc = subprocess.Popen(
             [os.path.join(BUILD, "app", "pktgate"), "--no-pci", *EAL_MEM,
              "--file-prefix", prefix, "-l", "0,1", *vdevs(pcap), "--",
-             "--rpc-socket", self.sock, "--max-rules", "131072"],
+             "--rpc-socket", self.sock, "--max-rules", "131072",
+             "--mbufs", str(mbufs), *extra],
             stdout=open(os.path.join(tmp, "pktgate.log"), "w"),
             stderr=subprocess.STDOUT)
         deadline = time.time() + 30
@@ -78,6 +117,17 @@ class Pktgate:
                 ("ip_neigh_add", {"address": "10.2.0.2", "port": "port1",
                                   "mac": SERVER_MAC})):
             self.call(method, params)
+
+    def hairpin(self):
+        """Answers come in on port0 too: send both directions out of
+        port1, clients through a gateway there."""
+        self.call("ip_addr_del", {"address": "10.1.0.1/16", "port": "port0"})
+        self.call("ip_addr_add", {"address": "10.9.0.1/24", "port": "port0"})
+        for i in range(2, 6):
+            self.call("ip_neigh_add", {"address": "10.2.0.%d" % i,
+                                       "port": "port1", "mac": SERVER_MAC})
+        self.call("ip_route_add", {"prefix": "10.1.0.0/16",
+                                   "gateway": "10.2.0.3"})
 
     def call(self, method, params=None):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -149,10 +199,47 @@ def update_times(pg):
 
 SCENARIOS = [("l3fwd", 0), ("filter-10", 10), ("filter-1k", 1000),
              ("filter-10k", 10000)]
+# Connection tracking: established conversations through a stateful
+# ruleset, the same with SNAT, and a stream of new connections.
+CT_SCENARIOS = ["ct-established", "ct-snat", "ct-new"]
+NEW_FLOWS = 16384
+
+
+def run_ct(name, tmp, tag):
+    pcap = os.path.join(tmp, name + ".pcap")
+    extra, mbufs = (), 16383
+    if name == "ct-new":
+        new_flow_traffic(pcap, NEW_FLOWS)
+        extra, mbufs = ("--conntrack-max", "1024"), 4 * NEW_FLOWS
+    else:
+        stateful_traffic(pcap, name == "ct-snat")
+    ceil = ceiling(pcap, tag + name + "ref")
+    pg = Pktgate(pcap, tmp, tag + name, extra, mbufs)
+    try:
+        hz = pg.call("system_info")["tsc_hz"]
+        pg.hairpin()
+        pg.call("iptables_restore", {"text": STATEFUL + (
+            SNAT if name == "ct-snat" else "")})
+        mpps = pg.rate()
+        stats = pg.call("conntrack", {"command": "-S"})["output"]
+        count = pg.call("conntrack_config_get")["count"]
+    finally:
+        pg.stop()
+    r = {"mpps": mpps, "cycles_per_packet": hz / (mpps * 1e6),
+         "ratio": mpps / ceil, "ceiling_mpps": ceil, "connections": count}
+    line = "%s %.2f %.0f %.2f" % (name, mpps, r["cycles_per_packet"],
+                                    r["ratio"])
+    if name == "ct-new":
+        early = int(re.search(r"early_drop=(\d+)", stats).group(1))
+        r["early_drops"] = early
+        line += "  (every packet a new connection: %.2f M/s)" % mpps
+    print(line + "  [ceiling %.2f Mpps]" % ceil, flush=True)
+    return r
 
 
 def main():
     wanted = [s for s in SCENARIOS if not WANTED or s[0] in WANTED]
+    wanted_ct = [s for s in CT_SCENARIOS if not WANTED or s in WANTED]
     results = {"scenarios": {}}
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,9 +249,9 @@ def main():
         ceil = ceiling(pcap, tag + "ref")
         results["ceiling_mpps"] = ceil
         print("ceiling (testpmd io) %.2f Mpps" % ceil)
-        pg = Pktgate(pcap, tmp, tag)
+        pg = Pktgate(pcap, tmp, tag) if wanted else None
         try:
-            hz = pg.call("system_info")["tsc_hz"]
+            hz = pg.call("system_info")["tsc_hz"] if pg else 0
             for name, n in wanted:
                 if n > 0:
                     t0 = time.monotonic()
@@ -186,7 +273,10 @@ def main():
                 print(line, flush=True)
                 results["scenarios"][name] = r
         finally:
-            pg.stop()
+            if pg:
+                pg.stop()
+        for name in wanted_ct:
+            results["scenarios"][name] = run_ct(name, tmp, tag)
     out = os.path.join(BUILD, "bench.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=1)

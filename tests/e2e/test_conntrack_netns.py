@@ -243,3 +243,9 @@ def test_iperf3_through_nat(net):
     # the end: the stream itself completed, and conntrack lost nothing.
     assert sent > 0 and received >= 0.99 * sent
     assert conntrack_drops(d) == 0
+    # The taps spread flows over both workers independently per port, so
+    # the replies of this module's connections crossed workers: handed to
+    # the owner of their connection, and still all went through.
+    handed = sum(d.stats(p)["conntrack_handoff"] for p in ("port0", "port1"))
+    print("handed over:", handed)
+    assert handed > 0
