@@ -114,6 +114,7 @@ unique_tuple(unsigned int w, struct pgt_ct_tuple *t,
 	uint32_t n, first, slots, start, i, j, h, nb = pgt_ct_workers;
 	uint32_t *addr = manip == PGT_NAT_MANIP_SRC ? &t->src : &t->dst;
 	uint16_t *port = manip_port(t, manip);
+	uint32_t orig_addr = *addr;
 	uint16_t lo, hi;
 	bool partition;
 
@@ -144,9 +145,15 @@ unique_tuple(unsigned int w, struct pgt_ct_tuple *t,
 	/* Ports this worker may take: lo + first + k * step. */
 	first = partition ? (w + nb - lo % nb) % nb : 0;
 	slots = partition ? (n - first + nb - 1) / nb : n;
+	/* Keep the port if the connection stays unique. Another worker may
+	 * keep the same port for another client translated to the same
+	 * address at the same instant, so then only this worker's ports are
+	 * kept; an unchanged address cannot collide that way (the tuple is
+	 * the connection's own). */
 	if (!(r->flags & (PGT_NAT_F_RANDOM | PGT_NAT_F_RANDOM_FULLY)) &&
 			*port >= lo && *port <= hi &&
-			(!partition || *port % nb == w) && !tuple_used(t))
+			(!partition || *addr == orig_addr || *port % nb == w) &&
+			!tuple_used(t))
 		return 0;
 	if (r->flags & (PGT_NAT_F_RANDOM | PGT_NAT_F_RANDOM_FULLY))
 		start = (uint32_t)rte_rand();

@@ -3,7 +3,8 @@
 router namespace and into pktgate, the same random packets sent through
 each from a client namespace; the same packets must reach the server.
 
-PGT_DIFF_ROUNDS (default 8) rulesets are tried; raise it for a soak."""
+PGT_DIFF_ROUNDS rulesets are tried (default 8 stateless, 4 stateful and
+NAT); raise it for a soak."""
 import os
 import random
 import subprocess
@@ -17,6 +18,7 @@ LX = {"router": TAG + "lr", "client": TAG + "lc", "server": TAG + "ls"}
 CLIENT_NET, SERVER_NET = "10.216.1", "10.216.2"
 SERVER_HOSTS = [SERVER_NET + ".%d" % i for i in range(2, 6)]
 ROUNDS = int(os.environ.get("PGT_DIFF_ROUNDS", "8"))
+STATEFUL_ROUNDS = int(os.environ.get("PGT_DIFF_ROUNDS", "4"))
 PACKETS = 120
 
 # Collects the IP ids of packets from the client subnet until its stdin
@@ -254,3 +256,192 @@ def test_same_packets_arrive_as_through_linux(linux, pgt):
             rnd, rules, "\n".join(
                 ("linux " if int(p.split()[0]) in got_linux else "pktgate ")
                 + p for p in packets if int(p.split()[0]) in differ))
+
+
+# Stateful rules and NAT. The servers answer what they can without any
+# randomness of their own: RSTs from closed ports, ICMP errors (rate limits
+# off), ICMP echo replies and a UDP echo on port 7; so both routers see
+# the same conversations and must let the same packets through, translated
+# the same way. What is compared: what the servers receive (by IP id, and
+# the errors they get), and everything the client gets back.
+VIP = SERVER_NET + ".9"
+
+UDP_ECHO = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+"""
+
+# Records every IPv4 packet crossing @iface as a line of its fields.
+RECORDER = """
+import select, sys, time
+from scapy.all import IP, TCP, UDP, ICMP, IPerror, TCPerror, UDPerror, \\
+    conf, Ether
+s = conf.L2listen(iface=sys.argv[1])
+print("ready", flush=True)
+seen, deadline = set(), None
+mine = sys.argv[2]
+while deadline is None or time.monotonic() < deadline:
+    r, _, _ = select.select([s, sys.stdin] if deadline is None else [s],
+                            [], [], 0.1)
+    if sys.stdin in r and not sys.stdin.readline():
+        deadline = time.monotonic() + float(sys.argv[3])
+    if s not in r:
+        continue
+    p = s.recv()
+    if p is None or IP not in p or p[IP].src.startswith(mine):
+        continue
+    ip = p[IP]
+    f = [ip.src, ip.dst, ip.proto]
+    if IPerror in p:
+        q = p[IPerror]
+        f += ["err", p[ICMP].type, p[ICMP].code, q.src, q.dst, q.proto]
+        if TCPerror in p or UDPerror in p:
+            l4 = p[TCPerror] if TCPerror in p else p[UDPerror]
+            f += [l4.sport, l4.dport]
+    elif TCP in p:
+        f += [ip.id if sys.argv[4] == "id" else 0, p[TCP].dport,
+              p[TCP].sport if sys.argv[4] != "id" else 0, str(p[TCP].flags)]
+    elif UDP in p:
+        f += [ip.id if sys.argv[4] == "id" else 0, p[UDP].dport,
+              p[UDP].sport if sys.argv[4] != "id" else 0]
+    elif ICMP in p:
+        f += [ip.id if sys.argv[4] == "id" else 0, p[ICMP].type,
+              p[ICMP].id]
+    seen.add(" ".join(str(x) for x in f))
+print("\\n".join(sorted(seen)), flush=True)
+"""
+
+STATEFUL_PORTS = [7, 53, 80, 8000]
+
+
+def rand_stateful_ruleset(r):
+    nat = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
+           ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"]
+    pool = [
+        "-A PREROUTING -d %s/32 -p tcp -m tcp --dport 8000 -j DNAT "
+        "--to-destination %s:80" % (VIP, SERVER_HOSTS[2]),
+        "-A PREROUTING -d %s/32 -p udp -j DNAT --to-destination %s"
+        % (VIP, SERVER_HOSTS[1]),
+        "-A PREROUTING -d %s/32 -p icmp -j DNAT --to-destination %s"
+        % (VIP, SERVER_HOSTS[0]),
+        "-A POSTROUTING -d %s/32 -j SNAT --to-source %s.1"
+        % (SERVER_HOSTS[0], SERVER_NET),
+        "-A POSTROUTING -o port1 -p udp -j MASQUERADE",
+        "-A POSTROUTING -d %s/32 -p tcp -j MASQUERADE" % SERVER_HOSTS[3],
+    ]
+    nat += [x for x in pool if r.random() < 0.5]
+    filt = ["COMMIT", "*filter", ":INPUT ACCEPT [0:0]",
+            ":FORWARD %s [0:0]" % r.choice(["ACCEPT", "DROP"]),
+            ":OUTPUT ACCEPT [0:0]"]
+    pool = [
+        "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+        "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-A FORWARD -m state --state ESTABLISHED -j ACCEPT",
+        "-A FORWARD -m conntrack --ctstate RELATED -j %s"
+        % r.choice(["ACCEPT", "DROP"]),
+        "-A FORWARD -p tcp -m tcp --dport %d -m conntrack --ctstate NEW "
+        "-j ACCEPT" % r.choice(STATEFUL_PORTS),
+        "-A FORWARD -p udp -m conntrack --ctstate NEW -j %s"
+        % r.choice(["ACCEPT", "DROP"]),
+        "-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT",
+        "-A FORWARD -m conntrack ! --ctstate SNAT -p icmp -j ACCEPT",
+        "-A FORWARD -m conntrack --ctstatus SEEN_REPLY -j ACCEPT",
+        "-A FORWARD -m conntrack --ctdir REPLY -p udp -j DROP",
+        "-A FORWARD -i port1 -m conntrack --ctstate NEW -j DROP",
+    ]
+    filt += [x for x in pool if r.random() < 0.45]
+    r.shuffle(filt[5:])
+    return "\n".join(nat + filt + ["COMMIT"]) + "\n"
+
+
+def rand_conversations(r, base):
+    """Packets of a few flows from the client, in a random order of
+    flags: new, repeated, out of the blue."""
+    flows = []
+    for _ in range(12):
+        proto = r.choice(["tcp", "tcp", "udp", "udp", "icmp"])
+        dst = r.choice(SERVER_HOSTS + [VIP])
+        sport = r.randint(20000, 20100)
+        flows.append((proto, dst, sport, r.choice(STATEFUL_PORTS)))
+    out = []
+    for i in range(PACKETS // 2):
+        proto, dst, sport, dport = r.choice(flows)
+        if proto == "icmp":
+            a, b = r.choice([(8, 0), (8, 0), (0, 0), (3, 3)])
+        else:
+            a, b = sport, dport
+        out.append("%d %s.2 %s 64 %s %d %d %s %d" % (
+            base + i, CLIENT_NET, dst, proto, a, b,
+            r.choice(["S", "S", "A", "PA", "R", "F", "SA", "FA"]),
+            r.randint(0, 40)))
+    return out
+
+
+def record(client_ns, server_ns, client_if, server_if, packets):
+    procs = []
+    for ns, iface, mine, mode in ((server_ns, server_if, SERVER_NET, "id"),
+                                  (client_ns, client_if, CLIENT_NET, "all")):
+        p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3",
+                              "-c", RECORDER, iface, mine + ".", "1.5",
+                              mode], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        procs.append(p)
+    r = subprocess.run(["ip", "netns", "exec", client_ns, "/usr/bin/python3",
+                        "-c", SENDER], input="\n".join(packets) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [set(p.communicate(timeout=30)[0].split("\n")) - {""}
+            for p in procs]
+
+
+def quiet_answers(ns):
+    for knob in ("icmp_ratelimit=0", "icmp_msgs_per_sec=100000",
+                 "icmp_msgs_burst=100000"):
+        sh("sysctl", "-qw", "net.ipv4." + knob, ns=ns)
+
+
+def test_stateful_and_nat_as_through_linux(linux, pgt, tmp_path):
+    rng = random.Random(int(os.environ.get("PGT_DIFF_SEED", "4242")) + 1)
+    echoes = []
+    try:
+        for client, server in ((linux["client"], linux["server"]),
+                               (pgt.client_ns, pgt.server_ns)):
+            quiet_answers(client)
+            quiet_answers(server)
+            echoes.append(subprocess.Popen(
+                ["ip", "netns", "exec", server, "/usr/bin/python3", "-c",
+                 UDP_ECHO], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        for rnd in range(STATEFUL_ROUNDS):
+            rules = rand_stateful_ruleset(rng)
+            packets = rand_conversations(rng, 30000 + rnd * PACKETS)
+            r = subprocess.run(["ip", "netns", "exec", linux["router"],
+                                "iptables-restore"], input=rules,
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, (r.stderr, rules)
+            sh("conntrack", "-F", ns=linux["router"], check=False)
+            pgt.daemon.call("iptables_restore", {"text": rules})
+            pgt.daemon.ctl("conntrack", "-F")
+            pgt.daemon.wait_for(lambda: pgt.daemon.call(
+                "conntrack_config_get")["count"] == 0, what="flushed")
+            lx = record(linux["client"], linux["server"], TAG + "c",
+                        TAG + "s", packets)
+            pg = record(pgt.client_ns, pgt.server_ns, pgt.taps[0],
+                        pgt.taps[1], packets)
+            print("round %d: server got %d, client got %d" % (
+                rnd, len(lx[0]), len(lx[1])))
+            for side, a, b in (("server", lx[0], pg[0]),
+                               ("client", lx[1], pg[1])):
+                assert a == b, "round %d, %s side\n%s\nlinux only:\n%s\n" \
+                    "pktgate only:\n%s\npackets:\n%s" % (
+                        rnd, side, rules, "\n".join(sorted(a - b)),
+                        "\n".join(sorted(b - a)), "\n".join(packets))
+    finally:
+        for p in echoes:
+            p.terminate()
+            p.wait(10)
