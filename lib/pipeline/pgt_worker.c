@@ -73,13 +73,21 @@ pgt_pipeline_init(const struct pgt_pipeline_conf *conf)
 void
 pgt_pipeline_fini(void)
 {
-	unsigned int i;
+	struct rte_mbuf *pkts[HANDOFF_BURST];
+	unsigned int i, n, j;
 
 	if (workers == NULL)
 		return;
-	for (i = 0; i < pgt_pipeline_cfg.nb_workers; i++)
+	for (i = 0; i < pgt_pipeline_cfg.nb_workers; i++) {
+		/* What another worker handed over after this one stopped. */
+		while ((n = pgt_ct_handoff_dequeue(i, pkts,
+				HANDOFF_BURST)) > 0)
+			for (j = 0; j < n; j++)
+				pgt_drop(&workers[i], pkts[j],
+					PGT_DROP_SHUTDOWN);
 		if (workers[i].frag_tbl != NULL)
 			rte_ip_frag_table_destroy(workers[i].frag_tbl);
+	}
 	rte_free(workers);
 	workers = NULL;
 }
@@ -325,8 +333,7 @@ pgt_pipeline_worker_main(void *arg)
 			busy += drain_handoff(w);
 		busy += drain_ct_handoff(w);
 		pgt_ct_worker_poll(w->id, w->now);
-		if (pgt_ruleset_flags(w->rs)->tracking)
-			pgt_pipeline_frag_expire(w);
+		pgt_pipeline_frag_expire(w);
 		check_parked(w);
 		tx_flush_all(w);
 		wc->loops++;
