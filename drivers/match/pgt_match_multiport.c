@@ -120,6 +120,24 @@ mp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	return hit != d->inv;
 }
 
+/* --dports (not negated): the packet's port is within their hull. */
+static bool
+mp_dport_range(const void *data, uint16_t *lo, uint16_t *hi)
+{
+	const struct mp_data *d = data;
+	unsigned int i;
+
+	if (d->dir != MP_DST || d->inv || d->count == 0)
+		return false;
+	*lo = d->lo[0];
+	*hi = d->hi[0];
+	for (i = 1; i < d->count; i++) {
+		*lo = RTE_MIN(*lo, d->lo[i]);
+		*hi = RTE_MAX(*hi, d->hi[i]);
+	}
+	return true;
+}
+
 static const struct pgt_rs_opt mp_opts[] = {
 	{ "sports", 1, true }, { "source-ports", 1, true },
 	{ "dports", 1, true }, { "destination-ports", 1, true },
@@ -131,6 +149,6 @@ static struct pgt_match_ops mp_ops = {
 	.name = "multiport", .size = sizeof(struct mp_data), .opts = mp_opts,
 	.parse = mp_parse, .finish = mp_finish, .print = mp_print,
 	.list = mp_list,
-	.match = mp_match,
+	.match = mp_match, .dport_range = mp_dport_range,
 };
 PGT_MATCH_REGISTER(mp_ops);

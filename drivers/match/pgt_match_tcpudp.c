@@ -252,6 +252,19 @@ udp_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	return ports_match(data, p);
 }
 
+/* A --dport range the packet must be in (not negated). */
+static bool
+l4_dport_range(const void *data, uint16_t *lo, uint16_t *hi)
+{
+	const struct l4_data *d = data;
+
+	if (!d->has_dport || (d->inv & INV_DPORT))
+		return false;
+	*lo = d->dport[0];
+	*hi = d->dport[1];
+	return true;
+}
+
 #define PORT_OPTS \
 	{ "sport", 1, true }, { "source-port", 1, true }, \
 	{ "dport", 1, true }, { "destination-port", 1, true }
@@ -314,7 +327,7 @@ static struct pgt_match_ops tcp_ops = {
 	.name = "tcp", .size = sizeof(struct l4_data), .opts = tcp_opts,
 	.parse = tcp_parse, .finish = tcp_finish, .print = tcp_print,
 	.list = tcp_list,
-	.match = tcp_match,
+	.match = tcp_match, .dport_range = l4_dport_range,
 };
 PGT_MATCH_REGISTER(tcp_ops);
 
@@ -328,6 +341,6 @@ static struct pgt_match_ops udp_ops = {
 	.name = "udp", .size = sizeof(struct l4_data), .opts = udp_opts,
 	.parse = udp_parse, .finish = udp_finish, .print = udp_print,
 	.list = udp_list,
-	.match = udp_match,
+	.match = udp_match, .dport_range = l4_dport_range,
 };
 PGT_MATCH_REGISTER(udp_ops);

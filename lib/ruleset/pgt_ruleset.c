@@ -599,6 +599,7 @@ chain_compile(const struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
 	const struct pgt_rs_rule *r;
 	struct pgt_rs_crule *cr;
 	unsigned int i, j;
+	int rc;
 
 	cc = rte_zmalloc("pgt_rs_chain", sizeof(*cc) +
 		sizeof(cc->rules[0]) * c->nb_rules, RTE_CACHE_LINE_SIZE);
@@ -637,6 +638,12 @@ chain_compile(const struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
 			}
 			cr->jump = target->slot;
 		}
+	}
+	rc = pgt_rs_index_build(cc, &cc->index);
+	if (rc != 0) {
+		rte_free(cc);
+		pgt_rs_errorf(err, "chain %s: no memory for its index", c->name);
+		return rc;
 	}
 	c->compiled = cc;
 	return 0;
@@ -776,6 +783,8 @@ hooks_activity(struct pgt_ruleset *rs)
 static void
 free_compiled_chain(const struct pgt_rs_cchain *c)
 {
+	if (c != NULL)
+		pgt_rs_index_free(c->index);
 	rte_free((void *)(uintptr_t)c);
 }
 
@@ -1001,6 +1010,31 @@ count(unsigned int worker, uint32_t slot, uint16_t len)
 	c->bytes += len;
 }
 
+/* The first candidate rule of @p cur numbered @p i or more, or UINT32_MAX. */
+static inline uint32_t
+next_candidate(struct pgt_rs_cursor *cur, uint32_t i)
+{
+	uint32_t best = UINT32_MAX;
+	unsigned int k;
+
+	for (k = 0; k < cur->n; k++) {
+		while (cur->at[k] < cur->end[k] && *cur->at[k] < i)
+			cur->at[k]++;
+		if (cur->at[k] < cur->end[k] && *cur->at[k] < best)
+			best = *cur->at[k];
+	}
+	return best;
+}
+
+static inline void
+enter_chain(const struct pgt_rs_cchain *c, const struct pgt_rs_pkt *p,
+	struct pgt_rs_cursor *cur)
+{
+	cur->n = 0;
+	if (c->index != NULL)
+		pgt_rs_index_lookup(c->index, p->dport, p->dst, cur);
+}
+
 /* Run a table's chain for the hook: Linux's ipt_do_table(), in short. */
 static enum pgt_verdict
 run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
@@ -1009,14 +1043,23 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	struct {
 		const struct pgt_rs_cchain *c;
 		uint32_t next;
+		struct pgt_rs_cursor cur;
 	} stack[PGT_RS_MAX_DEPTH];
 	const struct pgt_rs_cchain *c = base;
 	const struct pgt_rs_crule *r;
+	struct pgt_rs_cursor cur;
 	unsigned int depth = 0;
 	enum pgt_verdict v;
 	uint32_t i = 0;
 
+	enter_chain(c, p, &cur);
 	for (;;) {
+		/* An indexed chain skips the rules that cannot match. */
+		if (c->index != NULL) {
+			i = next_candidate(&cur, i);
+			if (i > c->nb_rules)
+				i = c->nb_rules;
+		}
 		if (i == c->nb_rules) {
 			/* Falling off a user chain returns to its caller;
 			 * off the built-in chain, or a chain reached by goto
@@ -1025,6 +1068,7 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 				depth--;
 				c = stack[depth].c;
 				i = stack[depth].next;
+				cur = stack[depth].cur;
 				continue;
 			}
 			count(p->worker, base->counter, p->ip_len);
@@ -1046,13 +1090,16 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 		case PGT_RS_JUMP:
 			stack[depth].c = c;
 			stack[depth].next = i;
+			stack[depth].cur = cur;
 			depth++;
 			c = t->chains[r->jump];
 			i = 0;
+			enter_chain(c, p, &cur);
 			break;
 		case PGT_RS_GOTO:
 			c = t->chains[r->jump];
 			i = 0;
+			enter_chain(c, p, &cur);
 			break;
 		case PGT_RS_TARGET:
 			v = r->target->exec(r->tdata, p);

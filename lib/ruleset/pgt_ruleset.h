@@ -135,6 +135,13 @@ struct pgt_match_ops {
 	const struct pgt_rs_set *(*uses_set)(const void *data);
 	/** It reads connection state: a rule using it turns tracking on. */
 	bool conntrack;
+	/**
+	 * The destination ports the match can accept, if it restricts them:
+	 * it must fail for every packet whose pgt_rs_pkt.dport (0 when the
+	 * packet has none) is outside [*lo, *hi]. Lets long chains be indexed
+	 * by port. NULL or false: no restriction known.
+	 */
+	bool (*dport_range)(const void *data, uint16_t *lo, uint16_t *hi);
 	struct pgt_match_ops *next;
 };
 

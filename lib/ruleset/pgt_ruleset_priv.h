@@ -99,11 +99,31 @@ struct pgt_rs_crule {
 	const struct pgt_rs_minst *m[PGT_RS_MAX_MATCHES];
 };
 
+/* The candidate index of a long chain (pgt_ruleset_index.c). */
+struct pgt_rs_index;
+
+/* Chains shorter than this are walked rule by rule. */
+#define PGT_RS_INDEX_MIN_RULES 32
+
+/* A packet's candidates in one chain: up to four sorted lists of rule
+ * numbers; n == 0 with no index means every rule. */
+struct pgt_rs_cursor {
+	unsigned int n;
+	const uint32_t *at[4], *end[4];
+};
+
+int pgt_rs_index_build(const struct pgt_rs_cchain *c,
+	const struct pgt_rs_index **out);
+void pgt_rs_index_free(const struct pgt_rs_index *ix);
+void pgt_rs_index_lookup(const struct pgt_rs_index *ix, uint16_t dport,
+	uint32_t dst, struct pgt_rs_cursor *cur);
+
 struct pgt_rs_cchain {
 	bool builtin;
 	uint8_t policy;
 	uint32_t counter;
 	uint32_t nb_rules;
+	const struct pgt_rs_index *index;	/* NULL: walk every rule */
 	struct pgt_rs_crule rules[];
 };
 

@@ -129,7 +129,9 @@ def rand_matches(r, chain):
     return " ".join(m)
 
 
-def rand_ruleset(r):
+def rand_ruleset(r, long_chains=False):
+    """A random ruleset; @long_chains makes chains long enough for
+    pktgate's candidate index (PGT_RS_INDEX_MIN_RULES, 32)."""
     lines = ["*mangle", ":PREROUTING ACCEPT [0:0]"]
     for _ in range(r.randint(0, 3)):
         lines.append("-A PREROUTING %s -j MARK --set-xmark 0x%x/0x3" % (
@@ -147,8 +149,10 @@ def rand_ruleset(r):
         t = r.choice(choices)
         return "-g " + t[2:] if t.startswith("g ") else "-j " + t
 
-    for chain, n in (("FORWARD", r.randint(3, 10)), ("U1", r.randint(0, 5)),
-                     ("U2", r.randint(0, 4))):
+    sizes = ((r.randint(40, 150), r.randint(32, 60), r.randint(0, 4))
+             if long_chains else
+             (r.randint(3, 10), r.randint(0, 5), r.randint(0, 4)))
+    for chain, n in zip(("FORWARD", "U1", "U2"), sizes):
         for _ in range(n):
             lines.append("-A %s %s %s" % (chain, rand_matches(r, chain),
                                           target(chain)))
@@ -238,7 +242,7 @@ def test_same_packets_arrive_as_through_linux(linux, pgt):
     run_through(linux["client"], linux["server"], TAG + "s", warm)
     run_through(pgt.client_ns, pgt.server_ns, pgt.taps[1], warm)
     for rnd in range(ROUNDS):
-        rules = rand_ruleset(rng)
+        rules = rand_ruleset(rng, long_chains=rnd % 2 == 1)
         packets = rand_packets(rng, rnd * PACKETS + 1)
         r = subprocess.run(["ip", "netns", "exec", linux["router"],
                             "iptables-restore"], input=rules,
