@@ -198,7 +198,7 @@ def update_times(pg):
 
 
 SCENARIOS = [("l3fwd", 0), ("filter-10", 10), ("filter-1k", 1000),
-             ("filter-10k", 10000)]
+             ("filter-10k", 10000), ("filter-100k", 100000)]
 # Connection tracking: established conversations through a stateful
 # ruleset, the same with SNAT, and a stream of new connections.
 CT_SCENARIOS = ["ct-established", "ct-snat", "ct-new"]

@@ -87,7 +87,7 @@ def test_malformed_json_closes_connection(daemon):
 def test_oversized_request(daemon):
     s = connect(daemon)
     big = b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"' + \
-        b"x" * (5 << 20)
+        b"x" * (65 << 20)
     try:
         s.sendall(big)
     except (BrokenPipeError, ConnectionResetError):

@@ -40,7 +40,7 @@
 /** Longest string parameter, including the NUL. */
 #define PGT_RPC_STR_MAX 64
 /** Largest request accepted on the socket, in bytes. */
-#define PGT_RPC_MAX_REQUEST (4u << 20)
+#define PGT_RPC_MAX_REQUEST (64u << 20)
 
 /** Parameter value types and the C type each decodes into. */
 enum pgt_rpc_type {

@@ -60,10 +60,17 @@ slot_key(unsigned int cls, uint32_t pb, uint32_t d16)
 	return 1u << 31 | (uint32_t)cls << 28 | pb << 16 | d16;
 }
 
+/* Keys differ in their middle bits: mix all bits into the low ones
+ * (MurmurHash3's finalizer) or probing would run in long clusters. */
 static inline uint32_t
 slot_hash(uint32_t key, uint32_t mask)
 {
-	return (key * 2654435761u >> 7) & mask;
+	key ^= key >> 16;
+	key *= 0x85ebca6bu;
+	key ^= key >> 13;
+	key *= 0xc2b2ae35u;
+	key ^= key >> 16;
+	return key & mask;
 }
 
 static const struct rs_slot *
