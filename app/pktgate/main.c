@@ -18,6 +18,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "pgt_config.h"
@@ -186,19 +187,23 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 			"busy_loops", (json_int_t)pgt_stats_worker[w].busy_loops,
 			"idle_sleeps",
 			(json_int_t)pgt_stats_worker[w].idle_sleeps));
-	*result = json_pack("{s:s, s:I, s:i, s:I, s:o, s:{s:i, s:i}}",
+	struct rte_malloc_socket_stats heap;
+
+	rte_malloc_get_socket_stats((int)rte_socket_id(), &heap);
+	*result = json_pack("{s:s, s:I, s:i, s:I, s:o, s:{s:i, s:i}, s:I}",
 		"version", PGT_VERSION,
 		"uptime_s", (json_int_t)(time(NULL) - start_time),
 		"nb_workers", nb_workers,
 		"tsc_hz", (json_int_t)rte_get_tsc_hz(),
 		"workers", workers,
 		"mbufs", "size", pkt_pool->size,
-		"available", rte_mempool_avail_count(pkt_pool));
+		"available", rte_mempool_avail_count(pkt_pool),
+		"heap_allocated_bytes", (json_int_t)heap.heap_allocsz_bytes);
 	return 0;
 }
 
 PGT_RPC_METHOD_NOARGS(system_info_method, "system_info",
-	"Version, uptime, workers' loop counters, TSC frequency and packet buffers",
+	"Version, uptime, workers' loop counters, TSC frequency, packet buffers and the bytes allocated from DPDK's heap",
 	rpc_system_info);
 
 static int

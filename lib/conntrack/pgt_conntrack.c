@@ -30,16 +30,17 @@ _Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
  * slots reclaimed, commands run. */
 #define WHEEL_BUDGET	64
 #define FLUSH_BUDGET	1024
-#define RECLAIM_BUDGET	128
+#define RECLAIM_BUDGET	2048
 #define CMD_BUDGET	64
 /* Connections looked at to find one to evict when the table is full. */
 #define EARLY_DROP_SCAN	64
 /*
  * Key slots beyond two per connection: a deleted key's slot is reused only
  * after every worker passed a quiescent state (about one loop iteration),
- * so a table that churns needs room for what one iteration deletes.
+ * so a table that churns needs room for what one iteration deletes (a few
+ * bursts, a flush step, the wheel's visits).
  */
-#define KEY_SLACK	4096
+#define KEY_SLACK	8192
 
 #define X_DEFAULT(e, n, d) [PGT_CT_TO_##e] = d,
 struct pgt_ct_config pgt_ct_cfg = {
@@ -58,6 +59,7 @@ uint64_t pgt_ct_hz;
 volatile bool pgt_ct_events_on;
 static uint32_t capacity;
 static uint32_t key_slots;	/* per table */
+static uint32_t deferred_cap;	/* deleted connections awaiting grace */
 static uint32_t count;		/* all tables; atomic */
 
 #define X_NAME(e, n, d) [PGT_CT_TO_##e] = #n,
@@ -149,7 +151,7 @@ table_init(struct ct_table *t, unsigned int w, uint64_t now)
 	t->free_stack = rte_malloc("pgt_ct_free",
 		sizeof(uint32_t) * capacity, 0);
 	t->deferred = rte_malloc("pgt_ct_deferred",
-		sizeof(*t->deferred) * key_slots, 0);
+		sizeof(*t->deferred) * deferred_cap, 0);
 	snprintf(name, sizeof(name), "pgt_cth%u", w);
 	t->handoff = rte_ring_create(name, HANDOFF_RING, SOCKET_ID_ANY,
 		RING_F_SC_DEQ);
@@ -168,7 +170,7 @@ table_init(struct ct_table *t, unsigned int w, uint64_t now)
 		t->free_stack[i] = capacity - 1 - i;
 	t->nb_free = capacity;
 	for (i = 0; i < CT_WHEEL_SLOTS; i++)
-		t->wheel[i] = CT_NIL;
+		t->wheel[i] = t->wheel_tail[i] = CT_NIL;
 	t->wheel_sec = (uint32_t)(now / pgt_ct_hz);
 	return 0;
 }
@@ -184,7 +186,9 @@ pgt_ct_init(unsigned int nb_workers, uint32_t cap)
 		return -EINVAL;
 	pgt_ct_hz = rte_get_tsc_hz();
 	capacity = cap;
-	key_slots = 2 * cap + 2 * cap / 4 + KEY_SLACK;
+	key_slots = 2 * cap + KEY_SLACK;
+	/* Each waiting deletion holds two slots: no more can wait. */
+	deferred_cap = key_slots / 2 + 1;
 	pgt_ct_cfg.max = cap;
 	pgt_ct_workers = nb_workers;
 	pgt_ct_tables = rte_zmalloc("pgt_ct_tables",
@@ -292,12 +296,16 @@ pgt_ct_tuple_taken(const struct pgt_ct_tuple *key)
 static void
 wheel_unlink(struct ct_table *t, struct pgt_ct_conn *c)
 {
+	uint32_t slot = c->wheel_sec & CT_WHEEL_MASK;
+
 	if (c->wheel_prev != CT_NIL)
 		t->conns[c->wheel_prev].wheel_next = c->wheel_next;
 	else
-		t->wheel[c->wheel_sec & CT_WHEEL_MASK] = c->wheel_next;
+		t->wheel[slot] = c->wheel_next;
 	if (c->wheel_next != CT_NIL)
 		t->conns[c->wheel_next].wheel_prev = c->wheel_prev;
+	else
+		t->wheel_tail[slot] = c->wheel_prev;
 }
 
 static void
@@ -305,19 +313,21 @@ wheel_place(struct ct_table *t, uint32_t idx)
 {
 	struct pgt_ct_conn *c = &t->conns[idx];
 	uint64_t sec = c->expires / pgt_ct_hz + 1;
-	uint32_t *head;
+	uint32_t *tail;
 
 	if (sec < t->wheel_sec)
 		sec = t->wheel_sec;
 	if (sec >= (uint64_t)t->wheel_sec + CT_WHEEL_SLOTS)
 		sec = t->wheel_sec + CT_WHEEL_SLOTS - 1;
 	c->wheel_sec = (uint32_t)sec;
-	head = &t->wheel[sec & CT_WHEEL_MASK];
-	c->wheel_prev = CT_NIL;
-	c->wheel_next = *head;
-	if (*head != CT_NIL)
-		t->conns[*head].wheel_prev = idx;
-	*head = idx;
+	tail = &t->wheel_tail[sec & CT_WHEEL_MASK];
+	c->wheel_next = CT_NIL;
+	c->wheel_prev = *tail;
+	if (*tail != CT_NIL)
+		t->conns[*tail].wheel_next = idx;
+	else
+		t->wheel[sec & CT_WHEEL_MASK] = idx;
+	*tail = idx;
 }
 
 void
@@ -403,22 +413,20 @@ static void
 conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 {
 	struct pgt_ct_conn *c = &t->conns[idx];
+	struct ct_deferred *def;
 	uint64_t token;
-	int32_t pos;
 	int d;
 
 	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
+	def = &t->deferred[(t->def_head + t->def_count) % deferred_cap];
 	for (d = 0; d < 2; d++) {
-		pos = rte_hash_del_key_with_hash(t->hash, &c->tuple[d],
-			tuple_sig(&c->tuple[d]));
-		if (pos < 0)
-			continue;
 		/* Another worker may be reading this key slot: reuse it
 		 * only after every worker passed a quiescent state. */
-		t->deferred[(t->def_head + t->def_count) % key_slots] =
-			(struct ct_deferred){ .pos = pos, .token = token };
-		t->def_count++;
+		def->pos[d] = rte_hash_del_key_with_hash(t->hash, &c->tuple[d],
+			tuple_sig(&c->tuple[d]));
 	}
+	def->token = token;
+	t->def_count++;
 	wheel_unlink(t, c);
 	pgt_ct_event_post(t, c, PGT_CT_EVENT_DESTROY, now);
 	conn_free(t, idx);
@@ -426,7 +434,8 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 
 /*
  * Evict one connection that is not assured (or a TCP one already closing),
- * among those nearest expiry, to make room (Linux's early_drop).
+ * among those nearest expiry, oldest first, to make room (Linux's
+ * early_drop).
  */
 static bool
 early_drop(struct ct_table *t, uint64_t now)
@@ -801,15 +810,18 @@ pgt_ct_handoff_dequeue(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 static void
 reclaim(struct ct_table *t)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, i;
 	struct ct_deferred *d;
 
 	while (t->def_count > 0 && n++ < RECLAIM_BUDGET) {
 		d = &t->deferred[t->def_head];
 		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, d->token, false) != 1)
 			return;
-		rte_hash_free_key_with_position(t->hash, d->pos);
-		t->def_head = (t->def_head + 1) % key_slots;
+		for (i = 0; i < 2; i++)
+			if (d->pos[i] >= 0)
+				rte_hash_free_key_with_position(t->hash,
+					d->pos[i]);
+		t->def_head = (t->def_head + 1) % deferred_cap;
 		t->def_count--;
 	}
 }

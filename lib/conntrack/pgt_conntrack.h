@@ -143,8 +143,10 @@ struct pgt_ct_conn {
 	uint8_t in_use;
 	uint8_t timeout_class;	/**< enum pgt_ct_timeout of the last refresh */
 	uint16_t pad;
-	uint64_t stream_tsc;	/**< UDP: when a reply makes it a stream */
-	struct pgt_ct_tcp tcp;
+	union {
+		struct pgt_ct_tcp tcp;	/**< TCP */
+		uint64_t stream_tsc;	/**< UDP: when replies make a stream */
+	};
 };
 
 /** Timeouts (seconds), named as Linux's nf_conntrack_*_timeout sysctls. */

@@ -15,9 +15,10 @@
 #define CT_WHEEL_MASK	(CT_WHEEL_SLOTS - 1)
 #define CT_NIL		UINT32_MAX
 
-/* A key slot the owner deleted, reusable once every reader moved on. */
+/* The key slots of a deleted connection, reusable once every reader
+ * moved on (-1: none). */
 struct ct_deferred {
-	int32_t pos;
+	int32_t pos[2];
 	uint64_t token;
 };
 
@@ -39,8 +40,9 @@ struct ct_table {
 	uint32_t nb_free;
 	uint32_t next_id;
 	uint32_t wheel_sec;		/* the next second to visit */
-	uint32_t wheel[CT_WHEEL_SLOTS];
-	struct ct_deferred *deferred;	/* FIFO, 2 per connection */
+	/* Slots are FIFO lists: the oldest first, for early drop. */
+	uint32_t wheel[CT_WHEEL_SLOTS], wheel_tail[CT_WHEEL_SLOTS];
+	struct ct_deferred *deferred;	/* FIFO */
 	uint32_t def_head, def_count;
 	bool flushing;
 	uint32_t flush_cursor;
