@@ -106,22 +106,48 @@ int pgt_neigh_init(uint32_t max_entries, unsigned int nb_workers,
 void pgt_neigh_fini(void);
 
 /**
- * Look up the MAC of @p addr on @p port (worker context).
+ * A worker's memory of its last lookup: packets of a burst mostly go to
+ * the same next hop. Valid until the worker's next quiescent state (an
+ * entry's slot is reused only after a grace period): clear it each loop.
+ */
+struct pgt_neigh_cache {
+	uint32_t addr;
+	uint16_t port;
+	bool valid;
+	int32_t pos;
+};
+
+static inline void
+pgt_neigh_cache_clear(struct pgt_neigh_cache *c)
+{
+	c->valid = false;
+}
+
+/**
+ * Look up the MAC of @p addr on @p port (worker context), remembering the
+ * entry in @p c.
  *
  * @return 0 with *mac set; -ENOENT no entry (ask for resolution); -EAGAIN
  *   resolution in progress; -EHOSTUNREACH resolution failed.
  */
 static inline int
-pgt_neigh_lookup(uint32_t addr, uint16_t port, struct rte_ether_addr *mac)
+pgt_neigh_lookup_cached(struct pgt_neigh_cache *c, uint32_t addr,
+	uint16_t port, struct rte_ether_addr *mac)
 {
 	struct pgt_neigh_key key = { .addr = addr, .port = port, .zero = 0 };
 	struct pgt_neigh_entry *e;
 	uint64_t ll;
 	int pos;
 
-	pos = rte_hash_lookup(pgt_neigh_hash, &key);
-	if (pos < 0)
-		return -ENOENT;
+	if (c->valid && c->addr == addr && c->port == port) {
+		pos = c->pos;
+	} else {
+		pos = rte_hash_lookup(pgt_neigh_hash, &key);
+		if (pos < 0)
+			return -ENOENT;
+		*c = (struct pgt_neigh_cache){ .addr = addr, .port = port,
+			.valid = true, .pos = pos };
+	}
 	e = &pgt_neigh_entries[pos];
 	ll = __atomic_load_n(&e->lladdr, __ATOMIC_ACQUIRE);
 	if (!(ll & PGT_NEIGH_VALID))
@@ -136,6 +162,15 @@ pgt_neigh_lookup(uint32_t addr, uint16_t port, struct rte_ether_addr *mac)
 	mac->addr_bytes[4] = (uint8_t)(ll >> 8);
 	mac->addr_bytes[5] = (uint8_t)ll;
 	return 0;
+}
+
+/** Look up without a cache (see pgt_neigh_lookup_cached()). */
+static inline int
+pgt_neigh_lookup(uint32_t addr, uint16_t port, struct rte_ether_addr *mac)
+{
+	struct pgt_neigh_cache c = { .valid = false };
+
+	return pgt_neigh_lookup_cached(&c, addr, port, mac);
 }
 
 /**

@@ -324,7 +324,8 @@ neigh_xmit(struct pgt_worker *w, struct rte_mbuf *m)
 	struct rte_ether_addr mac;
 	int rc;
 
-	rc = pgt_neigh_lookup(meta->nexthop, meta->out_port, &mac);
+	rc = pgt_neigh_lookup_cached(&w->neigh, meta->nexthop, meta->out_port,
+		&mac);
 	if (likely(rc == 0)) {
 		pgt_pipeline_l2_send(w, m, &mac);
 		return;

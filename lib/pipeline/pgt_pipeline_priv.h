@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 
 #include "pgt_conntrack.h"
+#include "pgt_neigh.h"
 #include "pgt_icmp.h"
 #include "pgt_pipeline.h"
 #include "pgt_pkt.h"
@@ -33,6 +34,7 @@ struct pgt_worker {
 	uint64_t now;			/* TSC at the start of the iteration */
 	const struct pgt_port_view *view; /* valid until quiescent */
 	const struct pgt_ruleset *rs;	/* valid until quiescent */
+	struct pgt_neigh_cache neigh;	/* valid until quiescent */
 	struct rte_mempool *pool;
 	struct rte_mempool *indirect_pool;
 	struct pgt_icmp_limiter icmp;

@@ -300,6 +300,7 @@ pgt_pipeline_worker_main(void *arg)
 		w->now = rte_get_tsc_cycles();
 		w->view = pgt_port_view_get();
 		w->rs = pgt_ruleset_get();
+		pgt_neigh_cache_clear(&w->neigh);
 		busy = 0;
 		host_busy = 0;
 		poll_host = w->now >= w->next_host_poll;
