@@ -11,6 +11,7 @@
 #include <rte_hash_crc.h>
 #include <rte_icmp.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #include "pgt_conntrack_priv.h"
 #include "pgt_log.h"
@@ -649,6 +650,38 @@ conn_new(unsigned int w, struct ct_table *t, struct pgt_pkt_meta *meta,
 	meta->ctinfo = PGT_CT_NEW;
 	meta->ct_flags |= PGT_PKT_CTF_UNCONFIRMED;
 	return PGT_CT_GO;
+}
+
+void
+pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
+{
+	struct ct_table *t = &pgt_ct_tables[w];
+	struct pgt_ct_tuple keys[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	unsigned int i, k = 0;
+	uint64_t hits = 0;
+	struct ct_pkt p;
+	uint32_t idx;
+
+	for (i = 0; i < n && k < RTE_HASH_LOOKUP_BULK_MAX; i++) {
+		if (pgt_ct_pkt_parse(pkts[i], &p) < 0 ||
+				pgt_ct_tuple_get(&p, &keys[k]) < 0)
+			continue;
+		kp[k] = &keys[k];
+		k++;
+	}
+	if (k == 0 || rte_hash_lookup_bulk_data(t->hash, kp, k, &hits,
+			data) <= 0)
+		return;
+	for (i = 0; i < k; i++) {
+		if (!(hits & (1ULL << i)))
+			continue;
+		idx = (uint32_t)((uintptr_t)data[i] >> 1);
+		rte_prefetch0(&t->conns[idx]);
+		rte_prefetch0((const uint8_t *)&t->conns[idx] +
+			RTE_CACHE_LINE_SIZE);
+	}
 }
 
 enum pgt_ct_verdict

@@ -234,6 +234,14 @@ enum pgt_ct_verdict {
 enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
 	uint8_t hook, uint64_t now);
 
+/**
+ * Warm the caches for the lookups of @p n parsed, unfragmented IPv4
+ * packets (at most 64): one bulk lookup in the worker's table, which
+ * prefetches buckets and keys, then the connections found. Changes
+ * nothing; the packets are looked up again, one at a time, by pgt_ct_in().
+ */
+void pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n);
+
 /** The connection of a packet, or NULL (worker context). */
 struct pgt_ct_conn *pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta);
 

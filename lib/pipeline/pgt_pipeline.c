@@ -826,11 +826,12 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 {
 	const struct pgt_port *p = &w->view->port[port];
 	bool tracking = pgt_ruleset_flags(w->rs)->tracking;
-	struct rte_mbuf *ip_pkts[PGT_BURST], *m;
+	struct rte_mbuf *ip_pkts[PGT_BURST], *whole[PGT_BURST], *m;
 	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
+	uint8_t kinds[PGT_BURST];
 	struct pgt_pkt_meta *meta;
 	uint64_t bytes = 0;
-	uint16_t i, nb_ip = 0;
+	uint16_t i, nb_ip = 0, nb_whole = 0;
 
 	for (i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -849,8 +850,18 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], port, &p->mac);
+		if (tracking && kinds[i] == PGT_PKT_IPV4 &&
+				!pgt_pkt_meta(pkts[i])->frag)
+			whole[nb_whole++] = pkts[i];
+	}
+	/* Start the connection lookups' memory accesses for the whole burst
+	 * before the packets are taken one at a time. */
+	if (nb_whole > 0)
+		pgt_ct_prefetch(w->id, whole, nb_whole);
+	for (i = 0; i < n; i++) {
 		m = pkts[i];
-		switch (pgt_pkt_parse(m, port, &p->mac)) {
+		switch (kinds[i]) {
 		case PGT_PKT_IPV4:
 			meta = pgt_pkt_meta(m);
 			if (tracking && meta->frag) {
