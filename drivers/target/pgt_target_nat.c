@@ -34,14 +34,14 @@ ports_allowed(uint8_t proto)
 static int
 parse_range(struct nat_data *d, const char *s, bool with_addr)
 {
-	char buf[64], *colon, *dash;
+	char buf[64], *colon = NULL, *ports = buf, *dash;
 	uint32_t lo, hi;
 
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
-	colon = with_addr ? strchr(buf, ':') : buf - 1;
 	if (with_addr) {
+		colon = strchr(buf, ':');
 		if (colon != NULL)
 			*colon = '\0';
 		if (buf[0] != '\0') {
@@ -60,11 +60,12 @@ parse_range(struct nat_data *d, const char *s, bool with_addr)
 		}
 		if (colon == NULL)
 			return d->has_addr ? 0 : -EINVAL;
+		ports = colon + 1;
 	}
-	dash = strchr(colon + 1, '-');
+	dash = strchr(ports, '-');
 	if (dash != NULL)
 		*dash = '\0';
-	if (pgt_rs_parse_u32(colon + 1, 1, 65535, &lo) != 0)
+	if (pgt_rs_parse_u32(ports, 1, 65535, &lo) != 0)
 		return -EINVAL;
 	hi = lo;
 	if (dash != NULL && pgt_rs_parse_u32(dash + 1, 1, 65535, &hi) != 0)

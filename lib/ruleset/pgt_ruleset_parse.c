@@ -1133,7 +1133,10 @@ restore_line(struct pgt_rs_tx *tx, char *line, int *table, bool noflush,
 	}
 	/* A rule or command: "[p:b] -A ...". */
 	if (line[0] == '[') {
-		if (sscanf(line, "[%" SCNu64 ":%" SCNu64 "]%n", &p, &b, &n) != 2)
+		/* %n is stored only if the closing bracket matched. */
+		n = -1;
+		if (sscanf(line, "[%" SCNu64 ":%" SCNu64 "]%n", &p, &b,
+				&n) != 2 || n < 0)
 			return pgt_rs_errorf(err, "bad counters prefix");
 		line += n;
 	} else {
@@ -1149,7 +1152,8 @@ restore_line(struct pgt_rs_tx *tx, char *line, int *table, bool noflush,
 	}
 	full[0] = (char *)"-t";
 	full[1] = (char *)(uintptr_t)pgt_rs_table_names[*table];
-	memcpy(&full[2], argv, sizeof(*argv) * (size_t)argc);
+	if (argc > 0)	/* "[0:0]" alone has no words (and argv is NULL) */
+		memcpy(&full[2], argv, sizeof(*argv) * (size_t)argc);
 	n = argc + 2;
 	if (counters) {
 		snprintf(name, sizeof(name), "%" PRIu64, p);
@@ -1173,12 +1177,13 @@ pgt_ruleset_restore(const char *text, bool noflush, bool counters,
 	const char *p = text, *nl;
 	char *line;
 	int table = -1, lineno = 0, rc = 0;
-	size_t len;
+	size_t len, whole;
 
 	pgt_rs_tx_begin(&tx);
 	while (*p != '\0' && rc == 0) {
 		nl = strchr(p, '\n');
-		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		whole = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		len = whole;
 		lineno++;
 		line = strndup(p, len);
 		if (line == NULL) {
@@ -1197,7 +1202,8 @@ pgt_ruleset_restore(const char *text, bool noflush, bool counters,
 				lineno, lerr.msg[0] != '\0' ? lerr.msg :
 					strerror(-rc));
 		free(line);
-		p = nl != NULL ? nl + 1 : p + len;
+		/* Past the whole line: trimming shortened only the copy. */
+		p = nl != NULL ? nl + 1 : p + whole;
 	}
 	if (rc == 0 && table >= 0) {
 		snprintf(err->msg, sizeof(err->msg),

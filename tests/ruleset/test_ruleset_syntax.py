@@ -509,3 +509,27 @@ def test_ipvs_match_round_trips(d):
         "-A POSTROUTING -m ipvs --vaddr 10.10.0.1/32 --vport 8410 -j MASQUERADE",
         "-A POSTROUTING -m ipvs ! --ipvs -j RETURN"]
     d.call("iptables", {"command": "-t nat -A POSTROUTING -m ipvs --vaddr 10.10.0.1 --vport 8410 -j MASQUERADE"})
+
+
+def test_restore_ending_in_blanks_without_newline(d):
+    """Found by the ruleset fuzzer: a last line of blanks with no newline
+    made the parser loop for ever (the management thread hung)."""
+    d.call("iptables_restore", {"text": "*filter\n:INPUT ACCEPT [0:0]\n"
+                                        "COMMIT\n   "})
+    with pytest.raises(RpcError, match="COMMIT expected"):
+        d.call("iptables_restore", {"text": "*filter\n:INPUT ACCEPT [0:0]  "})
+    assert d.call("system_info")["nb_workers"] >= 1
+
+
+def test_restore_unclosed_counters(d):
+    """Found by the ruleset fuzzer: "[p:b" without its bracket read past
+    the line (sscanf's %n left unset)."""
+    with pytest.raises(RpcError, match="bad counters prefix"):
+        d.call("iptables_restore", {"counters": True, "text":
+                                    "*filter\n:INPUT ACCEPT [0:0]\n"
+                                    "[5:0 -A INPUT -j ACCEPT\nCOMMIT\n"})
+    # Counters and nothing after them: refused, not read from nowhere.
+    with pytest.raises(RpcError, match="no command given"):
+        d.call("iptables_restore", {"counters": True, "text":
+                                    "*filter\n:INPUT ACCEPT [0:0]\n[0:0]\n"
+                                    "COMMIT\n"})
