@@ -709,7 +709,7 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 	bool counters, struct pgt_rs_err *err)
 {
 	enum cmd cmd = CMD_NONE;
-	const char *chain = NULL, *arg2 = NULL;
+	const char *chain = NULL, *arg2 = NULL, *word;
 	struct rule_parse rp = { 0 };
 	struct pgt_rs_mtable *t;
 	struct pgt_rs_chain *c = NULL;
@@ -770,20 +770,22 @@ pgt_rs_exec(struct pgt_rs_tx *tx, int argc, char **argv, FILE *out,
 			list_flags |= PGT_RS_LIST_LINENUMBERS;
 			continue;
 		}
-		/* Listing options combined as iptables allows: -nvL. */
-		if (strcmp(argv[i], "-nvL") == 0 || strcmp(argv[i], "-vnL") == 0 ||
-				strcmp(argv[i], "-nL") == 0 ||
-				strcmp(argv[i], "-vL") == 0) {
-			numeric |= strchr(argv[i], 'n') != NULL;
-			if (strchr(argv[i], 'v') != NULL) {
+		/* Listing options combined as iptables allows: -nvL. The
+		 * caller's words are left as they are (it frees them). */
+		word = argv[i];
+		if (strcmp(word, "-nvL") == 0 || strcmp(word, "-vnL") == 0 ||
+				strcmp(word, "-nL") == 0 ||
+				strcmp(word, "-vL") == 0) {
+			numeric |= strchr(word, 'n') != NULL;
+			if (strchr(word, 'v') != NULL) {
 				counters = true;
 				list_flags |= PGT_RS_LIST_VERBOSE;
 			}
-			argv[i] = (char *)"-L";
+			word = "-L";
 		}
 		for (k = 0; k < (int)RTE_DIM(commands); k++)
-			if (strcmp(argv[i], commands[k].s) == 0 ||
-					strcmp(argv[i], commands[k].l) == 0)
+			if (strcmp(word, commands[k].s) == 0 ||
+					strcmp(word, commands[k].l) == 0)
 				break;
 		if (k == (int)RTE_DIM(commands)) {
 			rule_argv[nrule++] = argv[i];

@@ -533,3 +533,17 @@ def test_restore_unclosed_counters(d):
         d.call("iptables_restore", {"counters": True, "text":
                                     "*filter\n:INPUT ACCEPT [0:0]\n[0:0]\n"
                                     "COMMIT\n"})
+
+
+@pytest.mark.parametrize("flags", ["-nvL", "-vnL", "-nL", "-vL"])
+def test_combined_list_flags(d, flags):
+    """Found by the RPC fuzzer: the combined forms replaced the caller's
+    word, which the RPC layer then freed: `iptables -nvL` crashed the
+    daemon."""
+    if flags == "-vL":
+        with pytest.raises(RpcError, match="-L needs -n"):
+            d.call("iptables", {"command": flags})
+    else:
+        out = d.call("iptables", {"command": flags + " FORWARD"})["output"]
+        assert out.startswith("Chain FORWARD")
+    assert d.call("system_info")["nb_workers"] >= 1
