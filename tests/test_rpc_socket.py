@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The JSON-RPC socket against hostile and concurrent clients."""
 import json
+import os
 import socket
 import threading
 import time
@@ -184,3 +185,18 @@ def test_second_daemon_refuses_live_socket(daemon, daemons, tmp_path):
     assert other.proc.wait(30) == 1
     assert "Address already in use" in other.log()
     assert daemon.call("system_info")["nb_workers"] == 1
+
+
+def test_socket_is_for_owner_and_one_group(daemons):
+    """Whoever can write to the socket controls the gateway: mode 0660,
+    the group chosen by --rpc-group; an unknown group stops the start."""
+    import grp
+    import stat
+    d = daemons(["net_null0"], extra=("--rpc-group", "daemon")).start()
+    st = os.stat(d.sock)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+    assert st.st_gid == grp.getgrnam("daemon").gr_gid
+    bad = daemons(["net_null1"], extra=("--rpc-group", "no-such-group-x"))
+    bad.start(expect_ready=False)
+    assert bad.proc.wait(30) != 0
+    assert "no such group" in bad.log()

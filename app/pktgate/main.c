@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ PGT_LOG_REGISTER(main);
 
 struct options {
 	const char *rpc_socket;
+	const char *rpc_group;
 	const char *config;
 	uint32_t idle_sleep_us;
 	uint32_t mbufs;
@@ -70,7 +72,9 @@ static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- [options]\n"
-		"  --rpc-socket PATH    JSON-RPC socket (default %s)\n"
+		"  --rpc-socket PATH    JSON-RPC socket (default %s), mode 0660\n"
+		"  --rpc-group NAME     the socket's group (default: group pktgate\n"
+		"                       if it exists, else root's)\n"
 		"  --config FILE        apply this configuration at start\n"
 		"  --idle-sleep-us N    idle workers sleep N us (default 0: poll)\n"
 		"  --mbufs N            packet buffers (default %u)\n"
@@ -106,6 +110,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 's' },
+		{ "rpc-group", required_argument, NULL, 'g' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
@@ -123,6 +128,9 @@ parse_options(int argc, char **argv, struct options *o)
 		switch (opt) {
 		case 's':
 			o->rpc_socket = optarg;
+			break;
+		case 'g':
+			o->rpc_group = optarg;
 			break;
 		case 'c':
 			o->config = optarg;
@@ -313,7 +321,13 @@ main(int argc, char **argv)
 			PGT_LOG(ERR, main, "configuration not applied: %s", msg);
 	}
 	if (rc == 0) {
-		rc = pgt_rpc_server_start(o.rpc_socket);
+		/* Operators who may control the gateway join group pktgate. */
+		if (o.rpc_group == NULL && getgrnam("pktgate") != NULL)
+			o.rpc_group = "pktgate";
+		rc = pgt_rpc_server_start(o.rpc_socket, o.rpc_group);
+		if (rc == -ENOENT)
+			PGT_LOG(ERR, main, "--rpc-group %s: no such group",
+				o.rpc_group);
 		if (rc != 0)
 			PGT_LOG(ERR, main, "RPC socket %s: %s", o.rpc_socket,
 				strerror(-rc));

@@ -196,15 +196,16 @@ void pgt_rpc_save_call(json_t *calls, const char *method, json_t *params);
 json_t *pgt_rpc_handle(json_t *request);
 
 /**
- * Start serving on Unix stream socket @p path (created mode 0660; its
+ * Start serving on Unix stream socket @p path (created mode 0660, owned by
+ * the daemon's user and by group @p group, or the user's group if NULL; its
  * directory is created if missing). A stale socket file left by a dead
  * daemon is replaced; a live one is not.
  *
- * @return 0, -EADDRINUSE if another daemon answers on @p path,
- *   -ENAMETOOLONG if @p path does not fit a sockaddr_un, or the negative
- *   errno of the failing socket call.
+ * @return 0, -ENOENT if @p group does not exist, -EADDRINUSE if another
+ *   daemon answers on @p path, -ENAMETOOLONG if @p path does not fit a
+ *   sockaddr_un, or the negative errno of the failing socket call.
  */
-int pgt_rpc_server_start(const char *path);
+int pgt_rpc_server_start(const char *path, const char *group);
 
 /**
  * Serve clients for up to @p timeout_ms (0: do not block). Never blocks on a

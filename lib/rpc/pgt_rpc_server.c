@@ -16,6 +16,7 @@
  * A client that connects and sends nothing costs one slot and nothing else.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,11 +369,18 @@ prepare_path(const char *path)
 }
 
 int
-pgt_rpc_server_start(const char *path)
+pgt_rpc_server_start(const char *path, const char *group)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct group *gr = NULL;
 	int rc;
+
+	if (group != NULL) {
+		gr = getgrnam(group);
+		if (gr == NULL)
+			return -ENOENT;
+	}
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -384,7 +392,10 @@ pgt_rpc_server_start(const char *path)
 		0);
 	if (listen_fd < 0)
 		return -errno;
+	/* Whoever can write to the socket controls the gateway: the owner
+	 * and one group only. */
 	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+			(gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) < 0) ||
 			chmod(path, 0660) < 0 || listen(listen_fd, 16) < 0)
 		goto fail;
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
