@@ -231,19 +231,12 @@ redir_list(const void *data, FILE *f)
 
 /* Execution (worker context) */
 
-static enum pgt_nat_manip
-hook_manip(uint8_t hook)
-{
-	return hook == PGT_HOOK_PREROUTING || hook == PGT_HOOK_OUTPUT ?
-		PGT_NAT_MANIP_DST : PGT_NAT_MANIP_SRC;
-}
-
 /* Bind the connection to @p r: ACCEPT ends the nat table for it; no free
  * port drops the packet (the client retries, maybe with another port). */
 static enum pgt_verdict
 nat_bind(struct pgt_rs_pkt *p, const struct pgt_nat_range *r)
 {
-	if (pgt_ct_nat_setup(p->worker, p->m, hook_manip(p->hook), r) ==
+	if (pgt_ct_nat_setup(p->worker, p->m, pgt_hook_manip(p->hook), r) ==
 			-ENOSPC) {
 		p->nat_failed = true;
 		return PGT_VERDICT_DROP;

@@ -263,16 +263,19 @@ table_lookup(const struct ct_table *t, const struct pgt_ct_tuple *k,
 	return true;
 }
 
-/* The worker other than @p w whose table holds @p k, or -1. */
+/* Any table is none of the workers. */
+#define ANY_TABLE UINT32_MAX
+
+/* The worker other than @p skip whose table holds @p k, or -1. */
 static int
-find_elsewhere(unsigned int w, const struct pgt_ct_tuple *k, hash_sig_t sig)
+find_owner(unsigned int skip, const struct pgt_ct_tuple *k, hash_sig_t sig)
 {
 	enum pgt_ct_dir dir;
 	unsigned int o;
 	uint32_t idx;
 
 	for (o = 0; o < pgt_ct_workers; o++)
-		if (o != w && table_lookup(&pgt_ct_tables[o], k, sig, &idx,
+		if (o != skip && table_lookup(&pgt_ct_tables[o], k, sig, &idx,
 				&dir))
 			return (int)o;
 	return -1;
@@ -281,15 +284,7 @@ find_elsewhere(unsigned int w, const struct pgt_ct_tuple *k, hash_sig_t sig)
 bool
 pgt_ct_tuple_taken(const struct pgt_ct_tuple *key)
 {
-	hash_sig_t sig = tuple_sig(key);
-	enum pgt_ct_dir dir;
-	unsigned int o;
-	uint32_t idx;
-
-	for (o = 0; o < pgt_ct_workers; o++)
-		if (table_lookup(&pgt_ct_tables[o], key, sig, &idx, &dir))
-			return true;
-	return false;
+	return find_owner(ANY_TABLE, key, tuple_sig(key)) >= 0;
 }
 
 /* Timer wheel */
@@ -331,19 +326,26 @@ wheel_place(struct ct_table *t, uint32_t idx)
 	*tail = idx;
 }
 
+/* Make @p c expire at TSC @p expires. */
+static void
+expire_at(struct ct_table *t, struct pgt_ct_conn *c, uint64_t expires)
+{
+	c->expires = expires;
+	/* Later is the common case and costs nothing: the wheel moves the
+	 * connection when it reaches its slot. Earlier must move now. */
+	if ((c->status & PGT_CT_S_CONFIRMED) &&
+			expires < (uint64_t)c->wheel_sec * pgt_ct_hz) {
+		wheel_unlink(t, c);
+		wheel_place(t, (uint32_t)(c - t->conns));
+	}
+}
+
 void
 pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
 	enum pgt_ct_timeout to, uint64_t now)
 {
 	c->timeout_class = (uint8_t)to;
-	c->expires = now + ct_timeout_tsc(to);
-	/* Later is the common case and costs nothing: the wheel moves the
-	 * connection when it reaches its slot. Earlier must move now. */
-	if ((c->status & PGT_CT_S_CONFIRMED) &&
-			c->expires < (uint64_t)c->wheel_sec * pgt_ct_hz) {
-		wheel_unlink(t, c);
-		wheel_place(t, (uint32_t)(c - t->conns));
-	}
+	expire_at(t, c, now + ct_timeout_tsc(to));
 }
 
 /* Events */
@@ -601,7 +603,7 @@ icmp_error(unsigned int w, struct ct_table *t, struct rte_mbuf *m,
 	sig = tuple_sig(&key);
 	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
 		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
-			owner = find_elsewhere(w, &key, sig);
+			owner = find_owner(w, &key, sig);
 			if (owner >= 0)
 				return handoff(t, (unsigned int)owner, m, hook);
 		}
@@ -717,7 +719,7 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 again:
 	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
 		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
-			owner = find_elsewhere(w, &key, sig);
+			owner = find_owner(w, &key, sig);
 			if (owner >= 0)
 				return handoff(t, (unsigned int)owner, m, hook);
 		}
@@ -742,13 +744,10 @@ again:
 			PGT_CT_ESTABLISHED : PGT_CT_NEW;
 	}
 	meta->ct = idx;
-	if (kill) {
-		/* This packet still uses it (NAT); the next lookup or the
-		 * wheel's next visit removes it. */
-		c->expires = now;
-		wheel_unlink(t, c);
-		wheel_place(t, idx);
-	}
+	/* This packet still uses it (NAT); the next lookup or the wheel's
+	 * next visit removes it. */
+	if (kill)
+		expire_at(t, c, now);
 	if (c->status != old_status || c->tcp.state != old_state)
 		pgt_ct_event_post(t, c, PGT_CT_EVENT_UPDATE, now);
 	return PGT_CT_GO;
@@ -761,8 +760,6 @@ pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
 	struct ct_table *t = &pgt_ct_tables[w];
 	struct pgt_ct_conn *c;
 	hash_sig_t sig[2];
-	enum pgt_ct_dir dir;
-	uint32_t idx;
 	int32_t pos;
 	int d;
 
@@ -774,8 +771,7 @@ pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
 		sig[d] = tuple_sig(&c->tuple[d]);
 		/* Taken here, or by a connection another worker started at
 		 * the same time (a flow arriving on two queues). */
-		if (table_lookup(t, &c->tuple[d], sig[d], &idx, &dir) ||
-				find_elsewhere(w, &c->tuple[d], sig[d]) >= 0)
+		if (find_owner(ANY_TABLE, &c->tuple[d], sig[d]) >= 0)
 			goto clash;
 	}
 	pos = rte_hash_add_key_with_hash_data(t->hash, &c->tuple[0], sig[0],

@@ -188,32 +188,57 @@ parse_port(int32_t *p, const char *s, struct pgt_rpc_err *err)
 	return 0;
 }
 
+/* A word of a comma-separated list and the bits it stands for. */
+struct list_word {
+	const char *name;
+	uint32_t bits;
+};
+
+/* OR into *mask the bits of each word of the list @p s (case ignored).
+ * @return 0, or -EINVAL for an empty list or an unknown word. */
+static int
+parse_list(const char *s, const struct list_word *words, uint32_t *mask)
+{
+	char buf[128], *tok, *save;
+	unsigned int i;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; words[i].name != NULL; i++)
+			if (strcasecmp(tok, words[i].name) == 0)
+				break;
+		if (words[i].name == NULL)
+			return -EINVAL;
+		*mask |= words[i].bits;
+	}
+	return 0;
+}
+
+/* -u UNSET: none of the status bits. */
+#define STATUS_UNSET (1u << 31)
+
 static int
 parse_status(struct ct_filter *f, const char *s, struct pgt_rpc_err *err)
 {
-	char buf[128], *tok, *save;
+	static const struct list_word words[] = {
+		{ "ASSURED", PGT_CT_S_ASSURED },
+		{ "SEEN_REPLY", PGT_CT_S_SEEN_REPLY },
+		{ "EXPECTED", PGT_CT_S_EXPECTED }, { "UNSET", STATUS_UNSET },
+		{ NULL, 0 },
+	};
+	uint32_t mask;
 
-	if (strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			tok = strtok_r(NULL, ",", &save)) {
-		if (strcasecmp(tok, "ASSURED") == 0)
-			f->status_set |= PGT_CT_S_ASSURED;
-		else if (strcasecmp(tok, "SEEN_REPLY") == 0)
-			f->status_set |= PGT_CT_S_SEEN_REPLY;
-		else if (strcasecmp(tok, "EXPECTED") == 0)
-			f->status_set |= PGT_CT_S_EXPECTED;
-		else if (strcasecmp(tok, "UNSET") == 0)
-			f->status_unset = true;
-		else
-			goto bad;
-	}
+	if (parse_list(s, words, &mask) != 0)
+		return pgt_rpc_errorf(err, -EINVAL,
+			"-u: '%s' is not a list of ASSURED, SEEN_REPLY, EXPECTED, UNSET",
+			s);
+	f->status_set |= mask & ~STATUS_UNSET;
+	f->status_unset |= (mask & STATUS_UNSET) != 0;
 	return 0;
-bad:
-	return pgt_rpc_errorf(err, -EINVAL,
-		"-u: '%s' is not a list of ASSURED, SEEN_REPLY, EXPECTED, UNSET",
-		s);
 }
 
 static int
@@ -233,52 +258,35 @@ parse_tcp_state(struct ct_filter *f, const char *s, struct pgt_rpc_err *err)
 static int
 parse_events(struct ct_filter *f, const char *s, struct pgt_rpc_err *err)
 {
-	char buf[64], *tok, *save;
+	static const struct list_word words[] = {
+		{ "NEW", 1u << PGT_CT_EVENT_NEW },
+		{ "UPDATES", 1u << PGT_CT_EVENT_UPDATE },
+		{ "DESTROY", 1u << PGT_CT_EVENT_DESTROY }, { "ALL", 0x7 },
+		{ NULL, 0 },
+	};
+	uint32_t mask;
 
-	if (strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	f->event_mask = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			tok = strtok_r(NULL, ",", &save)) {
-		if (strcasecmp(tok, "NEW") == 0)
-			f->event_mask |= 1u << PGT_CT_EVENT_NEW;
-		else if (strcasecmp(tok, "UPDATES") == 0)
-			f->event_mask |= 1u << PGT_CT_EVENT_UPDATE;
-		else if (strcasecmp(tok, "DESTROY") == 0)
-			f->event_mask |= 1u << PGT_CT_EVENT_DESTROY;
-		else if (strcasecmp(tok, "ALL") == 0)
-			f->event_mask = 0x7;
-		else
-			goto bad;
-	}
+	if (parse_list(s, words, &mask) != 0)
+		return pgt_rpc_errorf(err, -EINVAL,
+			"-e: '%s' is not a list of NEW, UPDATES, DESTROY, ALL", s);
+	f->event_mask = (uint8_t)mask;
 	return 0;
-bad:
-	return pgt_rpc_errorf(err, -EINVAL,
-		"-e: '%s' is not a list of NEW, UPDATES, DESTROY, ALL", s);
 }
 
 static int
 parse_output(struct ct_filter *f, const char *s, struct pgt_rpc_err *err)
 {
-	char buf[64], *tok, *save;
+	static const struct list_word words[] = {
+		{ "extended", 1 }, { "id", 2 }, { NULL, 0 },
+	};
+	uint32_t mask;
 
-	if (strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			tok = strtok_r(NULL, ",", &save)) {
-		if (strcmp(tok, "extended") == 0)
-			f->extended = true;
-		else if (strcmp(tok, "id") == 0)
-			f->with_id = true;
-		else
-			goto bad;
-	}
+	if (parse_list(s, words, &mask) != 0)
+		return pgt_rpc_errorf(err, -EINVAL,
+			"-o: '%s': pktgate prints 'extended' and 'id' only", s);
+	f->extended |= (mask & 1) != 0;
+	f->with_id |= (mask & 2) != 0;
 	return 0;
-bad:
-	return pgt_rpc_errorf(err, -EINVAL,
-		"-o: '%s': pktgate prints 'extended' and 'id' only", s);
 }
 
 /* The options taking one argument, and what each sets. */

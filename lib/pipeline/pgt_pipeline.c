@@ -145,19 +145,6 @@ static const uint8_t hook_steps[PGT_HOOK_MAX][8] = {
 };
 #undef T
 
-/* Where a packet handed over at its conntrack step goes on. */
-static const uint8_t resume_step[PGT_HOOK_MAX] = {
-	[PGT_HOOK_PREROUTING] = 1,
-	[PGT_HOOK_OUTPUT] = 1,
-};
-
-static inline enum pgt_nat_manip
-hook_manip(enum pgt_hook hook)
-{
-	return hook == PGT_HOOK_PREROUTING || hook == PGT_HOOK_OUTPUT ?
-		PGT_NAT_MANIP_DST : PGT_NAT_MANIP_SRC;
-}
-
 /* A table said drop or reject: do it. */
 static void
 rule_verdict(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_verdict v,
@@ -185,7 +172,7 @@ static bool
 nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	struct pgt_rs_pkt *p, bool *prepared)
 {
-	enum pgt_nat_manip manip = hook_manip(hook);
+	enum pgt_nat_manip manip = pgt_hook_manip(hook);
 	enum pgt_verdict v;
 
 	if (pgt_ct_nat_needs_rules(w->id, m, manip)) {
@@ -242,8 +229,11 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	p.ct = pgt_ct_get(w->id, meta);
 	p.ctinfo = meta->ctinfo;
 	p.nat_failed = false;
-	for (step = &hook_steps[hook][resume ? resume_step[hook] : 0];
-			*step != STEP_END; step++) {
+	/* A packet handed over goes on at its conntrack step. */
+	step = hook_steps[hook];
+	while (resume && *step != STEP_CT)
+		step++;
+	for (; *step != STEP_END; step++) {
 		switch (*step) {
 		case STEP_CT:
 			if (!tracked)

@@ -79,7 +79,7 @@ pgt_pipeline_fini(void)
 	if (workers == NULL)
 		return;
 	for (i = 0; i < pgt_pipeline_cfg.nb_workers; i++) {
-		/* What another worker handed over after this one stopped. */
+		/* What other workers handed over, until they all stopped. */
 		while ((n = pgt_ct_handoff_dequeue(i, pkts,
 				HANDOFF_BURST)) > 0)
 			for (j = 0; j < n; j++)
@@ -265,13 +265,10 @@ drain_ct_handoff(struct pgt_worker *w)
 static void
 release_all(struct pgt_worker *w)
 {
-	struct rte_mbuf *pkts[HANDOFF_BURST];
 	struct pgt_parked *p;
-	unsigned int n, i;
 
-	while ((n = pgt_ct_handoff_dequeue(w->id, pkts, HANDOFF_BURST)) > 0)
-		for (i = 0; i < n; i++)
-			pgt_drop(w, pkts[i], PGT_DROP_SHUTDOWN);
+	/* Packets handed to this worker are dropped by pgt_pipeline_fini(),
+	 * once no worker can hand over any more. */
 	tx_flush_all(w);
 	while (w->parked_count > 0) {
 		p = &w->parked[w->parked_head];

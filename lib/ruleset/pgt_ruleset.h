@@ -40,6 +40,15 @@ enum pgt_hook {
 	PGT_HOOK_MAX
 };
 
+/** What NAT changes at @p hook: the destination where packets enter
+ *  (PREROUTING, OUTPUT), the source where they leave (POSTROUTING, INPUT). */
+static inline enum pgt_nat_manip
+pgt_hook_manip(enum pgt_hook hook)
+{
+	return hook == PGT_HOOK_PREROUTING || hook == PGT_HOOK_OUTPUT ?
+		PGT_NAT_MANIP_DST : PGT_NAT_MANIP_SRC;
+}
+
 /** The tables, in priority order at a hook (raw first). */
 enum pgt_table {
 	PGT_TABLE_RAW,
