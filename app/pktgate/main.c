@@ -24,6 +24,7 @@
 
 #include "pgt_config.h"
 #include "pgt_conntrack.h"
+#include "pgt_ipvs.h"
 #include "pgt_log.h"
 #include "pgt_neigh.h"
 #include "pgt_pipeline.h"
@@ -242,6 +243,8 @@ setup(const struct options *o)
 	if (rc == 0)
 		rc = pgt_ct_init(nb_workers, o->conntrack_max);
 	if (rc == 0)
+		rc = pgt_ipvs_init(nb_workers);
+	if (rc == 0)
 		rc = pgt_ruleset_init(nb_workers, o->max_rules);
 	if (rc == 0) {
 		pc = (struct pgt_pipeline_conf){ .nb_workers = nb_workers,
@@ -262,6 +265,7 @@ teardown(void)
 	pgt_port_fini();
 	pgt_route_fini();
 	pgt_neigh_fini();
+	pgt_ipvs_fini();
 	pgt_ct_fini();
 	pgt_rcu_fini();
 	if (pkt_pool != NULL) {
@@ -349,6 +353,7 @@ main(int argc, char **argv)
 		pgt_neigh_poll();
 		pgt_ruleset_poll();
 		pgt_ct_poll();
+		pgt_ipvs_poll();
 	}
 
 	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);

@@ -310,6 +310,8 @@ usage(FILE *f)
 		"  iptables-restore [--noflush] [-c] [FILE]\n"
 		"  conntrack -L|-D [FILTERS] [-o extended,id] | -F | -C | -S\n"
 		"  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until killed\n"
+		"  ipvsadm -A|-E|-D|-C|-a|-e|-d|-L|-S|--set ... | -R (stdin)\n"
+		"                                  virtual services (docs/ipvs.md)\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
 		"Default socket: %s\n", DEFAULT_SOCKET);
@@ -626,13 +628,60 @@ cmd_iptables_save(int argc, char **argv)
 	json_decref(res);
 }
 
+/* The whole of @p in, NUL-terminated (caller frees). */
+static char *
+read_all(FILE *in)
+{
+	size_t cap = 0, len = 0, n;
+	char *text = NULL;
+
+	do {
+		if (len + 4096 > cap) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			text = realloc(text, cap);
+			if (text == NULL)
+				die("out of memory");
+		}
+		n = fread(text + len, 1, cap - len - 1, in);
+		len += n;
+	} while (n > 0);
+	text[len] = '\0';
+	return text;
+}
+
+/*
+ * ipvsadm: one command's words, or -R (--restore): the commands on stdin,
+ * all or nothing.
+ */
+static void
+cmd_ipvsadm(int argc, char **argv)
+{
+	char *text;
+
+	if (argc == 1 && (strcmp(argv[0], "-R") == 0 ||
+			strcmp(argv[0], "--restore") == 0)) {
+		text = read_all(stdin);
+		done(call("ipvsadm_restore",
+			json_pack("{s:s}", "command", text)));
+		free(text);
+		return;
+	}
+	if (argc == 0) {
+		char list[] = "-L", num[] = "-n";
+		char *def[] = { list, num };
+
+		cmd_words("ipvsadm", 2, def);
+		return;
+	}
+	cmd_words("ipvsadm", argc, argv);
+}
+
 static void
 cmd_iptables_restore(int argc, char **argv)
 {
 	json_t *params = json_object();
-	char *text = NULL;
-	size_t cap = 0, len = 0, n;
 	FILE *in = stdin;
+	char *text;
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -649,17 +698,7 @@ cmd_iptables_restore(int argc, char **argv)
 		} else
 			die("usage: iptables-restore [--noflush] [-c] [FILE]");
 	}
-	do {
-		if (len + 4096 > cap) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			text = realloc(text, cap);
-			if (text == NULL)
-				die("out of memory");
-		}
-		n = fread(text + len, 1, cap - len - 1, in);
-		len += n;
-	} while (n > 0);
-	text[len] = '\0';
+	text = read_all(in);
 	if (in != stdin)
 		fclose(in);
 	json_object_set_new(params, "text", json_string(text));
@@ -804,6 +843,8 @@ main(int argc, char **argv)
 		cmd_host(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "conntrack") == 0)
 		cmd_conntrack(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "ipvsadm") == 0)
+		cmd_ipvsadm(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)
 		cmd_rpc(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "save") == 0 && argc == 1) {

@@ -327,8 +327,8 @@ wheel_place(struct ct_table *t, uint32_t idx)
 }
 
 /* Make @p c expire at TSC @p expires. */
-static void
-expire_at(struct ct_table *t, struct pgt_ct_conn *c, uint64_t expires)
+void
+pgt_ct_expire_at(struct ct_table *t, struct pgt_ct_conn *c, uint64_t expires)
 {
 	c->expires = expires;
 	/* Later is the common case and costs nothing: the wheel moves the
@@ -345,7 +345,7 @@ pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
 	enum pgt_ct_timeout to, uint64_t now)
 {
 	c->timeout_class = (uint8_t)to;
-	expire_at(t, c, now + ct_timeout_tsc(to));
+	pgt_ct_expire_at(t, c, now + ct_timeout_tsc(to));
 }
 
 /* Events */
@@ -403,6 +403,8 @@ conn_free(struct ct_table *t, uint32_t idx)
 {
 	struct pgt_ct_conn *c = &t->conns[idx];
 
+	if (c->status & PGT_CT_S_IPVS)
+		pgt_ct_ipvs_ops->gone((unsigned int)(t - pgt_ct_tables), c);
 	ct_seq_begin(c);
 	c->in_use = 0;
 	c->status = 0;
@@ -487,6 +489,8 @@ conn_alloc(unsigned int w, struct ct_table *t, uint64_t now)
 	c->in_use = 1;
 	c->expires = now;
 	c->stream_tsc = 0;
+	c->ipvs_dest = 0;
+	c->ipvs_tmpl = 0;
 	c->wheel_prev = c->wheel_next = CT_NIL;
 	t->next_id++;
 	c->id = t->next_id * pgt_ct_workers + w;
@@ -747,7 +751,7 @@ again:
 	/* This packet still uses it (NAT); the next lookup or the wheel's
 	 * next visit removes it. */
 	if (kill)
-		expire_at(t, c, now);
+		pgt_ct_expire_at(t, c, now);
 	if (c->status != old_status || c->tcp.state != old_state)
 		pgt_ct_event_post(t, c, PGT_CT_EVENT_UPDATE, now);
 	return PGT_CT_GO;

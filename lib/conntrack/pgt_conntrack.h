@@ -75,6 +75,9 @@ pgt_ct_info_dir(uint8_t info)
 #define PGT_CT_S_SRC_NAT_DONE	(1u << 7)
 #define PGT_CT_S_DST_NAT_DONE	(1u << 8)
 #define PGT_CT_S_NAT_MASK	(PGT_CT_S_SRC_NAT | PGT_CT_S_DST_NAT)
+/** Not Linux's (its bits end at 15): a virtual service's connection, whose
+ *  state and timeouts lib/ipvs keeps (see pgt_ct_ipvs_register()). */
+#define PGT_CT_S_IPVS		(1u << 24)
 
 /** TCP states (Linux's enum tcp_conntrack, same order). */
 enum pgt_ct_tcp_state {
@@ -142,7 +145,11 @@ struct pgt_ct_conn {
 	uint32_t wheel_sec;	/**< Second of the slot it is in */
 	uint8_t in_use;
 	uint8_t timeout_class;	/**< enum pgt_ct_timeout of the last refresh */
-	uint16_t pad;
+	uint16_t ipvs_dest;	/**< IPVS: real server slot (0: none) */
+	uint32_t ipvs_tmpl;	/**< IPVS: persistence template + 1 (0: none) */
+	uint16_t ipvs_svc;	/**< IPVS: service slot */
+	uint8_t ipvs_method;	/**< IPVS: enum pgt_ipvs_method */
+	uint8_t pad;
 	union {
 		struct pgt_ct_tcp tcp;	/**< TCP */
 		uint64_t stream_tsc;	/**< UDP: when replies make a stream */
@@ -340,6 +347,53 @@ int pgt_ct_nat_setup(unsigned int w, struct rte_mbuf *m,
 
 /** Most ports a NAT binding tries before giving up. */
 #define PGT_NAT_MAX_TRIES 128
+
+/* Virtual services (lib/ipvs) */
+
+/**
+ * What lib/ipvs does for the connections it owns (PGT_CT_S_IPVS): it keeps
+ * their TCP state (IPVS's state table, which also works when only the
+ * client's half is seen, as with direct routing), their timeouts and the
+ * real servers' connection counts. Called by the owning worker.
+ */
+struct pgt_ct_ipvs_ops {
+	/** A packet of @p c in direction @p dir; @p tcp_flags 0 unless TCP;
+	 *  @p bytes its IP length. @return seconds until @p c expires. */
+	uint32_t (*packet)(unsigned int w, struct pgt_ct_conn *c,
+		enum pgt_ct_dir dir, uint8_t tcp_flags, uint32_t bytes);
+	/** @p c is being freed (expired, deleted, or never confirmed). */
+	void (*gone)(unsigned int w, struct pgt_ct_conn *c);
+};
+
+/** Install @p ops (constructor or management thread, before traffic). */
+void pgt_ct_ipvs_register(const struct pgt_ct_ipvs_ops *ops);
+
+/** How a virtual service takes over the packet's new connection. */
+struct pgt_ct_ipvs_binding {
+	bool translate;		/**< NAT / full-NAT: rewrite the destination */
+	uint32_t daddr;		/**< Real server (host order) */
+	uint16_t dport;
+	/** Full-NAT: the local addresses and ports the source becomes. */
+	const struct pgt_nat_range *snat;
+	uint16_t dest, svc;	/**< Slots (pgt_ct_conn.ipvs_*) */
+	uint32_t tmpl;		/**< Template + 1, or 0 */
+	uint8_t method;
+	uint8_t tcp_state;	/**< enum pgt_ct_tcp_state to start in */
+	uint32_t timeout_s;	/**< Until the next packet */
+};
+
+/**
+ * Make the packet's new connection a virtual service's: NAT and full-NAT
+ * rewrite its reply tuple (real server, local address) as nf_nat would,
+ * and pgt_ct_nat_apply() then translates its packets. Only NAT leaves the
+ * source binding to POSTROUTING's nat rules (Kubernetes masquerades IPVS
+ * traffic there); full-NAT chose its source, and direct routing and
+ * tunnelling must leave the client's address alone.
+ * @return 0; -EINVAL (the packet has no new connection of its own);
+ *   -ENOSPC (full-NAT found no free local port: counted nat_no_port).
+ */
+int pgt_ct_ipvs_bind(unsigned int w, struct rte_mbuf *m,
+	const struct pgt_ct_ipvs_binding *b);
 
 /* Management (management thread) */
 

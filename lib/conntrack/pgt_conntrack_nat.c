@@ -364,3 +364,59 @@ pgt_ct_nat_apply(unsigned int w, struct rte_mbuf *m, enum pgt_nat_manip manip)
 	meta->dst = rte_be_to_cpu_32(ip->dst_addr);
 	return done;
 }
+
+/* Virtual services */
+
+const struct pgt_ct_ipvs_ops *pgt_ct_ipvs_ops;
+
+void
+pgt_ct_ipvs_register(const struct pgt_ct_ipvs_ops *ops)
+{
+	pgt_ct_ipvs_ops = ops;
+}
+
+int
+pgt_ct_ipvs_bind(unsigned int w, struct rte_mbuf *m,
+	const struct pgt_ct_ipvs_binding *b)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	struct pgt_ct_conn *c = own_new_conn(w, meta);
+	struct ct_table *t = &pgt_ct_tables[w];
+	struct pgt_ct_tuple cur, tgt;
+	uint32_t status;
+
+	if (c == NULL || pgt_ct_ipvs_ops == NULL)
+		return -EINVAL;
+	pgt_ct_tuple_invert(&c->tuple[PGT_CT_DIR_REPLY], &cur);
+	tgt = cur;
+	status = PGT_CT_S_IPVS | PGT_CT_S_DST_NAT_DONE;
+	if (b->translate) {
+		tgt.dst = b->daddr;
+		if (tgt.proto != IPPROTO_ICMP)
+			tgt.dport = b->dport;
+		if (b->snat != NULL && unique_tuple(w, &tgt,
+				PGT_NAT_MANIP_SRC, b->snat) < 0) {
+			t->stat[PGT_CT_STAT_NAT_NO_PORT]++;
+			return -ENOSPC;
+		}
+	}
+	if (!b->translate || b->snat != NULL)
+		status |= PGT_CT_S_SRC_NAT_DONE;
+	if (tgt.dst != cur.dst || tgt.dport != cur.dport)
+		status |= PGT_CT_S_DST_NAT;
+	if (tgt.src != cur.src || tgt.sport != cur.sport)
+		status |= PGT_CT_S_SRC_NAT;
+	ct_seq_begin(c);
+	pgt_ct_tuple_invert(&tgt, &c->tuple[PGT_CT_DIR_REPLY]);
+	c->status |= status;
+	c->ipvs_dest = b->dest;
+	c->ipvs_svc = b->svc;
+	c->ipvs_tmpl = b->tmpl;
+	c->ipvs_method = b->method;
+	if (tgt.proto == IPPROTO_TCP)
+		c->tcp.state = b->tcp_state;
+	ct_seq_end(c);
+	pgt_ct_expire_at(t, c, rte_get_tsc_cycles() +
+		(uint64_t)b->timeout_s * pgt_ct_hz);
+	return 0;
+}

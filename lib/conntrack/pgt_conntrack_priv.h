@@ -85,6 +85,9 @@ enum ct_l4_verdict pgt_ct_l4_packet(struct ct_table *t,
 	struct pgt_ct_conn *c, const struct ct_pkt *p, enum pgt_ct_dir dir,
 	uint64_t now, bool *kill);
 
+/* The IPVS callbacks (set before any connection is PGT_CT_S_IPVS). */
+extern const struct pgt_ct_ipvs_ops *pgt_ct_ipvs_ops;
+
 /* pgt_conntrack.c */
 static inline uint64_t
 ct_timeout_tsc(enum pgt_ct_timeout t)
@@ -94,6 +97,9 @@ ct_timeout_tsc(enum pgt_ct_timeout t)
 
 void pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
 	enum pgt_ct_timeout to, uint64_t now);
+/* Make @p c expire at TSC @p expires. */
+void pgt_ct_expire_at(struct ct_table *t, struct pgt_ct_conn *c,
+	uint64_t expires);
 void pgt_ct_event_post(struct ct_table *t, const struct pgt_ct_conn *c,
 	enum pgt_ct_event_type type, uint64_t now);
 /* Is @p key taken in any table? */

@@ -743,6 +743,15 @@ pgt_ct_l4_packet(struct ct_table *t, struct pgt_ct_conn *c,
 	bool refresh = true;
 
 	*kill = false;
+	if (c->status & PGT_CT_S_IPVS) {
+		/* Its state is the virtual service's (it may see one half). */
+		pgt_ct_expire_at(t, c, now + (uint64_t)pgt_ct_ipvs_ops->packet(
+			(unsigned int)(t - pgt_ct_tables), c, dir,
+			p->proto == IPPROTO_TCP && p->l4 != NULL &&
+			p->l4_len >= 14 ? p->l4[13] : 0,
+			rte_be_to_cpu_16(p->ip->total_length)) * pgt_ct_hz);
+		return CT_L4_ACCEPT;
+	}
 	switch (p->proto) {
 	case IPPROTO_TCP:
 		v = tcp_packet(c, p, dir, &to, kill, &refresh);

@@ -128,6 +128,8 @@ enum {
 	STEP_CT = PGT_TABLE_MAX,	/* look up / start the connection */
 	STEP_NAT,			/* bind a new one; translate */
 	STEP_CONFIRM,			/* insert a new one */
+	STEP_IPVS,			/* virtual services (Linux: LOCAL_IN
+					 * and LOCAL_OUT, after filter) */
 	STEP_END,
 };
 
@@ -135,11 +137,11 @@ enum {
 static const uint8_t hook_steps[PGT_HOOK_MAX][8] = {
 	[PGT_HOOK_PREROUTING] = { T(RAW), STEP_CT, T(MANGLE), STEP_NAT,
 		STEP_END },
-	[PGT_HOOK_INPUT] = { T(MANGLE), T(FILTER), T(SECURITY), STEP_NAT,
-		STEP_CONFIRM, STEP_END },
+	[PGT_HOOK_INPUT] = { T(MANGLE), T(FILTER), T(SECURITY), STEP_IPVS,
+		STEP_NAT, STEP_CONFIRM, STEP_END },
 	[PGT_HOOK_FORWARD] = { T(MANGLE), T(FILTER), T(SECURITY), STEP_END },
 	[PGT_HOOK_OUTPUT] = { T(RAW), STEP_CT, T(MANGLE), STEP_NAT, T(FILTER),
-		T(SECURITY), STEP_END },
+		T(SECURITY), STEP_IPVS, STEP_END },
 	[PGT_HOOK_POSTROUTING] = { T(MANGLE), STEP_NAT, STEP_CONFIRM,
 		STEP_END },
 };
@@ -192,10 +194,19 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 			return false;
 		}
 	}
+	/* A virtual service's request keeps its VIP until the service
+	 * forwards it at INPUT (or the end of OUTPUT), as Linux's IPVS,
+	 * which translates it itself, leaves it. */
+	if (manip == PGT_NAT_MANIP_DST && p->ct != NULL &&
+			(p->ct->status & PGT_CT_S_IPVS) &&
+			pgt_ct_info_dir(p->ctinfo) == PGT_CT_DIR_ORIGINAL)
+		return true;
 	if (pgt_ct_nat_apply(w->id, m, manip))
 		*prepared = false;	/* addresses changed: read again */
 	return true;
 }
+
+static bool ipvs_step(struct pgt_worker *w, struct rte_mbuf *m);
 
 /*
  * Run hook @p hook on @p m, whose metadata locates its IPv4 header, from
@@ -209,7 +220,7 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 {
 	const struct pgt_ruleset_flags *fl = pgt_ruleset_flags(w->rs);
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	bool tracked = fl->tracking ||
+	bool tracked = w->tracking ||
 		(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED);
 	bool prepared = false;
 	enum pgt_ct_verdict cv;
@@ -260,6 +271,11 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 				pgt_drop(w, m, PGT_DROP_CT_INSERT_FAILED);
 				return false;
 			}
+			break;
+		case STEP_IPVS:
+			if (w->ipvs != NULL && p.ct != NULL &&
+					ipvs_step(w, m))
+				return false;
 			break;
 		default:
 			if (!pgt_ruleset_table_active(w->rs, *step, hook))
@@ -536,6 +552,157 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	output_hooks(w, m, type, false);
 }
 
+/* Virtual services */
+
+/* IPIP (RFC 2003) to real server @p rs: the outer header's source is the
+ * output port's address; TOS, TTL and DF are the inner packet's. */
+static bool
+ipip_encap(struct pgt_worker *w, struct rte_mbuf *m, uint32_t rs)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_port *out = &w->view->port[meta->out_port];
+	struct rte_ipv4_hdr *in = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	struct rte_ipv4_hdr *ip;
+	uint32_t len = rte_pktmbuf_pkt_len(m), src;
+
+	if ((in->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) &&
+			len + sizeof(*ip) > out->mtu) {
+		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_FRAG_NEEDED,
+			out->mtu - (uint32_t)sizeof(*ip),
+			PGT_DROP_FRAG_NEEDED);
+		return false;
+	}
+	if (pgt_port_select_src(out, rs, &src) < 0) {
+		pgt_drop(w, m, PGT_DROP_IPVS_NO_ROUTE);
+		return false;
+	}
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
+	if (ip == NULL) {
+		pgt_drop(w, m, PGT_DROP_NO_MBUF);
+		return false;
+	}
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = in->type_of_service;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(len + sizeof(*ip)));
+	ip->packet_id = 0;
+	ip->fragment_offset = in->fragment_offset &
+		rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = in->time_to_live;
+	ip->next_proto_id = IPPROTO_IPIP;
+	ip->src_addr = rte_cpu_to_be_32(src);
+	ip->dst_addr = rte_cpu_to_be_32(rs);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	meta->src = src;
+	meta->dst = rs;
+	meta->proto = IPPROTO_IPIP;
+	meta->l3_hlen = sizeof(*ip);
+	return true;
+}
+
+/*
+ * Send a request of virtual service connection @p c to its real server:
+ * NAT and full-NAT translate it; direct routing sends it unchanged to the
+ * server's MAC; a tunnel wraps it. Then it leaves as a forwarded packet
+ * (TTL, POSTROUTING) does.
+ */
+static void
+ipvs_xmit(struct pgt_worker *w, struct rte_mbuf *m,
+	const struct pgt_ct_conn *c)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_nexthop *nh;
+	struct rte_ipv4_hdr *ip;
+	uint32_t rs;
+	uint8_t ttl;
+	int idx;
+
+	if (c->ipvs_method == PGT_IPVS_MASQ ||
+			c->ipvs_method == PGT_IPVS_FULLNAT) {
+		pgt_ct_nat_apply(w->id, m, PGT_NAT_MANIP_DST);
+		pgt_ct_nat_apply(w->id, m, PGT_NAT_MANIP_SRC);
+		rs = meta->dst;
+	} else {
+		rs = pgt_ipvs_dest_addr(c->ipvs_dest);
+	}
+	idx = pgt_route_lookup(rs);
+	nh = idx >= 0 ? &pgt_route_nexthops[idx] : NULL;
+	if (nh == NULL || nh->type != PGT_NH_UNICAST) {
+		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_HOST, 0,
+			PGT_DROP_IPVS_NO_ROUTE);
+		return;
+	}
+	ip = pgt_pkt_ipv4(m);
+	if (meta->in_port != PGT_PORT_NONE) {
+		if (unlikely(ip->time_to_live <= 1)) {
+			reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
+				PGT_DROP_TTL_EXCEEDED);
+			return;
+		}
+		ttl = ip->time_to_live--;
+		ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
+			rte_cpu_to_be_16((uint16_t)(ttl << 8)),
+			rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
+	}
+	rte_pktmbuf_adj(m, meta->l3_off);
+	meta->l3_off = 0;
+	meta->out_port = nh->port;
+	/* Direct routing and tunnels reach the server itself. */
+	meta->nexthop = nh->gw != 0 && c->ipvs_method != PGT_IPVS_ROUTE ?
+		nh->gw : rs;
+	if (c->ipvs_method == PGT_IPVS_TUNNEL && !ipip_encap(w, m, rs))
+		return;
+	PGT_COUNT(w->id, pgt_pkt_stat_port(m), IPVS_FORWARDED, 1);
+	ip_output(w, m);
+}
+
+/*
+ * The virtual services' step: schedule a new connection to a service, or
+ * forward a request of one. @return true if the packet was consumed;
+ * false to go on (not a service's, or a TCP segment that starts nothing).
+ */
+static bool
+ipvs_step(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_ipvs_service *svc;
+	const struct pgt_ct_conn *c = pgt_ct_get(w->id, meta);
+
+	if (c == NULL || meta->frag)
+		return false;
+	if (c->status & PGT_CT_S_IPVS) {
+		if (pgt_ct_info_dir(meta->ctinfo) != PGT_CT_DIR_ORIGINAL)
+			return false;
+		ipvs_xmit(w, m, c);
+		return true;
+	}
+	if (!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
+		return false;
+	svc = pgt_ipvs_lookup(w->ipvs, meta->proto, meta->dst,
+		c->tuple[PGT_CT_DIR_ORIGINAL].dport, meta->mark);
+	if (svc == NULL)
+		return false;
+	switch (pgt_ipvs_schedule(w->id, w->ipvs, svc, m, w->now)) {
+	case PGT_IPVS_OK:
+		ipvs_xmit(w, m, c);
+		return true;
+	case PGT_IPVS_NO_DEST:
+		/* Linux: port unreachable (or a reset), rate-limited. */
+		if (meta->proto == IPPROTO_TCP && pgt_ipvs_cfg.reject_tcp_reset)
+			tcp_reset(w, m);
+		else
+			icmp_error(w, m, PGT_ICMP_DEST_UNREACH,
+				PGT_ICMP_UNREACH_PORT, 0);
+		pgt_drop(w, m, PGT_DROP_IPVS_NO_DEST);
+		return true;
+	case PGT_IPVS_NO_PORT:
+		pgt_drop(w, m, PGT_DROP_NAT_NO_PORT);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Local delivery */
 
 static void
@@ -697,7 +864,9 @@ arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 		return;
 	}
 	PGT_COUNT(w->id, port, ARP_REQUESTS_IN, 1);
-	if (!pgt_port_has_addr(p, tip)) {
+	/* VIPs and full-NAT local addresses are ours on every port. */
+	if (!pgt_port_has_addr(p, tip) && (w->ipvs == NULL ||
+			!pgt_ipvs_owns_addr(w->ipvs, tip))) {
 		/* A gratuitous ARP refreshes an entry we already have. */
 		if (sip == tip && sip != 0) {
 			msg.type = PGT_NEIGH_MSG_REPLY;
@@ -776,6 +945,27 @@ pgt_pipeline_frag_expire(struct pgt_worker *w)
 
 /* The received burst */
 
+/*
+ * Is @p m a virtual service's (a request of one of its connections, or
+ * a new connection to one)? It goes to INPUT then, as in Linux, where the
+ * VIP is a local address; here it need not be one.
+ */
+static bool
+for_ipvs(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_ct_conn *c = pgt_ct_get(w->id, meta);
+
+	if (c == NULL || meta->frag)
+		return false;
+	if (c->status & PGT_CT_S_IPVS)
+		return pgt_ct_info_dir(meta->ctinfo) == PGT_CT_DIR_ORIGINAL;
+	if (!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
+		return false;
+	return pgt_ipvs_lookup(w->ipvs, meta->proto, meta->dst,
+		c->tuple[PGT_CT_DIR_ORIGINAL].dport, meta->mark) != NULL;
+}
+
 /* After PREROUTING: to the box, or routed. */
 static void
 prerouting_done(struct pgt_worker *w, struct rte_mbuf *m)
@@ -783,6 +973,10 @@ prerouting_done(struct pgt_worker *w, struct rte_mbuf *m)
 	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	uint32_t hop;
 
+	if (w->ipvs != NULL && for_ipvs(w, m)) {
+		local_input(w, m, PGT_NH_LOCAL);
+		return;
+	}
 	if (meta->dst == UINT32_MAX) {
 		local_input(w, m, PGT_NH_BROADCAST);
 	} else if (pgt_inet_is_multicast(meta->dst)) {
@@ -815,7 +1009,7 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct pgt_port *p = &w->view->port[port];
-	bool tracking = pgt_ruleset_flags(w->rs)->tracking;
+	bool tracking = w->tracking;
 	struct rte_mbuf *ip_pkts[PGT_BURST], *whole[PGT_BURST], *m;
 	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
 	uint8_t kinds[PGT_BURST];

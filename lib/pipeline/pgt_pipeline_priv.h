@@ -11,6 +11,7 @@
 #include "pgt_conntrack.h"
 #include "pgt_neigh.h"
 #include "pgt_icmp.h"
+#include "pgt_ipvs.h"
 #include "pgt_pipeline.h"
 #include "pgt_pkt.h"
 #include "pgt_port.h"
@@ -34,6 +35,9 @@ struct pgt_worker {
 	uint64_t now;			/* TSC at the start of the iteration */
 	const struct pgt_port_view *view; /* valid until quiescent */
 	const struct pgt_ruleset *rs;	/* valid until quiescent */
+	/* Virtual services, or NULL if none; valid until quiescent. */
+	const struct pgt_ipvs_snapshot *ipvs;
+	bool tracking;			/* a rule or a service needs it */
 	struct pgt_neigh_cache neigh;	/* valid until quiescent */
 	struct rte_mempool *pool;
 	struct rte_mempool *indirect_pool;

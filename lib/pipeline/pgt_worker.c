@@ -297,6 +297,11 @@ pgt_pipeline_worker_main(void *arg)
 		w->now = rte_get_tsc_cycles();
 		w->view = pgt_port_view_get();
 		w->rs = pgt_ruleset_get();
+		w->ipvs = pgt_ipvs_get();
+		if (!pgt_ipvs_active(w->ipvs))
+			w->ipvs = NULL;
+		w->tracking = pgt_ruleset_flags(w->rs)->tracking ||
+			w->ipvs != NULL;
 		pgt_neigh_cache_clear(&w->neigh);
 		busy = 0;
 		host_busy = 0;

@@ -42,7 +42,8 @@
 	X(HOST_PUNTED, "host_punted") \
 	X(HOST_INJECTED, "host_injected") \
 	X(REASSEMBLED, "reassembled") \
-	X(CT_HANDOFF, "conntrack_handoff")
+	X(CT_HANDOFF, "conntrack_handoff") \
+	X(IPVS_FORWARDED, "ipvs_forwarded")
 
 /** Drop reasons: X(enum suffix, name). */
 #define PGT_DROP_LIST(X) \
@@ -91,6 +92,8 @@
 	X(CT_INSERT_FAILED, "conntrack_insert_failed") \
 	X(CT_HANDOFF_FULL, "conntrack_handoff_full") \
 	X(NAT_NO_PORT, "nat_no_port") \
+	X(IPVS_NO_DEST, "ipvs_no_dest") \
+	X(IPVS_NO_ROUTE, "ipvs_no_route") \
 	X(SHUTDOWN, "shutdown")
 
 #define PGT_X_ENUM(e, n) PGT_CNT_##e,

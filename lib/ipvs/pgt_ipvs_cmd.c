@@ -1,0 +1,1388 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ipvsadm's language: commands parsed into edits of a copy of the model,
+ * which is published whole when the command (or a whole -R restore)
+ * succeeded, so a bad line changes nothing; listings in ipvsadm 1.31's
+ * layouts (-L, --stats, --rate, --thresholds, -c, --timeout, -S); the
+ * JSON-RPC methods; and the configuration saver, which replays -S.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+
+#include "pgt_inet.h"
+#include "pgt_ipvs_priv.h"
+
+#define ERR_MAX 200
+
+enum op {
+	OP_NONE, OP_ADD_SVC, OP_EDIT_SVC, OP_DEL_SVC, OP_CLEAR, OP_ADD_DEST,
+	OP_EDIT_DEST, OP_DEL_DEST, OP_LIST, OP_SAVE, OP_SET,
+	OP_ADD_LADDR, OP_DEL_LADDR, OP_GET_LADDR,
+};
+
+/* Listing formats (ipvsadm's FMT_*). */
+#define FMT_STATS	0x01
+#define FMT_RATE	0x02
+#define FMT_THRESHOLDS	0x04
+#define FMT_EXACT	0x08
+#define FMT_CONNS	0x10
+#define FMT_TIMEOUT	0x20
+#define FMT_NOSORT	0x40
+
+struct cmd {
+	enum op op;
+	bool has_svc;
+	uint8_t proto;
+	uint32_t addr, fwmark;
+	uint16_t port;
+	const char *sched;
+	bool has_persist, has_mask, has_flags;
+	uint32_t timeout, netmask, flags;
+	bool has_dest, has_method, has_weight, has_x, has_y;
+	uint32_t raddr, weight, x, y;
+	uint16_t rport;
+	uint8_t method;
+	bool has_laddr;
+	uint32_t laddr;
+	uint32_t set[3];
+	unsigned int fmt;
+};
+
+static int
+fail(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, ERR_MAX, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool
+parse_u32(const char *s, uint32_t max, uint32_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x > max)
+		return false;
+	*v = (uint32_t)x;
+	return true;
+}
+
+/* "A.B.C.D[:PORT]"; a missing port is 0. */
+static int
+parse_addrport(const char *s, uint32_t *addr, uint16_t *port)
+{
+	char buf[32];
+	const char *colon = strchr(s, ':');
+	uint32_t p = 0;
+	size_t n = colon != NULL ? (size_t)(colon - s) : strlen(s);
+
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (pgt_inet_parse_addr(buf, addr) != 0)
+		return -EINVAL;
+	if (colon != NULL && !parse_u32(colon + 1, UINT16_MAX, &p))
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static const char *const sched_flag_names[] = {
+	"flag-1", "flag-2", "flag-3", "sh-fallback", "sh-port",
+	"mh-fallback", "mh-port",
+};
+static const uint32_t sched_flag_bits[] = {
+	PGT_IPVS_SVC_SCHED1, PGT_IPVS_SVC_SCHED2, 0, PGT_IPVS_SVC_SCHED1,
+	PGT_IPVS_SVC_SCHED2, PGT_IPVS_SVC_SCHED1, PGT_IPVS_SVC_SCHED2,
+};
+
+static int
+parse_sched_flags(const char *s, uint32_t *flags, char *err)
+{
+	char buf[128], *tok, *save = NULL;
+	unsigned int i;
+
+	if (strlen(s) >= sizeof(buf))
+		return fail(err, "invalid scheduler flag '%s'", s);
+	strcpy(buf, s);
+	*flags = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < RTE_DIM(sched_flag_names); i++)
+			if (strcmp(tok, sched_flag_names[i]) == 0)
+				break;
+		if (i == RTE_DIM(sched_flag_names))
+			return fail(err, "invalid scheduler flag '%s'", tok);
+		if (sched_flag_bits[i] == 0)
+			return fail(err, "scheduler flag '%s' is used by no scheduler of pktgate", tok);
+		*flags |= sched_flag_bits[i];
+	}
+	return 0;
+}
+
+static int
+set_op(struct cmd *c, enum op op, const char *word, char *err)
+{
+	if (c->op != OP_NONE)
+		return fail(err, "'%s': only one command per line", word);
+	c->op = op;
+	return 0;
+}
+
+/* The options taking no argument, as single letters of a group ("-Ln"). */
+static const char *const flag_letters = "AEDCaedLlSZnghimc6";
+
+static int
+expand(int argc, char **argv, char ***out, int *outc)
+{
+	char **v;
+	int i, j, n = 0;
+	size_t k;
+
+	v = calloc((size_t)argc * 8 + 1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] == '-' && a[1] != '-' && a[1] != '\0' &&
+				strlen(a) > 2 && !isdigit((unsigned char)a[1])) {
+			for (k = 1; a[k] != '\0' && n < argc * 8; k++) {
+				if (strchr(flag_letters, a[k]) == NULL &&
+						a[k + 1] != '\0')
+					break;
+				v[n] = malloc(3);
+				if (v[n] == NULL)
+					goto nomem;
+				v[n][0] = '-';
+				v[n][1] = a[k];
+				v[n][2] = '\0';
+				n++;
+			}
+			if (a[k] == '\0')
+				continue;
+			for (j = 0; j < n; j++)
+				free(v[j]);
+			n = 0;
+			free(v);
+			*out = NULL;
+			*outc = i;	/* the bad word */
+			return -EINVAL;
+		}
+		v[n] = strdup(a);
+		if (v[n] == NULL)
+			goto nomem;
+		n++;
+	}
+	*out = v;
+	*outc = n;
+	return 0;
+nomem:
+	for (j = 0; j < n; j++)
+		free(v[j]);
+	free(v);
+	return -ENOMEM;
+}
+
+static bool
+is(const char *a, const char *s, const char *l)
+{
+	return (s != NULL && strcmp(a, s) == 0) || (l != NULL &&
+		strcmp(a, l) == 0);
+}
+
+/* Parse one ipvsadm command (without "ipvsadm"). */
+static int
+parse(int argc, char **argv, struct cmd *c, char *err)
+{
+	const char *a, *v;
+	int i, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->weight = 1;
+	c->netmask = UINT32_MAX;
+	for (i = 0; i < argc; i++) {
+		a = argv[i];
+		v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_ARG() do { \
+		if (v == NULL) \
+			return fail(err, "option '%s' needs an argument", a); \
+		i++; \
+	} while (0)
+		if (is(a, "-A", "--add-service"))
+			rc = set_op(c, OP_ADD_SVC, a, err);
+		else if (is(a, "-E", "--edit-service"))
+			rc = set_op(c, OP_EDIT_SVC, a, err);
+		else if (is(a, "-D", "--delete-service"))
+			rc = set_op(c, OP_DEL_SVC, a, err);
+		else if (is(a, "-C", "--clear"))
+			rc = set_op(c, OP_CLEAR, a, err);
+		else if (is(a, "-a", "--add-server"))
+			rc = set_op(c, OP_ADD_DEST, a, err);
+		else if (is(a, "-e", "--edit-server"))
+			rc = set_op(c, OP_EDIT_DEST, a, err);
+		else if (is(a, "-d", "--delete-server"))
+			rc = set_op(c, OP_DEL_DEST, a, err);
+		else if (is(a, "-L", "--list") || is(a, "-l", NULL))
+			rc = set_op(c, OP_LIST, a, err);
+		else if (is(a, "-S", "--save"))
+			rc = set_op(c, OP_SAVE, a, err);
+		else if (is(a, NULL, "--set")) {
+			rc = set_op(c, OP_SET, a, err);
+			if (rc == 0 && (i + 3 >= argc ||
+					!parse_u32(argv[i + 1], 86400 * 365,
+						&c->set[0]) ||
+					!parse_u32(argv[i + 2], 86400 * 365,
+						&c->set[1]) ||
+					!parse_u32(argv[i + 3], 86400 * 365,
+						&c->set[2])))
+				return fail(err, "--set needs three timeouts in seconds: tcp tcpfin udp (0 keeps one)");
+			i += 3;
+		} else if (is(a, "-P", "--add-laddr")) {
+			rc = set_op(c, OP_ADD_LADDR, a, err);
+		} else if (is(a, "-Q", "--del-laddr")) {
+			rc = set_op(c, OP_DEL_LADDR, a, err);
+		} else if (is(a, "-G", "--get-laddr")) {
+			rc = set_op(c, OP_GET_LADDR, a, err);
+		} else if (is(a, "-t", "--tcp-service") ||
+				is(a, "-u", "--udp-service")) {
+			NEED_ARG();
+			if (c->has_svc)
+				return fail(err, "'%s': one service per command", a);
+			c->has_svc = true;
+			c->proto = a[1] == 't' || a[2] == 't' ? IPPROTO_TCP :
+				IPPROTO_UDP;
+			if (parse_addrport(v, &c->addr, &c->port) != 0)
+				return fail(err, "illegal virtual server address[:port] specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-f", "--fwmark-service")) {
+			NEED_ARG();
+			if (c->has_svc)
+				return fail(err, "'%s': one service per command", a);
+			c->has_svc = true;
+			if (!parse_u32(v, UINT32_MAX, &c->fwmark) ||
+					c->fwmark == 0)
+				return fail(err, "illegal virtual server firewall mark specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-s", "--scheduler")) {
+			NEED_ARG();
+			c->sched = v;
+			rc = 0;
+		} else if (is(a, "-p", "--persistent")) {
+			c->has_persist = true;
+			c->timeout = 300;
+			/* The timeout is optional: only a number is one. */
+			if (v != NULL && isdigit((unsigned char)v[0])) {
+				i++;
+				if (!parse_u32(v, 86400 * 365, &c->timeout) ||
+						c->timeout == 0)
+					return fail(err, "illegal timeout for persistent service: '%s'", v);
+			}
+			rc = 0;
+		} else if (is(a, "-M", "--netmask")) {
+			NEED_ARG();
+			c->has_mask = true;
+			if (pgt_inet_parse_addr(v, &c->netmask) != 0 ||
+					(c->netmask != 0 && (~c->netmask &
+					(~c->netmask + 1)) != 0))
+				return fail(err, "illegal virtual server persistent mask specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-b", "--sched-flags")) {
+			NEED_ARG();
+			c->has_flags = true;
+			rc = parse_sched_flags(v, &c->flags, err);
+		} else if (is(a, "-r", "--real-server")) {
+			NEED_ARG();
+			c->has_dest = true;
+			if (parse_addrport(v, &c->raddr, &c->rport) != 0)
+				return fail(err, "illegal real server address[:port] specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-g", "--gatewaying") ||
+				is(a, "-i", "--ipip") ||
+				is(a, "-m", "--masquerading") ||
+				is(a, NULL, "--fullnat")) {
+			if (c->has_method)
+				return fail(err, "'%s': one forwarding method per real server", a);
+			c->has_method = true;
+			c->method = is(a, "-g", "--gatewaying") ?
+				PGT_IPVS_ROUTE : is(a, "-i", "--ipip") ?
+				PGT_IPVS_TUNNEL : is(a, "-m", "--masquerading") ?
+				PGT_IPVS_MASQ : PGT_IPVS_FULLNAT;
+			rc = 0;
+		} else if (is(a, "-w", "--weight")) {
+			NEED_ARG();
+			c->has_weight = true;
+			if (!parse_u32(v, 65535, &c->weight))
+				return fail(err, "illegal weight specified: '%s' (0 to 65535)", v);
+			rc = 0;
+		} else if (is(a, "-x", "--u-threshold")) {
+			NEED_ARG();
+			c->has_x = true;
+			if (!parse_u32(v, INT32_MAX, &c->x))
+				return fail(err, "illegal upper threshold specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-y", "--l-threshold")) {
+			NEED_ARG();
+			c->has_y = true;
+			if (!parse_u32(v, INT32_MAX, &c->y))
+				return fail(err, "illegal lower threshold specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-z", "--laddr")) {
+			NEED_ARG();
+			c->has_laddr = true;
+			if (pgt_inet_parse_addr(v, &c->laddr) != 0)
+				return fail(err, "illegal local address specified: '%s'", v);
+			rc = 0;
+		} else if (is(a, "-F", "--ifname")) {
+			NEED_ARG();	/* pktgate routes: the port is found */
+			rc = 0;
+		} else if (is(a, "-n", "--numeric")) {
+			rc = 0;		/* pktgate never resolves names */
+		} else if (is(a, "-c", "--connection")) {
+			c->fmt |= FMT_CONNS;
+			rc = 0;
+		} else if (is(a, NULL, "--stats")) {
+			c->fmt |= FMT_STATS;
+			rc = 0;
+		} else if (is(a, NULL, "--rate")) {
+			c->fmt |= FMT_RATE;
+			rc = 0;
+		} else if (is(a, NULL, "--thresholds")) {
+			c->fmt |= FMT_THRESHOLDS;
+			rc = 0;
+		} else if (is(a, NULL, "--exact")) {
+			c->fmt |= FMT_EXACT;
+			rc = 0;
+		} else if (is(a, NULL, "--timeout")) {
+			c->fmt |= FMT_TIMEOUT;
+			rc = 0;
+		} else if (is(a, NULL, "--nosort")) {
+			c->fmt |= FMT_NOSORT;
+			rc = 0;
+		} else if (is(a, "-6", "--ipv6") || is(a, NULL, "--sctp-service") ||
+				is(a, NULL, "--pe") || is(a, "-o", "--ops") ||
+				is(a, NULL, "--tun-type") ||
+				is(a, NULL, "--start-daemon") ||
+				is(a, "-Z", "--zero") ||
+				is(a, NULL, "--persistent-conn")) {
+			return fail(err, "'%s' is not supported by pktgate (IPv4 TCP/UDP services, no sync daemon, counters never zeroed: read differences)", a);
+		} else {
+			return fail(err, "unknown option '%s'", a);
+		}
+#undef NEED_ARG
+		if (rc != 0)
+			return rc;
+	}
+	if (c->op == OP_NONE) {
+		if (c->fmt & FMT_TIMEOUT)
+			c->op = OP_LIST;
+		else
+			return fail(err, "no command given: -A -E -D -C -a -e -d -L -S -Z --set or --add-laddr");
+	}
+	return 0;
+}
+
+/* Model edits */
+
+static struct ipvs_msvc *
+find_svc(const struct ipvs_model *m, const struct cmd *c, uint32_t *pos)
+{
+	const struct pgt_ipvs_service *s;
+	uint32_t i;
+
+	for (i = 0; i < m->nb; i++) {
+		s = &m->svc[i]->s;
+		if (c->fwmark != 0 ? s->fwmark == c->fwmark : (s->fwmark == 0 &&
+				s->proto == c->proto && s->addr == c->addr &&
+				s->port == c->port)) {
+			if (pos != NULL)
+				*pos = i;
+			return m->svc[i];
+		}
+	}
+	return NULL;
+}
+
+static struct ipvs_mdest *
+find_dest(struct ipvs_msvc *s, uint32_t addr, uint16_t port, uint32_t *pos)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nb_dests; i++) {
+		if (s->dests[i].d.addr == addr && s->dests[i].d.port == port) {
+			if (pos != NULL)
+				*pos = i;
+			return &s->dests[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+svc_options(struct ipvs_msvc *s, const struct cmd *c, char *err)
+{
+	const struct pgt_ipvs_sched_ops *ops;
+
+	if (c->sched != NULL) {
+		ops = pgt_ipvs_sched_find(c->sched);
+		if (ops == NULL)
+			return fail(err, "Scheduler not found: '%s' (rr wrr lc wlc sed nq sh dh mh fo)", c->sched);
+		s->s.sched = ops;
+	}
+	if (c->has_persist) {
+		s->s.flags |= PGT_IPVS_SVC_PERSISTENT;
+		s->s.timeout = c->timeout;
+	} else if (c->op == OP_EDIT_SVC) {
+		/* ipvsadm -E sets the whole service: no -p, no persistence. */
+		s->s.flags &= ~(uint32_t)PGT_IPVS_SVC_PERSISTENT;
+		s->s.timeout = 0;
+	}
+	s->s.netmask = c->netmask;
+	if (c->has_mask && !c->has_persist)
+		return fail(err, "-M needs a persistent service (-p)");
+	s->s.flags &= ~(uint32_t)(PGT_IPVS_SVC_SCHED1 | PGT_IPVS_SVC_SCHED2);
+	s->s.flags |= c->flags;
+	if (s->s.fwmark == 0 && s->s.port == 0 &&
+			!(s->s.flags & PGT_IPVS_SVC_PERSISTENT))
+		return fail(err, "Zero port specified for non-persistent service");
+	return 0;
+}
+
+static int
+add_svc(struct ipvs_model *m, const struct cmd *c, char *err)
+{
+	struct ipvs_msvc *s, **grown;
+
+	if (find_svc(m, c, NULL) != NULL)
+		return fail(err, "Service already exists");
+	if (m->nb >= PGT_IPVS_MAX_SERVICES - 1)
+		return fail(err, "Memory allocation problem: at most %u services",
+			PGT_IPVS_MAX_SERVICES - 1);
+	if (m->nb == m->cap) {
+		grown = realloc(m->svc, (m->cap * 2 + 8) * sizeof(*grown));
+		if (grown == NULL)
+			return -ENOMEM;
+		m->svc = grown;
+		m->cap = m->cap * 2 + 8;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->s.proto = c->fwmark != 0 ? 0 : c->proto;
+	s->s.addr = c->fwmark != 0 ? 0 : c->addr;
+	s->s.port = c->fwmark != 0 ? 0 : c->port;
+	s->s.fwmark = c->fwmark;
+	s->s.sched = pgt_ipvs_sched_find("wlc");
+	if (svc_options(s, c, err) != 0) {
+		free(s);
+		return -EINVAL;
+	}
+	m->svc[m->nb++] = s;
+	return 0;
+}
+
+static int
+dest_options(struct ipvs_msvc *s, struct ipvs_mdest *d, const struct cmd *c,
+	char *err)
+{
+	if (c->has_method)
+		d->d.method = c->method;
+	if (c->has_weight || c->op == OP_ADD_DEST)
+		d->d.weight = c->weight;
+	if (c->has_x)
+		d->d.u_threshold = c->x;
+	if (c->has_y)
+		d->d.l_threshold = c->y;
+	if (d->d.method == PGT_IPVS_FULLNAT && s->s.nb_laddrs == 0)
+		return fail(err, "full-NAT needs a local address first: --add-laddr -z ADDR %s",
+			s->s.fwmark != 0 ? "-f MARK" : "-t|-u VIP:PORT");
+	if (d->d.method == PGT_IPVS_FULLNAT && s->s.fwmark != 0)
+		return fail(err, "full-NAT is for VIP:port services, not firewall marks");
+	return 0;
+}
+
+static int
+add_dest(struct ipvs_msvc *s, const struct cmd *c, char *err)
+{
+	struct ipvs_mdest *d, *grown;
+	uint16_t port = c->rport != 0 ? c->rport : s->s.port;
+
+	/* As Linux: only NAT may change the port. */
+	if (!c->has_method || (c->method != PGT_IPVS_MASQ &&
+			c->method != PGT_IPVS_FULLNAT))
+		port = s->s.port;
+	if (find_dest(s, c->raddr, port, NULL) != NULL)
+		return fail(err, "Destination already exists");
+	if (s->nb_dests == s->cap_dests) {
+		grown = realloc(s->dests, (s->cap_dests * 2 + 4) *
+			sizeof(*grown));
+		if (grown == NULL)
+			return -ENOMEM;
+		s->dests = grown;
+		s->cap_dests = s->cap_dests * 2 + 4;
+	}
+	d = &s->dests[s->nb_dests];
+	memset(d, 0, sizeof(*d));
+	d->d.addr = c->raddr;
+	d->d.port = port;
+	d->d.method = PGT_IPVS_ROUTE;	/* ipvsadm's default: -g */
+	if (dest_options(s, d, c, err) != 0)
+		return -EINVAL;
+	s->nb_dests++;
+	return 0;
+}
+
+static int
+laddr_edit(struct ipvs_msvc *s, const struct cmd *c, char *err)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < s->s.nb_laddrs; i++)
+		if (s->s.laddrs[i] == c->laddr)
+			break;
+	if (c->op == OP_ADD_LADDR) {
+		if (i < s->s.nb_laddrs)
+			return fail(err, "local address already exists");
+		if (s->s.nb_laddrs == PGT_IPVS_MAX_LADDRS)
+			return fail(err, "at most %u local addresses per service",
+				PGT_IPVS_MAX_LADDRS);
+		s->s.laddrs[s->s.nb_laddrs++] = c->laddr;
+		return 0;
+	}
+	if (i == s->s.nb_laddrs)
+		return fail(err, "no such local address");
+	if (s->s.nb_laddrs == 1)
+		for (j = 0; j < s->nb_dests; j++)
+			if (s->dests[j].d.method == PGT_IPVS_FULLNAT)
+				return fail(err, "the last local address of a service with full-NAT real servers");
+	s->s.laddrs[i] = s->s.laddrs[--s->s.nb_laddrs];
+	return 0;
+}
+
+/* Apply an editing command to @p m. */
+static int
+apply(struct ipvs_model *m, const struct cmd *c, char *err)
+{
+	struct ipvs_msvc *s = NULL;
+	struct ipvs_mdest *d;
+	uint32_t pos;
+
+	if (c->op == OP_CLEAR) {
+		while (m->nb > 0) {
+			s = m->svc[--m->nb];
+			free(s->dests);
+			free(s);
+		}
+		return 0;
+	}
+	if (!c->has_svc)
+		return fail(err, "a service is needed: -t|-u VIP:PORT or -f MARK");
+	if (c->op != OP_ADD_SVC) {
+		s = find_svc(m, c, &pos);
+		if (s == NULL)
+			return fail(err, "No such service");
+	}
+	if ((c->op == OP_ADD_DEST || c->op == OP_EDIT_DEST ||
+			c->op == OP_DEL_DEST) && !c->has_dest)
+		return fail(err, "a real server is needed: -r ADDR[:PORT]");
+	if ((c->op == OP_ADD_LADDR || c->op == OP_DEL_LADDR) && !c->has_laddr)
+		return fail(err, "a local address is needed: -z ADDR");
+	switch (c->op) {
+	case OP_ADD_SVC:
+		return add_svc(m, c, err);
+	case OP_EDIT_SVC:
+		return svc_options(s, c, err);
+	case OP_DEL_SVC:
+		free(s->dests);
+		free(s);
+		memmove(&m->svc[pos], &m->svc[pos + 1],
+			(m->nb - pos - 1) * sizeof(*m->svc));
+		m->nb--;
+		return 0;
+	case OP_ADD_DEST:
+		return add_dest(s, c, err);
+	case OP_EDIT_DEST:
+	case OP_DEL_DEST:
+		d = find_dest(s, c->raddr, c->rport != 0 ? c->rport :
+			s->s.port, &pos);
+		if (d == NULL && c->rport == 0)
+			d = find_dest(s, c->raddr, s->s.port, &pos);
+		if (d == NULL)
+			return fail(err, "No such destination");
+		if (c->op == OP_EDIT_DEST)
+			return dest_options(s, d, c, err);
+		memmove(&s->dests[pos], &s->dests[pos + 1],
+			(s->nb_dests - pos - 1) * sizeof(*s->dests));
+		s->nb_dests--;
+		return 0;
+	case OP_ADD_LADDR:
+	case OP_DEL_LADDR:
+		return laddr_edit(s, c, err);
+	default:
+		return fail(err, "not an editing command");
+	}
+}
+
+static bool
+is_edit(enum op op)
+{
+	return op == OP_ADD_SVC || op == OP_EDIT_SVC || op == OP_DEL_SVC ||
+		op == OP_CLEAR || op == OP_ADD_DEST || op == OP_EDIT_DEST ||
+		op == OP_DEL_DEST || op == OP_ADD_LADDR || op == OP_DEL_LADDR;
+}
+
+/* Listings */
+
+static int
+cmp_svc(const void *a, const void *b)
+{
+	const struct pgt_ipvs_service *x = &(*(struct ipvs_msvc *const *)a)->s;
+	const struct pgt_ipvs_service *y = &(*(struct ipvs_msvc *const *)b)->s;
+
+	if (x->fwmark != y->fwmark)
+		return x->fwmark < y->fwmark ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+static int
+cmp_dest(const void *a, const void *b)
+{
+	const struct ipvs_mdest *x = a, *y = b;
+
+	if (x->d.addr != y->d.addr)
+		return x->d.addr < y->d.addr ? -1 : 1;
+	return (int)x->d.port - (int)y->d.port;
+}
+
+static void
+addrport(char *buf, size_t n, uint32_t addr, uint16_t port)
+{
+	char a[16];
+
+	snprintf(buf, n, "%s:%u", pgt_inet_format_addr(addr, a, sizeof(a)),
+		port);
+}
+
+static void
+svc_name(const struct pgt_ipvs_service *s, bool rule, char *buf, size_t n)
+{
+	char ap[32];
+
+	if (s->fwmark != 0) {
+		snprintf(buf, n, rule ? "-f %u" : "FWM  %u", s->fwmark);
+		return;
+	}
+	addrport(ap, sizeof(ap), s->addr, s->port);
+	if (rule)
+		snprintf(buf, n, "%s %s", s->proto == IPPROTO_TCP ? "-t" :
+			"-u", ap);
+	else
+		snprintf(buf, n, "%s  %s", s->proto == IPPROTO_TCP ? "TCP" :
+			"UDP", ap);
+}
+
+static void
+largenum(FILE *f, uint64_t i, unsigned int fmt)
+{
+	char tmp[32];
+	int len;
+
+	if (fmt & FMT_EXACT) {
+		len = snprintf(tmp, sizeof(tmp), "%" PRIu64, i);
+		fprintf(f, "%*" PRIu64, len <= 8 ? 9 : len + 1, i);
+	} else if (i < 100000000ULL) {
+		fprintf(f, "%9" PRIu64, i);
+	} else if (i < 1000000000ULL) {
+		fprintf(f, "%8" PRIu64 "K", i / 1000);
+	} else if (i < 100000000000ULL) {
+		fprintf(f, "%8" PRIu64 "M", i / 1000000);
+	} else if (i < 100000000000000ULL) {
+		fprintf(f, "%8" PRIu64 "G", (uint64_t)(i / 1000000000ULL));
+	} else {
+		fprintf(f, "%8" PRIu64 "T", (uint64_t)(i / 1000000000000ULL));
+	}
+}
+
+static void
+print_numbers(FILE *f, const struct pgt_ipvs_totals *t,
+	const struct pgt_ipvs_rate *r, unsigned int fmt)
+{
+	if (fmt & FMT_STATS) {
+		largenum(f, t->conns, fmt);
+		largenum(f, t->inpkts, fmt);
+		largenum(f, t->outpkts, fmt);
+		largenum(f, t->inbytes, fmt);
+		largenum(f, t->outbytes, fmt);
+	} else {
+		largenum(f, (uint64_t)r->cps, fmt);
+		largenum(f, (uint64_t)r->inpps, fmt);
+		largenum(f, (uint64_t)r->outpps, fmt);
+		largenum(f, (uint64_t)r->inbps, fmt);
+		largenum(f, (uint64_t)r->outbps, fmt);
+	}
+}
+
+static void
+print_flags_rule(FILE *f, uint32_t flags, const char *sched)
+{
+	bool sh = strcmp(sched, "sh") == 0, mh = strcmp(sched, "mh") == 0;
+	const char *f1 = sh ? "sh-fallback" : mh ? "mh-fallback" : "flag-1";
+	const char *f2 = sh ? "sh-port" : mh ? "mh-port" : "flag-2";
+
+	if (flags & PGT_IPVS_SVC_SCHED1)
+		fprintf(f, "%s", f1);
+	if ((flags & PGT_IPVS_SVC_SCHED1) && (flags & PGT_IPVS_SVC_SCHED2))
+		fputc(',', f);
+	if (flags & PGT_IPVS_SVC_SCHED2)
+		fprintf(f, "%s", f2);
+}
+
+static void
+print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
+	bool rule)
+{
+	const struct pgt_ipvs_service *s = &ms->s;
+	struct ipvs_mdest *dests;
+	struct pgt_ipvs_totals t;
+	char name[64], dn[32], mask[16];
+	uint32_t i;
+
+	svc_name(s, rule, name, sizeof(name));
+	if (rule) {
+		fprintf(f, "-A %s -s %s", name, s->sched->name);
+		if (s->flags & PGT_IPVS_SVC_PERSISTENT) {
+			fprintf(f, " -p %u", s->timeout);
+			if (s->netmask != UINT32_MAX)
+				fprintf(f, " -M %s", pgt_inet_format_addr(
+					s->netmask, mask, sizeof(mask)));
+		}
+		if (s->flags & (PGT_IPVS_SVC_SCHED1 | PGT_IPVS_SVC_SCHED2)) {
+			fputs(" -b ", f);
+			print_flags_rule(f, s->flags, s->sched->name);
+		}
+		fputc('\n', f);
+		for (i = 0; i < s->nb_laddrs; i++)
+			fprintf(f, "--add-laddr -z %s %s\n",
+				pgt_inet_format_addr(s->laddrs[i], mask,
+					sizeof(mask)), name);
+	} else if (fmt & (FMT_STATS | FMT_RATE)) {
+		pgt_ipvs_svc_totals(s->slot, &t);
+		fprintf(f, "%-33.33s", name);
+		print_numbers(f, &t, pgt_ipvs_svc_rate(s->slot), fmt);
+		fputc('\n', f);
+	} else if (fmt & FMT_THRESHOLDS) {
+		fprintf(f, "%s\n", name);
+	} else {
+		fprintf(f, "%.33s %s", name, s->sched->name);
+		if (s->flags & (PGT_IPVS_SVC_SCHED1 | PGT_IPVS_SVC_SCHED2)) {
+			fputs(" (", f);
+			print_flags_rule(f, s->flags, s->sched->name);
+			fputc(')', f);
+		}
+		if (s->flags & PGT_IPVS_SVC_PERSISTENT) {
+			fprintf(f, " persistent %u", s->timeout);
+			if (s->netmask != UINT32_MAX)
+				fprintf(f, " mask %s", pgt_inet_format_addr(
+					s->netmask, mask, sizeof(mask)));
+		}
+		fputc('\n', f);
+	}
+	dests = malloc((ms->nb_dests + 1) * sizeof(*dests));
+	if (dests == NULL)
+		return;
+	memcpy(dests, ms->dests, ms->nb_dests * sizeof(*dests));
+	if (!(fmt & FMT_NOSORT))
+		qsort(dests, ms->nb_dests, sizeof(*dests), cmp_dest);
+	for (i = 0; i < ms->nb_dests; i++) {
+		const struct pgt_ipvs_dest *d = &dests[i].d;
+
+		addrport(dn, sizeof(dn), d->addr, d->port);
+		pgt_ipvs_dest_totals(d->slot, &t);
+		if (rule) {
+			fprintf(f, "-a %s -r %s %s -w %u", name, dn,
+				d->method == PGT_IPVS_MASQ ? "-m" :
+				d->method == PGT_IPVS_TUNNEL ? "-i" :
+				d->method == PGT_IPVS_FULLNAT ? "--fullnat" :
+				"-g", d->weight);
+			if (d->u_threshold != 0)
+				fprintf(f, " -x %u", d->u_threshold);
+			if (d->l_threshold != 0)
+				fprintf(f, " -y %u", d->l_threshold);
+			fputc('\n', f);
+		} else if (fmt & (FMT_STATS | FMT_RATE)) {
+			fprintf(f, "  -> %-28.28s", dn);
+			print_numbers(f, &t, pgt_ipvs_dest_rate(d->slot), fmt);
+			fputc('\n', f);
+		} else if (fmt & FMT_THRESHOLDS) {
+			fprintf(f, "  -> %-28.28s %-10u %-10u %-10" PRId64
+				" %-10" PRId64 "\n", dn, d->u_threshold,
+				d->l_threshold, t.active, t.inactive);
+		} else {
+			fprintf(f, "  -> %-28.28s %-7s %-6u %-10" PRId64
+				" %-10" PRId64 "\n", dn,
+				pgt_ipvs_method_names[d->method],
+				d->weight, t.active, t.inactive);
+		}
+	}
+	free(dests);
+}
+
+static void
+print_title(FILE *f, unsigned int fmt)
+{
+	if (fmt & FMT_STATS)
+		fprintf(f, "%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n",
+			"Prot LocalAddress:Port", "Conns", "InPkts",
+			"OutPkts", "InBytes", "OutBytes");
+	else if (fmt & FMT_RATE)
+		fprintf(f, "%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n",
+			"Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS",
+			"InBPS", "OutBPS");
+	else if (fmt & FMT_THRESHOLDS)
+		fprintf(f, "%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port\n",
+			"Prot LocalAddress:Port", "Uthreshold", "Lthreshold",
+			"ActiveConn", "InActConn");
+	else
+		fputs("Prot LocalAddress:Port Scheduler Flags\n"
+			"  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n",
+			f);
+}
+
+/* -L -c: the IPVS connections of every worker's table. */
+static void
+print_conns(FILE *f)
+{
+	uint32_t cap = pgt_ct_capacity(), idx;
+	unsigned int w, nb = pgt_ct_nb_workers();
+	struct pgt_ct_snapshot s;
+	struct pgt_ct_tuple rs;
+	char src[32], vip[32], dst[32];
+	int64_t left;
+
+	fputs("IPVS connection entries\n"
+		"pro expire state       source             virtual            destination\n",
+		f);
+	for (w = 0; w < nb; w++) {
+		for (idx = 0; idx < cap; idx++) {
+			if (pgt_ct_snapshot(w, idx, &s) != 0 ||
+					!(s.c.status & PGT_CT_S_IPVS))
+				continue;
+			addrport(src, sizeof(src), s.c.tuple[0].src,
+				s.c.tuple[0].sport);
+			addrport(vip, sizeof(vip), s.c.tuple[0].dst,
+				s.c.tuple[0].dport);
+			/* NAT: where the reply comes from; others: the
+			 * server is not in the tuples, the slot says. */
+			rs = s.c.tuple[1];
+			if (!(s.c.status & PGT_CT_S_DST_NAT))
+				rs.src = s.c.tuple[0].dst;
+			addrport(dst, sizeof(dst), rs.src, rs.sport);
+			left = s.timeout_s > 0 ? s.timeout_s : 0;
+			fprintf(f, "%-3s %02d:%02d  %-11s %-18s %-18s %-18s\n",
+				s.c.tuple[0].proto == IPPROTO_TCP ? "TCP" :
+				"UDP", (int)(left / 60), (int)(left % 60),
+				pgt_ipvs_state_name(&s.c), src, vip, dst);
+		}
+	}
+}
+
+static int
+list(FILE *f, const struct cmd *c, bool rule, char *err)
+{
+	const struct ipvs_model *m = pgt_ipvs_model();
+	struct ipvs_msvc **order, *one;
+	uint32_t i, n;
+
+	if (c->fmt & FMT_TIMEOUT) {
+		fprintf(f, "Timeout (tcp tcpfin udp): %u %u %u\n",
+			pgt_ipvs_cfg.tcp_timeout, pgt_ipvs_cfg.tcpfin_timeout,
+			pgt_ipvs_cfg.udp_timeout);
+		return 0;
+	}
+	if (c->fmt & FMT_CONNS) {
+		print_conns(f);
+		return 0;
+	}
+	if (c->has_svc) {
+		one = find_svc(m, c, NULL);
+		if (one == NULL)
+			return fail(err, "No such service");
+		if (!rule)
+			print_title(f, c->fmt);
+		print_service(f, one, c->fmt, rule);
+		return 0;
+	}
+	order = malloc((m->nb + 1) * sizeof(*order));
+	if (order == NULL)
+		return -ENOMEM;
+	n = m->nb;
+	memcpy(order, m->svc, n * sizeof(*order));
+	if (!(c->fmt & FMT_NOSORT))
+		qsort(order, n, sizeof(*order), cmp_svc);
+	if (!rule) {
+		fprintf(f, "IP Virtual Server version 1.2.1 (size=%u)\n",
+			pgt_ct_capacity() * pgt_ct_nb_workers());
+		print_title(f, c->fmt);
+	}
+	for (i = 0; i < n; i++)
+		print_service(f, order[i], c->fmt, rule);
+	free(order);
+	return 0;
+}
+
+static void
+get_laddr(FILE *f, const struct cmd *c)
+{
+	const struct ipvs_model *m = pgt_ipvs_model();
+	char name[64], a[16];
+	uint32_t i, j;
+
+	fprintf(f, "%-20s %-8s %-20s\n", "VIP:VPORT", "TOTAL", "LADDR");
+	for (i = 0; i < m->nb; i++) {
+		const struct pgt_ipvs_service *s = &m->svc[i]->s;
+
+		if (c->has_svc && find_svc(m, c, NULL) != m->svc[i])
+			continue;
+		if (s->fwmark != 0)
+			snprintf(name, sizeof(name), "FWM %u", s->fwmark);
+		else
+			addrport(name, sizeof(name), s->addr, s->port);
+		fprintf(f, "%-20s %-8u\n", name, s->nb_laddrs);
+		for (j = 0; j < s->nb_laddrs; j++)
+			fprintf(f, "%-20s %-8s %-20s\n", "", "",
+				pgt_inet_format_addr(s->laddrs[j], a,
+					sizeof(a)));
+	}
+}
+
+/* Run parsed command @p c; a listing goes to @p out. */
+static int
+execute(const struct cmd *c, FILE *out, struct ipvs_model **tx, char *err)
+{
+	struct ipvs_model *m;
+	int rc;
+
+	if (c->op == OP_SET) {
+		if (tx != NULL)
+			return fail(err, "--set cannot be part of a restore");
+		if (c->set[0] != 0)
+			pgt_ipvs_cfg.tcp_timeout = c->set[0];
+		if (c->set[1] != 0)
+			pgt_ipvs_cfg.tcpfin_timeout = c->set[1];
+		if (c->set[2] != 0)
+			pgt_ipvs_cfg.udp_timeout = c->set[2];
+		return 0;
+	}
+	if (!is_edit(c->op)) {
+		if (out == NULL)
+			return fail(err, "only editing commands can be restored");
+		if (c->op == OP_LIST)
+			return list(out, c, false, err);
+		if (c->op == OP_SAVE)
+			return list(out, c, true, err);
+		get_laddr(out, c);
+		return 0;
+	}
+	/* A restore edits one copy; a single command its own. */
+	if (tx != NULL) {
+		if (*tx == NULL) {
+			*tx = pgt_ipvs_model_clone(pgt_ipvs_model());
+			if (*tx == NULL)
+				return -ENOMEM;
+		}
+		return apply(*tx, c, err);
+	}
+	m = pgt_ipvs_model_clone(pgt_ipvs_model());
+	if (m == NULL)
+		return -ENOMEM;
+	rc = apply(m, c, err);
+	if (rc == 0) {
+		rc = pgt_ipvs_publish(m);
+		if (rc == -ENOSPC)
+			fail(err, "out of real server or service slots (%u, %u)",
+				PGT_IPVS_MAX_DESTS - 1,
+				PGT_IPVS_MAX_SERVICES - 1);
+	}
+	if (rc != 0)
+		pgt_ipvs_model_free(m);
+	return rc;
+}
+
+/* Run words @p argv (a leading "ipvsadm" is skipped). */
+static int
+run(int argc, char **argv, FILE *out, struct ipvs_model **tx, char *err)
+{
+	char **v = NULL;
+	struct cmd c;
+	int n = 0, i, rc;
+
+	if (argc > 0 && strcmp(argv[0], "ipvsadm") == 0) {
+		argc--;
+		argv++;
+	}
+	rc = expand(argc, argv, &v, &n);
+	if (rc == -EINVAL)
+		return fail(err, "unknown option in '%s'", argv[n]);
+	if (rc != 0)
+		return rc;
+	/* The command points into the words: free them last. */
+	rc = parse(n, v, &c, err);
+	if (rc == 0)
+		rc = execute(&c, out, tx, err);
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+/* Split @p line at blanks (ipvsadm's words never need quotes). */
+static int
+split(char *line, char ***argv, int *argc)
+{
+	char *tok, *save = NULL, **v;
+	int n = 0, cap = 8;
+
+	v = malloc(cap * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(line, " \t\r", &save); tok != NULL;
+			tok = strtok_r(NULL, " \t\r", &save)) {
+		if (n == cap) {
+			char **g = realloc(v, (size_t)cap * 2 * sizeof(*v));
+
+			if (g == NULL) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = g;
+			cap *= 2;
+		}
+		v[n++] = tok;
+	}
+	*argv = v;
+	*argc = n;
+	return 0;
+}
+
+/* JSON-RPC */
+
+struct ipvsadm_args {
+	const char *command;
+};
+
+static int
+rpc_ipvsadm(void *argp, json_t **result, struct pgt_rpc_err *e)
+{
+	struct ipvsadm_args *a = argp;
+	char err[ERR_MAX] = "", *line, *text = NULL, **argv;
+	size_t len = 0;
+	int argc, rc;
+	FILE *out;
+
+	line = strdup(a->command);
+	if (line == NULL)
+		return -ENOMEM;
+	rc = split(line, &argv, &argc);
+	if (rc != 0) {
+		free(line);
+		return rc;
+	}
+	out = open_memstream(&text, &len);
+	if (out == NULL) {
+		free(argv);
+		free(line);
+		return -ENOMEM;
+	}
+	rc = run(argc, argv, out, NULL, err);
+	fclose(out);
+	free(argv);
+	free(line);
+	if (rc != 0) {
+		free(text);
+		return pgt_rpc_errorf(e, rc, "%s", err[0] != '\0' ? err :
+			strerror(-rc));
+	}
+	*result = len > 0 ? json_pack("{s:s}", "output", text) : NULL;
+	free(text);
+	return 0;
+}
+
+static const struct pgt_rpc_param ipvsadm_params[] = {
+	PGT_RPC_PARAM(struct ipvsadm_args, command, PGT_RPC_TEXT, true,
+		"the arguments of one ipvsadm command, e.g. \"-A -t 10.0.0.1:80 -s rr\""),
+};
+
+PGT_RPC_METHOD(ipvsadm_method, "ipvsadm",
+	"Run one ipvsadm command (-A -E -D -C -a -e -d --set --add-laddr --del-laddr, or -L/-S/--get-laddr to list); atomic: on error nothing changes",
+	ipvsadm_params, struct ipvsadm_args, rpc_ipvsadm);
+
+static int
+rpc_ipvsadm_restore(void *argp, json_t **result, struct pgt_rpc_err *e)
+{
+	struct ipvsadm_args *a = argp;
+	struct ipvs_model *tx = NULL;
+	char err[ERR_MAX] = "", *text, *line, *nl, **argv;
+	int argc, rc = 0, lineno = 0;
+
+	text = strdup(a->command);
+	if (text == NULL)
+		return -ENOMEM;
+	for (line = text; line != NULL && rc == 0; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl++ = '\0';
+		lineno++;
+		rc = split(line, &argv, &argc);
+		if (rc != 0)
+			break;
+		if (argc > 0 && argv[0][0] != '#')
+			rc = run(argc, argv, NULL, &tx, err);
+		free(argv);
+	}
+	free(text);
+	if (rc == 0 && tx != NULL) {
+		rc = pgt_ipvs_publish(tx);
+		if (rc == 0) {
+			tx = NULL;
+		} else {
+			snprintf(err, sizeof(err),
+				"out of real server or service slots");
+		}
+	}
+	pgt_ipvs_model_free(tx);
+	if (rc != 0)
+		return pgt_rpc_errorf(e, rc, "line %d: %s", lineno,
+			err[0] != '\0' ? err : strerror(-rc));
+	*result = NULL;
+	return 0;
+}
+
+PGT_RPC_METHOD(ipvsadm_restore_method, "ipvsadm_restore",
+	"Apply ipvsadm commands, one per line (the form of ipvsadm -S, a line may start with \"ipvsadm\"), all or nothing: an error names its line and changes nothing",
+	ipvsadm_params, struct ipvsadm_args, rpc_ipvsadm_restore);
+
+static json_t *
+totals_json(const struct pgt_ipvs_totals *t, const struct pgt_ipvs_rate *r)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f}",
+		"active_conns", (json_int_t)t->active,
+		"inactive_conns", (json_int_t)t->inactive,
+		"conns", (json_int_t)t->conns,
+		"in_packets", (json_int_t)t->inpkts,
+		"out_packets", (json_int_t)t->outpkts,
+		"in_bytes", (json_int_t)t->inbytes,
+		"out_bytes", (json_int_t)t->outbytes,
+		"cps", r->cps, "in_pps", r->inpps, "out_pps", r->outpps,
+		"in_bps", r->inbps, "out_bps", r->outbps);
+}
+
+static int
+rpc_ipvs_get(void *argp, json_t **result, struct pgt_rpc_err *e)
+{
+	const struct ipvs_model *m = pgt_ipvs_model();
+	json_t *svcs = json_array(), *dests, *o, *laddrs;
+	struct pgt_ipvs_totals t;
+	char a[16], b[16];
+	uint32_t i, j;
+
+	RTE_SET_USED(argp);
+	RTE_SET_USED(e);
+	for (i = 0; i < m->nb; i++) {
+		const struct ipvs_msvc *s = m->svc[i];
+
+		dests = json_array();
+		for (j = 0; j < s->nb_dests; j++) {
+			const struct pgt_ipvs_dest *d = &s->dests[j].d;
+
+			pgt_ipvs_dest_totals(d->slot, &t);
+			json_array_append_new(dests, json_pack(
+				"{s:s,s:i,s:s,s:i,s:i,s:i,s:o}",
+				"address", pgt_inet_format_addr(d->addr, a,
+					sizeof(a)),
+				"port", d->port,
+				"forward", pgt_ipvs_method_names[d->method],
+				"weight", (int)d->weight,
+				"u_threshold", (int)d->u_threshold,
+				"l_threshold", (int)d->l_threshold,
+				"stats", totals_json(&t,
+					pgt_ipvs_dest_rate(d->slot))));
+		}
+		laddrs = json_array();
+		for (j = 0; j < s->s.nb_laddrs; j++)
+			json_array_append_new(laddrs, json_string(
+				pgt_inet_format_addr(s->s.laddrs[j], a,
+					sizeof(a))));
+		pgt_ipvs_svc_totals(s->s.slot, &t);
+		o = json_pack("{s:s,s:s,s:i,s:i,s:s,s:b,s:i,s:s,s:o,s:o,s:o}",
+			"protocol", s->s.fwmark != 0 ? "fwmark" :
+				s->s.proto == IPPROTO_TCP ? "tcp" : "udp",
+			"address", pgt_inet_format_addr(s->s.addr, a, sizeof(a)),
+			"port", s->s.port, "fwmark", (int)s->s.fwmark,
+			"scheduler", s->s.sched->name,
+			"persistent", (s->s.flags & PGT_IPVS_SVC_PERSISTENT) != 0,
+			"timeout", (int)s->s.timeout,
+			"netmask", pgt_inet_format_addr(s->s.netmask, b,
+				sizeof(b)),
+			"local_addresses", laddrs, "real_servers", dests,
+			"stats", totals_json(&t, pgt_ipvs_svc_rate(s->s.slot)));
+		json_array_append_new(svcs, o);
+	}
+	*result = json_pack("{s:o,s:{s:I,s:I,s:I}}", "services", svcs,
+		"counters",
+		"no_dest", (json_int_t)pgt_ipvs_stat(PGT_IPVS_STAT_NO_DEST),
+		"no_port", (json_int_t)pgt_ipvs_stat(PGT_IPVS_STAT_NO_PORT),
+		"template_full",
+		(json_int_t)pgt_ipvs_stat(PGT_IPVS_STAT_TMPL_FULL));
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(ipvs_get_method, "ipvs_get",
+	"The virtual services, their real servers (state, weight, counters, rates) and the refusal counters",
+	rpc_ipvs_get);
+
+/* ipvs_config_set / _get */
+
+struct config_args {
+	uint32_t tcp_timeout, tcpfin_timeout, udp_timeout, mh_table_size;
+	bool reject_tcp_reset;
+	bool has_tcp_timeout, has_tcpfin_timeout, has_udp_timeout,
+		has_mh_table_size, has_reject_tcp_reset;
+};
+
+static bool
+is_prime(uint32_t n)
+{
+	uint32_t d;
+
+	if (n < 2)
+		return false;
+	for (d = 2; d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+static int
+rpc_config_set(void *argp, json_t **result, struct pgt_rpc_err *e)
+{
+	struct config_args *a = argp;
+	struct ipvs_model *m;
+	uint32_t old;
+	int rc;
+
+	if (a->has_mh_table_size && !is_prime(a->mh_table_size))
+		return pgt_rpc_errorf(e, PGT_RPC_INVALID_PARAMS,
+			"mh_table_size %u is not a prime (Maglev needs one, e.g. 251, 4093, 65521)",
+			a->mh_table_size);
+	if (a->has_tcp_timeout)
+		pgt_ipvs_cfg.tcp_timeout = a->tcp_timeout;
+	if (a->has_tcpfin_timeout)
+		pgt_ipvs_cfg.tcpfin_timeout = a->tcpfin_timeout;
+	if (a->has_udp_timeout)
+		pgt_ipvs_cfg.udp_timeout = a->udp_timeout;
+	if (a->has_reject_tcp_reset)
+		pgt_ipvs_cfg.reject_tcp_reset = a->reject_tcp_reset;
+	if (a->has_mh_table_size &&
+			a->mh_table_size != pgt_ipvs_cfg.mh_table_size) {
+		/* Rebuild the Maglev tables at the new size. */
+		old = pgt_ipvs_cfg.mh_table_size;
+		pgt_ipvs_cfg.mh_table_size = a->mh_table_size;
+		m = pgt_ipvs_model_clone(pgt_ipvs_model());
+		rc = m == NULL ? -ENOMEM : pgt_ipvs_publish(m);
+		if (rc != 0) {
+			pgt_ipvs_model_free(m);
+			pgt_ipvs_cfg.mh_table_size = old;
+			return rc;
+		}
+	}
+	*result = NULL;
+	return 0;
+}
+
+static const struct pgt_rpc_param config_params[] = {
+	PGT_RPC_PARAM_U32(struct config_args, tcp_timeout, 1, 86400 * 365,
+		"ESTABLISHED TCP connections (seconds, default 900)"),
+	PGT_RPC_PARAM_U32(struct config_args, tcpfin_timeout, 1, 86400 * 365,
+		"FIN_WAIT TCP connections (seconds, default 120)"),
+	PGT_RPC_PARAM_U32(struct config_args, udp_timeout, 1, 86400 * 365,
+		"UDP connections (seconds, default 300)"),
+	PGT_RPC_PARAM_U32(struct config_args, mh_table_size, 7, 1000003,
+		"Maglev lookup table size, a prime (default 4093)"),
+	PGT_RPC_PARAM_OPT(struct config_args, reject_tcp_reset, PGT_RPC_BOOL,
+		"refuse TCP with a reset rather than ICMP port unreachable when no real server is usable"),
+};
+
+PGT_RPC_METHOD(ipvs_config_set_method, "ipvs_config_set",
+	"Set IPVS timeouts (as ipvsadm --set), the Maglev table size, and how a connection without a usable real server is refused",
+	config_params, struct config_args, rpc_config_set);
+
+static int
+rpc_config_get(void *argp, json_t **result, struct pgt_rpc_err *e)
+{
+	RTE_SET_USED(argp);
+	RTE_SET_USED(e);
+	*result = json_pack("{s:i,s:i,s:i,s:i,s:b}",
+		"tcp_timeout", (int)pgt_ipvs_cfg.tcp_timeout,
+		"tcpfin_timeout", (int)pgt_ipvs_cfg.tcpfin_timeout,
+		"udp_timeout", (int)pgt_ipvs_cfg.udp_timeout,
+		"mh_table_size", (int)pgt_ipvs_cfg.mh_table_size,
+		"reject_tcp_reset", pgt_ipvs_cfg.reject_tcp_reset);
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(ipvs_config_get_method, "ipvs_config_get",
+	"The IPVS tunables", rpc_config_get);
+
+/* The configuration: tunables, then the services as ipvsadm -S says. */
+static void
+ipvs_save(json_t *calls)
+{
+	struct cmd c = { .op = OP_SAVE };
+	char err[ERR_MAX], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (pgt_ipvs_cfg.tcp_timeout != 900 ||
+			pgt_ipvs_cfg.tcpfin_timeout != 120 ||
+			pgt_ipvs_cfg.udp_timeout != 300 ||
+			pgt_ipvs_cfg.mh_table_size != 4093 ||
+			pgt_ipvs_cfg.reject_tcp_reset)
+		pgt_rpc_save_call(calls, "ipvs_config_set", json_pack(
+			"{s:i,s:i,s:i,s:i,s:b}",
+			"tcp_timeout", (int)pgt_ipvs_cfg.tcp_timeout,
+			"tcpfin_timeout", (int)pgt_ipvs_cfg.tcpfin_timeout,
+			"udp_timeout", (int)pgt_ipvs_cfg.udp_timeout,
+			"mh_table_size", (int)pgt_ipvs_cfg.mh_table_size,
+			"reject_tcp_reset", pgt_ipvs_cfg.reject_tcp_reset));
+	if (pgt_ipvs_model() == NULL || pgt_ipvs_model()->nb == 0)
+		return;
+	f = open_memstream(&text, &len);
+	if (f == NULL)
+		return;
+	list(f, &c, true, err);
+	fclose(f);
+	pgt_rpc_save_call(calls, "ipvsadm_restore",
+		json_pack("{s:s}", "command", text));
+	free(text);
+}
+
+static struct pgt_rpc_saver ipvs_saver = { .order = 70, .save = ipvs_save };
+PGT_RPC_REGISTER_SAVER(ipvs_saver);

@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""ipvsadm's language through pktgatectl: the layouts operators read, -S
+output that -R restores to the same state, all-or-nothing restores,
+precise errors, and the services surviving a restart (save/replay)."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import PKTGATECTL, Daemon, write_config
+
+
+@pytest.fixture
+def d(daemons):
+    return daemons(["net_ring0", "net_ring1"]).start()
+
+
+def ipvsadm(d, *args, check=True):
+    return d.ctl("ipvsadm", *args, check=check)
+
+
+HEADER = ("IP Virtual Server version 1.2.1 (size=%d)\n"
+          "Prot LocalAddress:Port Scheduler Flags\n"
+          "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
+
+
+def size(d):
+    out = ipvsadm(d, "-L", "-n").stdout
+    return int(out.split("size=")[1].split(")")[0])
+
+
+def test_list_layout(d):
+    ipvsadm(d, "-A", "-t", "10.0.0.100:80", "-s", "rr")
+    ipvsadm(d, "-a", "-t", "10.0.0.100:80", "-r", "192.168.100.3:8080",
+            "-m", "-w", "2")
+    ipvsadm(d, "-a", "-t", "10.0.0.100:80", "-r", "192.168.100.2:80", "-m")
+    ipvsadm(d, "-A", "-u", "10.0.0.53:53", "-s", "sh", "-b",
+            "sh-fallback,sh-port", "-p", "60", "-M", "255.255.255.0")
+    ipvsadm(d, "-a", "-u", "10.0.0.53:53", "-r", "192.168.100.9", "-g")
+    ipvsadm(d, "-A", "-f", "7", "-s", "mh")
+    ipvsadm(d, "-a", "-f", "7", "-r", "192.168.100.4:0", "-i", "-w", "0")
+    out = ipvsadm(d, "-Ln").stdout
+    # Sorted as ipvsadm sorts: no fwmark first, TCP before UDP, then
+    # addresses; real servers by address.
+    assert out == HEADER % size(d) + (
+        "TCP  10.0.0.100:80 rr\n"
+        "  -> 192.168.100.2:80             Masq    1      0          0         \n"
+        "  -> 192.168.100.3:8080           Masq    2      0          0         \n"
+        "UDP  10.0.0.53:53 sh (sh-fallback,sh-port) persistent 60 mask 255.255.255.0\n"
+        "  -> 192.168.100.9:53             Route   1      0          0         \n"
+        "FWM  7 mh\n"
+        "  -> 192.168.100.4:0              Tunnel  0      0          0         \n")
+    stats = ipvsadm(d, "-L", "-n", "--stats").stdout.splitlines()
+    assert stats[1].split() == ["Prot", "LocalAddress:Port", "Conns",
+                                "InPkts", "OutPkts", "InBytes", "OutBytes"]
+    assert stats[3] == "%-33s" % "TCP  10.0.0.100:80" + "%9d" % 0 * 5
+    rate = ipvsadm(d, "-L", "-n", "--rate").stdout.splitlines()
+    assert rate[1].split()[2:] == ["CPS", "InPPS", "OutPPS", "InBPS",
+                                   "OutBPS"]
+    assert ipvsadm(d, "-L", "--timeout").stdout == \
+        "Timeout (tcp tcpfin udp): 900 120 300\n"
+    ipvsadm(d, "--set", "600", "0", "120")
+    assert ipvsadm(d, "-L", "--timeout").stdout == \
+        "Timeout (tcp tcpfin udp): 600 120 120\n"
+    one = ipvsadm(d, "-L", "-n", "-t", "10.0.0.100:80").stdout
+    assert one.startswith("Prot LocalAddress:Port Scheduler Flags\n")
+    assert "UDP" not in one
+    conns = ipvsadm(d, "-L", "-n", "-c").stdout
+    assert conns == ("IPVS connection entries\n"
+                     "pro expire state       source             virtual"
+                     "            destination\n")
+
+
+SAVED = """-A -t 10.0.0.100:80 -s wlc -p 300
+-a -t 10.0.0.100:80 -r 192.168.100.2:80 -m -w 1
+-a -t 10.0.0.100:80 -r 192.168.100.3:80 -m -w 3 -x 100 -y 50
+-A -t 10.0.0.101:443 -s mh -b mh-fallback
+--add-laddr -z 10.9.0.1 -t 10.0.0.101:443
+--add-laddr -z 10.9.0.2 -t 10.0.0.101:443
+-a -t 10.0.0.101:443 -r 192.168.100.5:8443 --fullnat -w 1
+-A -u 10.0.0.53:53 -s rr
+-a -u 10.0.0.53:53 -r 192.168.100.9:53 -g -w 1
+-A -f 5 -s fo
+-a -f 5 -r 192.168.100.7:0 -i -w 9
+"""
+
+
+def restore(d, text, check=True):
+    r = subprocess.run([PKTGATECTL, "-s", d.sock, "ipvsadm", "-R"],
+                       input=text, capture_output=True, text=True,
+                       timeout=30)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_save_restore_roundtrip(d):
+    restore(d, "# a comment\n\nipvsadm " + SAVED.replace("\n", "\nipvsadm ", 1))
+    saved = ipvsadm(d, "-S", "-n").stdout
+    assert saved == SAVED
+    ipvsadm(d, "-C")
+    assert ipvsadm(d, "-S").stdout == ""
+    restore(d, saved)
+    assert ipvsadm(d, "-S", "-n").stdout == SAVED
+    # Edits: -E replaces the service's settings, -e the server's.
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "rr")
+    ipvsadm(d, "-e", "-t", "10.0.0.100:80", "-r", "192.168.100.2:80",
+            "-m", "-w", "0")
+    ipvsadm(d, "-d", "-u", "10.0.0.53:53", "-r", "192.168.100.9")
+    ipvsadm(d, "-D", "-f", "5")
+    out = ipvsadm(d, "-S").stdout
+    assert out.startswith("-A -t 10.0.0.100:80 -s rr\n"
+                          "-a -t 10.0.0.100:80 -r 192.168.100.2:80 -m -w 0\n")
+    assert "-f 5" not in out and "192.168.100.9" not in out
+    services = d.call("ipvs_get")["services"]
+    assert [s["scheduler"] for s in services] == ["rr", "mh", "rr"]
+    assert services[1]["local_addresses"] == ["10.9.0.1", "10.9.0.2"]
+
+
+def test_restore_is_all_or_nothing(d):
+    restore(d, "-A -t 10.0.0.1:80 -s rr\n")
+    r = restore(d, "-A -t 10.0.0.2:80 -s rr\n"
+                   "-a -t 10.0.0.2:80 -r 10.1.1.1 -m\n"
+                   "-a -t 10.0.0.3:80 -r 10.1.1.2 -m\n", check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("line 3: No such service")
+    assert ipvsadm(d, "-S").stdout == "-A -t 10.0.0.1:80 -s rr\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("-A", "-t", "10.0.0.1:80", "-s", "nosuch"), "Scheduler not found: 'nosuch'"),
+    (("-A", "-t", "10.0.0.300:80"), "illegal virtual server address[:port] specified: '10.0.0.300:80'"),
+    (("-A", "-t", "10.0.0.1:99999"), "illegal virtual server address[:port] specified"),
+    (("-A", "-t", "10.0.0.1"), "Zero port specified for non-persistent service"),
+    (("-A", "-t", "10.0.0.1:80", "-M", "255.0.255.0", "-p"), "illegal virtual server persistent mask"),
+    (("-A", "-t", "10.0.0.1:80", "-b", "sh-wobble"), "invalid scheduler flag 'sh-wobble'"),
+    (("-A", "-t", "10.0.0.1:80", "-p", "0"), "illegal timeout for persistent service: '0'"),
+    (("-a", "-t", "10.0.0.9:80", "-r", "10.1.1.1"), "No such service"),
+    (("-a", "-t", "10.0.0.1:81", "-r", "10.1.1.1", "-w", "70000"), "illegal weight specified: '70000'"),
+    (("-a", "-t", "10.0.0.1:81", "-r", "10.1.1.1", "--fullnat"), "full-NAT needs a local address first"),
+    (("-a", "-t", "10.0.0.1:81", "-r", "10.1.1.1", "-m", "-g"), "one forwarding method"),
+    (("-a", "-t", "10.0.0.1:81", "-r", "10.1.1.x"), "illegal real server address[:port] specified: '10.1.1.x'"),
+    (("-d", "-t", "10.0.0.1:81", "-r", "10.1.1.7"), "No such destination"),
+    (("-A", "-t", "10.0.0.1:81"), "Service already exists"),
+    (("-A", "-t", "10.0.0.1:82", "--frobnicate"), "unknown option '--frobnicate'"),
+    (("-A", "-A", "-t", "10.0.0.1:82"), "only one command per line"),
+    (("-A", "-6", "-t", "10.0.0.1:82"), "'-6' is not supported"),
+    (("-Z",), "'-Z' is not supported"),
+    (("-a", "-t", "10.0.0.1:81"), "a real server is needed"),
+    (("--set", "1", "2"), "--set needs three timeouts"),
+    (("-s", "rr"), "no command given"),
+])
+def test_errors(d, args, message):
+    ipvsadm(d, "-A", "-t", "10.0.0.1:81")
+    before = ipvsadm(d, "-S").stdout
+    r = ipvsadm(d, *args, check=False)
+    assert r.returncode == 1
+    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
+    assert ipvsadm(d, "-S").stdout == before
+
+
+def test_config_set_and_saved(tmp_path, daemons):
+    d = daemons(["net_ring0", "net_ring1"]).start()
+    with pytest.raises(Exception, match="not a prime"):
+        d.call("ipvs_config_set", {"mh_table_size": 4096})
+    d.call("ipvs_config_set", {"mh_table_size": 251, "udp_timeout": 60,
+                               "reject_tcp_reset": True})
+    restore(d, SAVED)
+    calls = d.call("save_config")["config"]
+    cfg = write_config(tmp_path / "saved.json", calls)
+    d.stop()
+    d2 = Daemon(tmp_path / "again", ["net_ring0", "net_ring1"], config=cfg)
+    (tmp_path / "again").mkdir()
+    d2.start()
+    try:
+        assert ipvsadm(d2, "-S").stdout == SAVED
+        assert d2.call("ipvs_config_get") == {
+            "tcp_timeout": 900, "tcpfin_timeout": 120, "udp_timeout": 60,
+            "mh_table_size": 251, "reject_tcp_reset": True}
+    finally:
+        d2.stop()
+    assert json.dumps(calls).count("ipvsadm_restore") == 1
