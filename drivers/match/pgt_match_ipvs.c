@@ -1,26 +1,39 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * -m ipvs (libxt_ipvs): [!] --ipvs, [!] --vproto, [!] --vaddr, [!] --vport.
+ * -m ipvs (libxt_ipvs): [!] --ipvs, [!] --vproto, [!] --vaddr, [!] --vport,
+ * [!] --vdir ORIGINAL|REPLY, [!] --vmethod GATE|IPIP|MASQ.
  *
- * It matches packets of IPVS connections. Until pktgate's virtual services
- * exist no packet belongs to one, and the match answers as Linux's xt_ipvs
- * does for such a packet: `--ipvs` alone is false (true when negated); with
- * any other option the answer is false, negated or not.
+ * It matches packets of virtual service connections (lib/ipvs), as Linux's
+ * xt_ipvs: --ipvs alone says whether the packet is one's; any other option
+ * is false for a packet that is not, negated or not (xt_ipvs only looks at
+ * the connection of an IPVS packet). Kubernetes' IPVS mode relies on it:
+ * -t nat -A POSTROUTING -m ipvs --vaddr VIP --vport P -j MASQUERADE.
+ * A full-NAT connection has no --vmethod of Linux's: it matches none.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "pgt_inet.h"
+#include "pgt_ipvs.h"
 #include "pgt_ruleset.h"
 
 #define F_IPVS	0x1
 #define F_PROTO	0x2
 #define F_VADDR	0x4
 #define F_VPORT	0x8
+#define F_VDIR	0x10
+#define F_VMETHOD 0x20
+
+static const char *const method_names[] = {
+	[PGT_IPVS_MASQ] = "MASQ", [PGT_IPVS_ROUTE] = "GATE",
+	[PGT_IPVS_TUNNEL] = "IPIP",
+};
 
 struct ipvs_data {
 	uint8_t flags, inv;
 	uint8_t proto;
+	uint8_t dir;		/* enum pgt_ct_dir */
+	uint8_t method;		/* enum pgt_ipvs_method */
 	uint16_t vport;
 	uint32_t vaddr, vmask;
 };
@@ -64,6 +77,25 @@ ipvs_parse(void *data, const char *opt, char *const *args, bool inv,
 			d->vmask = pgt_inet_mask((uint8_t)v);
 		}
 		d->vaddr &= d->vmask;
+	} else if (strcmp(opt, "vdir") == 0) {
+		f = F_VDIR;
+		if (strcmp(args[0], "ORIGINAL") == 0)
+			d->dir = PGT_CT_DIR_ORIGINAL;
+		else if (strcmp(args[0], "REPLY") == 0)
+			d->dir = PGT_CT_DIR_REPLY;
+		else
+			return pgt_rs_errorf(err,
+				"--vdir: '%s' is not ORIGINAL or REPLY", args[0]);
+	} else if (strcmp(opt, "vmethod") == 0) {
+		f = F_VMETHOD;
+		for (v = 0; v < RTE_DIM(method_names); v++)
+			if (strcmp(args[0], method_names[v]) == 0)
+				break;
+		if (v == RTE_DIM(method_names))
+			return pgt_rs_errorf(err,
+				"--vmethod: '%s' is not GATE, IPIP or MASQ",
+				args[0]);
+		d->method = (uint8_t)v;
 	} else {
 		f = F_VPORT;
 		if (pgt_rs_parse_port(args[0], &d->vport) != 0)
@@ -83,7 +115,7 @@ ipvs_finish(void *data, uint8_t proto, struct pgt_rs_err *err)
 {
 	if (((struct ipvs_data *)data)->flags == 0)
 		return pgt_rs_errorf(err,
-			"-m ipvs needs --ipvs, --vproto, --vaddr or --vport");
+			"-m ipvs needs --ipvs, --vproto, --vaddr, --vport, --vdir or --vmethod");
 	return 0;
 }
 
@@ -104,6 +136,13 @@ dump(const struct ipvs_data *d, FILE *f, const char *pre)
 	if (d->flags & F_VPORT)
 		fprintf(f, "%s %svport %u", (d->inv & F_VPORT) ? " !" : "",
 			pre, d->vport);
+	if (d->flags & F_VDIR)
+		fprintf(f, "%s %svdir %s", (d->inv & F_VDIR) ? " !" : "",
+			pre, d->dir == PGT_CT_DIR_ORIGINAL ? "ORIGINAL" :
+			"REPLY");
+	if (d->flags & F_VMETHOD)
+		fprintf(f, "%s %svmethod %s", (d->inv & F_VMETHOD) ? " !" : "",
+			pre, method_names[d->method]);
 }
 
 static void
@@ -118,26 +157,46 @@ ipvs_list(const void *data, FILE *f)
 	dump(data, f, "");
 }
 
+/* Does test @p f of @p d hold (before its "!")? */
+static inline bool
+holds(const struct ipvs_data *d, uint8_t f, bool v)
+{
+	return !(d->flags & f) || (v ^ ((d->inv & f) != 0));
+}
+
 static bool
 ipvs_match(const void *data, void *state, struct pgt_rs_pkt *p)
 {
 	const struct ipvs_data *d = data;
+	const struct pgt_ct_conn *c = p->ct;
+	bool is_ipvs = c != NULL && (c->status & PGT_CT_S_IPVS) &&
+		p->ctinfo <= PGT_CT_RELATED_REPLY;
 
-	/* No packet belongs to an IPVS connection yet. */
+	RTE_SET_USED(state);
+	if (!holds(d, F_IPVS, is_ipvs))
+		return false;
 	if (d->flags == F_IPVS)
-		return (d->inv & F_IPVS) != 0;
-	return false;
+		return true;
+	if (!is_ipvs)
+		return false;
+	return holds(d, F_PROTO, p->meta->proto == d->proto) &&
+		holds(d, F_VADDR, (c->tuple[PGT_CT_DIR_ORIGINAL].dst &
+			d->vmask) == d->vaddr) &&
+		holds(d, F_VPORT,
+			c->tuple[PGT_CT_DIR_ORIGINAL].dport == d->vport) &&
+		holds(d, F_VDIR, pgt_ct_info_dir(p->ctinfo) == d->dir) &&
+		holds(d, F_VMETHOD, c->ipvs_method == d->method);
 }
 
 static const struct pgt_rs_opt ipvs_opts[] = {
 	{ "ipvs", 0, true }, { "vproto", 1, true }, { "vaddr", 1, true },
-	{ "vport", 1, true },
+	{ "vport", 1, true }, { "vdir", 1, true }, { "vmethod", 1, true },
 	{ NULL, 0, false },
 };
 
 static struct pgt_match_ops ipvs_ops = {
 	.name = "ipvs", .size = sizeof(struct ipvs_data), .opts = ipvs_opts,
 	.parse = ipvs_parse, .finish = ipvs_finish, .print = ipvs_print,
-	.list = ipvs_list, .match = ipvs_match,
+	.list = ipvs_list, .match = ipvs_match, .conntrack = true,
 };
 PGT_MATCH_REGISTER(ipvs_ops);
