@@ -81,10 +81,13 @@ answer_send(struct pgt_worker *w, struct rte_mbuf *m,
 	local_output(w, m);
 }
 
-/* Send an ICMP error about @p orig, which the caller still owns. */
+/*
+ * Send an ICMP error about @p orig, which the caller still owns, from
+ * address @p src (host order), or 0 for routing to choose.
+ */
 static void
 icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
-	uint8_t code, uint32_t info)
+	uint8_t code, uint32_t info, uint32_t src)
 {
 	uint16_t sport = pgt_pkt_stat_port(orig);
 	struct rte_mbuf *m;
@@ -93,6 +96,11 @@ icmp_error(struct pgt_worker *w, struct rte_mbuf *orig, uint8_t type,
 	if (!answer_allowed(w, sport))
 		return;
 	m = pgt_icmp_error(w->pool, orig, type, code, info, &no_mbuf);
+	if (m != NULL && src != 0) {
+		rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *)->src_addr =
+			rte_cpu_to_be_32(src);
+		pgt_pkt_meta(m)->src = src;
+	}
 	answer_send(w, m, orig, no_mbuf, sport, PGT_CNT_ICMP_ERRORS_OUT);
 }
 
@@ -115,7 +123,7 @@ static void
 reject(struct pgt_worker *w, struct rte_mbuf *m, uint8_t type, uint8_t code,
 	uint32_t info, enum pgt_drop reason)
 {
-	icmp_error(w, m, type, code, info);
+	icmp_error(w, m, type, code, info, 0);
 	pgt_drop(w, m, reason);
 }
 
@@ -687,12 +695,13 @@ ipvs_step(struct pgt_worker *w, struct rte_mbuf *m)
 		ipvs_xmit(w, m, c);
 		return true;
 	case PGT_IPVS_NO_DEST:
-		/* Linux: port unreachable (or a reset), rate-limited. */
+		/* Linux: port unreachable (or a reset) from the VIP,
+		 * rate-limited. */
 		if (meta->proto == IPPROTO_TCP && pgt_ipvs_cfg.reject_tcp_reset)
 			tcp_reset(w, m);
 		else
 			icmp_error(w, m, PGT_ICMP_DEST_UNREACH,
-				PGT_ICMP_UNREACH_PORT, 0);
+				PGT_ICMP_UNREACH_PORT, 0, meta->dst);
 		pgt_drop(w, m, PGT_DROP_IPVS_NO_DEST);
 		return true;
 	case PGT_IPVS_NO_PORT:
