@@ -517,8 +517,9 @@ pgt_ipvs_model_clone(const struct ipvs_model *m)
 			free(s);
 			goto nomem;
 		}
-		memcpy(s->dests, m->svc[i]->dests,
-			s->nb_dests * sizeof(*s->dests));
+		if (s->nb_dests > 0)
+			memcpy(s->dests, m->svc[i]->dests,
+				s->nb_dests * sizeof(*s->dests));
 		c->svc[c->nb++] = s;
 	}
 	return c;

@@ -808,7 +808,8 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 	dests = malloc((ms->nb_dests + 1) * sizeof(*dests));
 	if (dests == NULL)
 		return;
-	memcpy(dests, ms->dests, ms->nb_dests * sizeof(*dests));
+	if (ms->nb_dests > 0)
+		memcpy(dests, ms->dests, ms->nb_dests * sizeof(*dests));
 	if (!(fmt & FMT_NOSORT))
 		qsort(dests, ms->nb_dests, sizeof(*dests), cmp_dest);
 	for (i = 0; i < ms->nb_dests; i++) {
@@ -934,7 +935,8 @@ list(FILE *f, const struct cmd *c, bool rule, char *err)
 	if (order == NULL)
 		return -ENOMEM;
 	n = m->nb;
-	memcpy(order, m->svc, n * sizeof(*order));
+	if (n > 0)
+		memcpy(order, m->svc, n * sizeof(*order));
 	if (!(c->fmt & FMT_NOSORT))
 		qsort(order, n, sizeof(*order), cmp_svc);
 	if (!rule) {
