@@ -24,19 +24,6 @@ struct mh_table {
 	int16_t dest[];		/* index in svc->dests, -1: none */
 };
 
-static uint32_t
-gcd(uint32_t a, uint32_t b)
-{
-	uint32_t t;
-
-	while (b != 0) {
-		t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 static int
 mh_init(struct pgt_ipvs_service *svc)
 {
@@ -63,8 +50,8 @@ mh_init(struct pgt_ipvs_service *svc)
 			svc->dests[i].port);
 		offset[i] = h % m;
 		skip[i] = rte_hash_crc_4byte(h, 0x9e3779b9u) % (m - 1) + 1;
-		g = gcd(svc->dests[i].weight, g);
 	}
+	g = pgt_ipvs_weight_gcd(svc);
 	while (g != 0 && filled < m) {
 		for (i = 0; i < n && filled < m; i++) {
 			turns = svc->dests[i].weight / g;

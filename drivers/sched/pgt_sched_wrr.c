@@ -19,19 +19,6 @@ struct wrr_data {
 	int32_t gcd;
 };
 
-static uint32_t
-gcd(uint32_t a, uint32_t b)
-{
-	uint32_t t;
-
-	while (b != 0) {
-		t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 static int
 wrr_init(struct pgt_ipvs_service *svc)
 {
@@ -40,12 +27,9 @@ wrr_init(struct pgt_ipvs_service *svc)
 
 	if (d == NULL)
 		return -ENOMEM;
-	for (i = 0; i < svc->nb_dests; i++) {
-		if (svc->dests[i].weight == 0)
-			continue;
-		g = gcd(svc->dests[i].weight, g);
+	for (i = 0; i < svc->nb_dests; i++)
 		mw = RTE_MAX(mw, svc->dests[i].weight);
-	}
+	g = pgt_ipvs_weight_gcd(svc);
 	d->max_weight = (int32_t)RTE_MIN(mw, (uint32_t)INT32_MAX);
 	d->gcd = g != 0 ? (int32_t)g : 1;
 	svc->sched_data = d;

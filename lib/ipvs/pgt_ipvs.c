@@ -131,6 +131,20 @@ pgt_ipvs_dest_conns(uint16_t slot, uint32_t *active, uint32_t *inactive)
 }
 
 uint32_t
+pgt_ipvs_weight_gcd(const struct pgt_ipvs_service *svc)
+{
+	uint32_t i, a, b, t, g = 0;
+
+	for (i = 0; i < svc->nb_dests; i++) {
+		/* Euclid; gcd(w, 0) = w, so zero weights change nothing. */
+		for (a = svc->dests[i].weight, b = g; b != 0; a = b, b = t)
+			t = a % b;
+		g = a != 0 ? a : g;
+	}
+	return g;
+}
+
+uint32_t
 pgt_ipvs_dest_overhead(const struct pgt_ipvs_dest *d)
 {
 	uint32_t a, i;

@@ -137,6 +137,9 @@ void pgt_ipvs_dest_conns(uint16_t slot, uint32_t *active,
  */
 bool pgt_ipvs_dest_usable(const struct pgt_ipvs_dest *d);
 
+/** The gcd of the non-zero weights of @p svc's servers (0 if none). */
+uint32_t pgt_ipvs_weight_gcd(const struct pgt_ipvs_service *svc);
+
 /** Linux's overhead for lc and wlc: active * 256 + inactive. */
 uint32_t pgt_ipvs_dest_overhead(const struct pgt_ipvs_dest *d);
 

@@ -560,6 +560,29 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	output_hooks(w, m, type, false);
 }
 
+/*
+ * Decrement the TTL of @p m (a forwarded packet), or answer time exceeded
+ * and drop it: @return false then.
+ */
+static bool
+ttl_decrement(struct pgt_worker *w, struct rte_mbuf *m,
+	struct rte_ipv4_hdr *ip)
+{
+	uint8_t ttl;
+
+	if (unlikely(ip->time_to_live <= 1)) {
+		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
+			PGT_DROP_TTL_EXCEEDED);
+		return false;
+	}
+	/* TTL is the high byte of its 16-bit checksum word. */
+	ttl = ip->time_to_live--;
+	ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
+		rte_cpu_to_be_16((uint16_t)(ttl << 8)),
+		rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
+	return true;
+}
+
 /* Virtual services */
 
 /* IPIP (RFC 2003) to real server @p rs: the outer header's source is the
@@ -622,7 +645,6 @@ ipvs_xmit(struct pgt_worker *w, struct rte_mbuf *m,
 	const struct pgt_nexthop *nh;
 	struct rte_ipv4_hdr *ip;
 	uint32_t rs;
-	uint8_t ttl;
 	int idx;
 
 	if (c->ipvs_method == PGT_IPVS_MASQ ||
@@ -641,17 +663,8 @@ ipvs_xmit(struct pgt_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	ip = pgt_pkt_ipv4(m);
-	if (meta->in_port != PGT_PORT_NONE) {
-		if (unlikely(ip->time_to_live <= 1)) {
-			reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
-				PGT_DROP_TTL_EXCEEDED);
-			return;
-		}
-		ttl = ip->time_to_live--;
-		ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
-			rte_cpu_to_be_16((uint16_t)(ttl << 8)),
-			rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
-	}
+	if (meta->in_port != PGT_PORT_NONE && !ttl_decrement(w, m, ip))
+		return;
 	rte_pktmbuf_adj(m, meta->l3_off);
 	meta->l3_off = 0;
 	meta->out_port = nh->port;
@@ -765,23 +778,14 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	struct rte_ipv4_hdr *ip = pgt_pkt_ipv4(m);
-	uint8_t ttl;
 
 	/* RFC 1812 5.3.4: no forwarding of link-layer broadcasts. */
 	if (unlikely(meta->l2_bcast)) {
 		pgt_drop(w, m, PGT_DROP_L2_BCAST_FORWARD);
 		return;
 	}
-	if (unlikely(ip->time_to_live <= 1)) {
-		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
-			PGT_DROP_TTL_EXCEEDED);
+	if (!ttl_decrement(w, m, ip))
 		return;
-	}
-	/* TTL is the high byte of its 16-bit checksum word. */
-	ttl = ip->time_to_live--;
-	ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
-		rte_cpu_to_be_16((uint16_t)(ttl << 8)),
-		rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
 
 	meta->out_port = nh->port;
 	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
