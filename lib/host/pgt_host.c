@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <linux/rtnetlink.h>
 
 #include <rte_ethdev.h>
@@ -227,6 +229,30 @@ pgt_host_iface_add(uint16_t port, const char *ifname, const char *netns,
 		dp->name, ifname, netns[0] != '\0' ? " in netns " : "", netns,
 		name);
 	return 0;
+}
+
+int
+pgt_host_socket(uint16_t port, int type)
+{
+	const struct host_iface *h;
+	int saved, fd, rc;
+
+	if (port >= RTE_MAX_ETHPORTS || !ifaces[port].used)
+		return -ENODEV;
+	h = &ifaces[port];
+	rc = netns_enter(h->netns, &saved);
+	if (rc != 0)
+		return rc;
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+	} else if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, h->ifname,
+			(socklen_t)strlen(h->ifname)) != 0) {
+		rc = -errno;
+		close(fd);
+	}
+	netns_leave(saved);
+	return rc != 0 ? rc : fd;
 }
 
 /* RPC: host_iface_add */

@@ -50,4 +50,20 @@
 int pgt_host_iface_add(uint16_t port, const char *ifname, const char *netns,
 	const char *name);
 
+/**
+ * Open a socket on the host path of data port @p port (management thread):
+ * in the network namespace of the port's host interface and bound to that
+ * interface (SO_BINDTODEVICE), so that what it sends enters pktgate as the
+ * host's traffic (OUTPUT) and leaves by pktgate's routes, whatever else the
+ * namespace holds. Non-blocking, close-on-exec. The host kernel chooses the
+ * source address and needs a route to the peer: the port's connected
+ * subnets are mirrored there; others need a route in that namespace.
+ *
+ * @param type  SOCK_STREAM or SOCK_DGRAM (IPv4).
+ * @return the descriptor (the caller closes it); -ENODEV if @p port has no
+ *   host interface; the negative errno of setns(), socket() or
+ *   setsockopt().
+ */
+int pgt_host_socket(uint16_t port, int type);
+
 #endif /* PGT_HOST_H */

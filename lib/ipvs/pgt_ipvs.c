@@ -330,6 +330,7 @@ tmpl_put(uint32_t idx, uint32_t sec)
 static struct pgt_ipvs_snapshot empty_snapshot;
 static struct pgt_ipvs_snapshot *published = &empty_snapshot;
 static struct ipvs_model *model;
+uint64_t pgt_ipvs_model_gen;
 
 const struct pgt_ipvs_snapshot *
 pgt_ipvs_get(void)
@@ -461,8 +462,19 @@ snapshot_build(const struct ipvs_model *m, struct pgt_ipvs_snapshot **out)
 			snapshot_free(s);
 			return -ENOMEM;
 		}
-		for (j = 0, n = 0; j < ms->nb_dests; j++)
-			svc->dests[n++] = ms->dests[j].d;
+		for (j = 0, n = 0; j < ms->nb_dests; j++) {
+			const struct ipvs_mdest *md = &ms->dests[j];
+			bool removed;
+
+			svc->dests[n] = md->d;
+			svc->dests[n].down = pgt_ipvs_check_down(ms, md,
+				&removed);
+			if (svc->dests[n].down && removed)
+				continue;
+			if (svc->dests[n].down)
+				svc->dests[n].weight = 0;
+			n++;
+		}
 		svc->nb_dests = n;
 		rc = svc->sched->init != NULL ? svc->sched->init(svc) : 0;
 		if (rc != 0) {
@@ -639,6 +651,7 @@ pgt_ipvs_publish(struct ipvs_model *m)
 	rc = snapshot_build(m, &s);
 	if (rc != 0)
 		return rc;
+	pgt_ipvs_model_gen++;
 	pgt_rcu_publish(published, s);
 	pgt_rcu_synchronize();
 	snapshot_free(old);
@@ -709,7 +722,10 @@ pgt_ipvs_poll(void)
 	uint32_t i, j;
 	double secs;
 
-	if (model == NULL || now - last < 2 * hz)
+	if (model == NULL)
+		return;
+	pgt_ipvs_check_poll();
+	if (now - last < 2 * hz)
 		return;
 	secs = last == 0 ? 2.0 : (double)(now - last) / (double)hz;
 	last = now;
@@ -959,8 +975,10 @@ pgt_ipvs_schedule(unsigned int w, const struct pgt_ipvs_snapshot *s,
 		tmpl = tmpl_get(key, sec, &slot);
 		if (tmpl >= 0) {
 			idx = dest_index(svc, slot);
-			/* Its server left: choose again. */
-			if (idx < 0) {
+			/* Its server left or failed its check: choose
+			 * again. A quiescent one keeps its clients (Linux's
+			 * expire_quiescent_template=0). */
+			if (idx < 0 || svc->dests[idx].down) {
 				tmpl_put((uint32_t)tmpl, sec);
 				tmpl = -1;
 				idx = -1;
@@ -1056,6 +1074,7 @@ pgt_ipvs_init(unsigned int nb_workers)
 void
 pgt_ipvs_fini(void)
 {
+	pgt_ipvs_check_fini();
 	if (published != &empty_snapshot)
 		snapshot_free(published);
 	published = &empty_snapshot;

@@ -62,6 +62,9 @@ struct pgt_ipvs_dest {
 	uint32_t u_threshold;	/**< 0: none */
 	uint32_t l_threshold;
 	uint8_t method;		/**< enum pgt_ipvs_method */
+	/** Failed its health check (weight is then 0): persistence no
+	 *  longer sends clients to it either. */
+	uint8_t down;
 };
 
 /** Scheduler state of one worker for one service. */
@@ -154,7 +157,11 @@ int pgt_ipvs_init(unsigned int nb_workers);
 /** Free everything (after the workers stopped). */
 void pgt_ipvs_fini(void);
 
-/** The management thread's periodic work: rates, freeing unused slots. */
+/**
+ * The management thread's periodic work: rates, freeing unused slots, and
+ * the real servers' health checks (docs/ipvs.md), which it runs itself
+ * through the host path with non-blocking sockets.
+ */
 void pgt_ipvs_poll(void);
 
 /* The packet path (worker context) */

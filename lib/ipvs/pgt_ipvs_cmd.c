@@ -33,6 +33,7 @@ enum op {
 #define FMT_CONNS	0x10
 #define FMT_TIMEOUT	0x20
 #define FMT_NOSORT	0x40
+#define FMT_CHECKS	0x80	/* pktgate: health checks and verdicts */
 
 struct cmd {
 	enum op op;
@@ -51,7 +52,22 @@ struct cmd {
 	uint32_t laddr;
 	uint32_t set[3];
 	unsigned int fmt;
+	/* --check TYPE and the --check-* options given (CF_*). */
+	bool has_check;
+	uint8_t check_type;
+	uint32_t check_fields;
+	struct ipvs_check chk;
 };
+
+/* --check-* options given. */
+#define CF_PORT		0x01
+#define CF_PATH		0x02
+#define CF_STATUS	0x04
+#define CF_INTERVAL	0x08
+#define CF_TIMEOUT	0x10
+#define CF_RISE		0x20
+#define CF_FALL		0x40
+#define CF_ACTION	0x80
 
 static int
 fail(char *err, const char *fmt, ...)
@@ -99,6 +115,128 @@ parse_addrport(const char *s, uint32_t *addr, uint16_t *port)
 		return -EINVAL;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+/* Seconds, to the millisecond ("2", "0.5"), from 0.1 s to an hour. */
+static bool
+parse_seconds(const char *s, uint32_t *ms)
+{
+	uint32_t whole, frac = 0, scale = 100;
+	const char *dot = strchr(s, '.');
+	char buf[16];
+	size_t n = dot != NULL ? (size_t)(dot - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (!parse_u32(buf, 3600, &whole))
+		return false;
+	if (dot != NULL) {
+		if (dot[1] == '\0' || strlen(dot + 1) > 3)
+			return false;
+		for (s = dot + 1; *s != '\0'; s++, scale /= 10) {
+			if (!isdigit((unsigned char)*s))
+				return false;
+			frac += (uint32_t)(*s - '0') * scale;
+		}
+	}
+	*ms = whole * 1000 + frac;
+	return *ms >= 100 && *ms <= 3600 * 1000;
+}
+
+/* An HTTP path: "/" and printable, blank-free ASCII. */
+static bool
+valid_path(const char *s)
+{
+	if (s[0] != '/' || strlen(s) >= IPVS_CHECK_PATH_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+/* One --check or --check-* option at argv[i]; @return 1 if it was one
+ * (and i advanced past its value), 0 if not, a negative errno. */
+static int
+parse_check_opt(int argc, char **argv, int *i, struct cmd *c, char *err)
+{
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	uint32_t x;
+
+	if (strncmp(a, "--check", 7) != 0)
+		return 0;
+	if (v == NULL)
+		return fail(err, "option '%s' needs an argument", a);
+	(*i)++;
+	if (strcmp(a, "--check") == 0) {
+		c->has_check = true;
+		if (strcmp(v, "tcp") == 0)
+			c->check_type = IPVS_CHECK_TCP;
+		else if (strcmp(v, "http") == 0)
+			c->check_type = IPVS_CHECK_HTTP;
+		else if (strcmp(v, "none") == 0)
+			c->check_type = IPVS_CHECK_NONE;
+		else if (strcmp(v, "inherit") == 0)
+			c->check_type = IPVS_CHECK_INHERIT;
+		else if (strcmp(v, "https") == 0)
+			return fail(err, "--check https: pktgate links no TLS library; check the server's plain HTTP port (--check http --check-port N) or use --check tcp");
+		else
+			return fail(err, "--check '%s': tcp, http, none or inherit", v);
+	} else if (strcmp(a, "--check-port") == 0) {
+		if (!parse_u32(v, UINT16_MAX, &x) || x == 0)
+			return fail(err, "illegal check port '%s' (1 to 65535)", v);
+		c->chk.port = (uint16_t)x;
+		c->check_fields |= CF_PORT;
+	} else if (strcmp(a, "--check-path") == 0) {
+		if (!valid_path(v))
+			return fail(err, "illegal check path '%s': '/' then up to %u printable characters, no blank",
+				v, IPVS_CHECK_PATH_MAX - 2);
+		snprintf(c->chk.path, sizeof(c->chk.path), "%s", v);
+		c->check_fields |= CF_PATH;
+	} else if (strcmp(a, "--check-status") == 0) {
+		if (!parse_u32(v, 599, &x) || x < 100)
+			return fail(err, "illegal HTTP status '%s' (100 to 599)", v);
+		c->chk.status = (uint16_t)x;
+		c->check_fields |= CF_STATUS;
+	} else if (strcmp(a, "--check-interval") == 0 ||
+			strcmp(a, "--check-timeout") == 0) {
+		if (!parse_seconds(v, &x))
+			return fail(err, "illegal %s '%s': seconds, 0.1 to 3600, to the millisecond",
+				a, v);
+		if (a[8] == 'i') {
+			c->chk.interval_ms = x;
+			c->check_fields |= CF_INTERVAL;
+		} else {
+			c->chk.timeout_ms = x;
+			c->check_fields |= CF_TIMEOUT;
+		}
+	} else if (strcmp(a, "--check-rise") == 0 ||
+			strcmp(a, "--check-fall") == 0) {
+		if (!parse_u32(v, 100, &x) || x == 0)
+			return fail(err, "illegal %s '%s' (1 to 100 results in a row)",
+				a, v);
+		if (a[8] == 'r') {
+			c->chk.rise = (uint8_t)x;
+			c->check_fields |= CF_RISE;
+		} else {
+			c->chk.fall = (uint8_t)x;
+			c->check_fields |= CF_FALL;
+		}
+	} else if (strcmp(a, "--check-action") == 0) {
+		if (strcmp(v, "quiesce") == 0)
+			c->chk.action = IPVS_CHECK_QUIESCE;
+		else if (strcmp(v, "remove") == 0)
+			c->chk.action = IPVS_CHECK_REMOVE;
+		else
+			return fail(err, "--check-action '%s': quiesce (weight 0) or remove", v);
+		c->check_fields |= CF_ACTION;
+	} else {
+		(*i)--;
+		return fail(err, "unknown option '%s'", a);
+	}
+	return 1;
 }
 
 static const char *const sched_flag_names[] = {
@@ -373,6 +511,13 @@ parse(int argc, char **argv, struct cmd *c, char *err)
 		} else if (is(a, NULL, "--nosort")) {
 			c->fmt |= FMT_NOSORT;
 			rc = 0;
+		} else if (is(a, NULL, "--checks")) {
+			c->fmt |= FMT_CHECKS;
+			rc = 0;
+		} else if ((rc = parse_check_opt(argc, argv, &i, c, err)) != 0) {
+			if (rc < 0)
+				return rc;
+			rc = 0;
 		} else if (is(a, "-6", "--ipv6") || is(a, NULL, "--sctp-service") ||
 				is(a, NULL, "--pe") || is(a, "-o", "--ops") ||
 				is(a, NULL, "--tun-type") ||
@@ -573,6 +718,91 @@ laddr_edit(struct ipvs_msvc *s, const struct cmd *c, char *err)
 	return 0;
 }
 
+/*
+ * The --check options of @p c on @p chk, the check of a service (@p svc
+ * NULL) or of a server of @p svc. Options without --check edit the check
+ * in force (a server without its own starts from its service's).
+ */
+static int
+check_options(struct ipvs_check *chk, const struct ipvs_msvc *svc,
+	const struct cmd *c, char *err)
+{
+	struct ipvs_check n = *chk;
+	const struct ipvs_check *f = &c->chk;
+	bool server = svc != NULL;
+
+	if (!c->has_check && c->check_fields == 0)
+		return 0;
+	if (c->has_check) {
+		if (c->check_type == IPVS_CHECK_INHERIT && !server)
+			return fail(err, "--check inherit is for real servers (-a, -e); a service without a check takes --check none");
+		if (c->check_type == IPVS_CHECK_NONE ||
+				c->check_type == IPVS_CHECK_INHERIT) {
+			memset(&n, 0, sizeof(n));
+			/* A service's "none" is having none. */
+			n.type = server ? c->check_type : IPVS_CHECK_INHERIT;
+		} else if (n.type == IPVS_CHECK_TCP ||
+				n.type == IPVS_CHECK_HTTP) {
+			n.type = c->check_type;
+		} else if (server && (svc->check.type == IPVS_CHECK_TCP ||
+				svc->check.type == IPVS_CHECK_HTTP)) {
+			n = svc->check;
+			n.type = c->check_type;
+		} else {
+			pgt_ipvs_check_defaults(&n, c->check_type);
+		}
+	} else if (n.type == IPVS_CHECK_INHERIT && server &&
+			svc->check.type != IPVS_CHECK_INHERIT) {
+		n = svc->check;
+	}
+	if (c->check_fields != 0 && n.type != IPVS_CHECK_TCP &&
+			n.type != IPVS_CHECK_HTTP)
+		return fail(err, "--check-* options need a check: --check tcp|http");
+	if ((c->check_fields & (CF_PATH | CF_STATUS)) &&
+			n.type != IPVS_CHECK_HTTP)
+		return fail(err, "--check-path and --check-status are for --check http");
+	if (c->check_fields & CF_PORT)
+		n.port = f->port;
+	if (c->check_fields & CF_PATH)
+		memcpy(n.path, f->path, sizeof(n.path));
+	if (c->check_fields & CF_STATUS)
+		n.status = f->status;
+	if (c->check_fields & CF_INTERVAL)
+		n.interval_ms = f->interval_ms;
+	if (c->check_fields & CF_TIMEOUT)
+		n.timeout_ms = f->timeout_ms;
+	if (c->check_fields & CF_RISE)
+		n.rise = f->rise;
+	if (c->check_fields & CF_FALL)
+		n.fall = f->fall;
+	if (c->check_fields & CF_ACTION)
+		n.action = f->action;
+	/* One check in flight per server: it ends before the next starts. */
+	if (n.timeout_ms > n.interval_ms)
+		return fail(err, "--check-timeout (%u ms) must not exceed --check-interval (%u ms)",
+			n.timeout_ms, n.interval_ms);
+	*chk = n;
+	return 0;
+}
+
+/* Every checked server of @p s has a port to check. */
+static int
+check_ports(const struct ipvs_msvc *s, char *err)
+{
+	const struct ipvs_check *chk;
+	char a[PGT_INET_ADDRSTRLEN];
+	uint32_t j;
+
+	for (j = 0; j < s->nb_dests; j++) {
+		chk = pgt_ipvs_check_of(s, &s->dests[j]);
+		if (chk != NULL && chk->port == 0 && s->dests[j].d.port == 0)
+			return fail(err, "real server %s has no port to check: give --check-port",
+				pgt_inet_format_addr(s->dests[j].d.addr, a,
+					sizeof(a)));
+	}
+	return 0;
+}
+
 /* Apply an editing command to @p m. */
 static int
 apply(struct ipvs_model *m, const struct cmd *c, char *err)
@@ -580,6 +810,7 @@ apply(struct ipvs_model *m, const struct cmd *c, char *err)
 	struct ipvs_msvc *s = NULL;
 	struct ipvs_mdest *d;
 	uint32_t pos;
+	int rc;
 
 	if (c->op == OP_CLEAR) {
 		while (m->nb > 0) {
@@ -601,11 +832,22 @@ apply(struct ipvs_model *m, const struct cmd *c, char *err)
 		return fail(err, "a real server is needed: -r ADDR[:PORT]");
 	if ((c->op == OP_ADD_LADDR || c->op == OP_DEL_LADDR) && !c->has_laddr)
 		return fail(err, "a local address is needed: -z ADDR");
+	if ((c->has_check || c->check_fields != 0) && c->op != OP_ADD_SVC &&
+			c->op != OP_EDIT_SVC && c->op != OP_ADD_DEST &&
+			c->op != OP_EDIT_DEST)
+		return fail(err, "--check options go with -A, -E, -a or -e");
 	switch (c->op) {
 	case OP_ADD_SVC:
-		return add_svc(m, c, err);
+		rc = add_svc(m, c, err);
+		if (rc != 0)
+			return rc;
+		s = m->svc[m->nb - 1];
+		return check_options(&s->check, NULL, c, err);
 	case OP_EDIT_SVC:
-		return svc_options(s, c, err);
+		if (svc_options(s, c, err) != 0 ||
+				check_options(&s->check, NULL, c, err) != 0)
+			return -EINVAL;
+		return check_ports(s, err);
 	case OP_DEL_SVC:
 		free(s->dests);
 		free(s);
@@ -614,7 +856,13 @@ apply(struct ipvs_model *m, const struct cmd *c, char *err)
 		m->nb--;
 		return 0;
 	case OP_ADD_DEST:
-		return add_dest(s, c, err);
+		rc = add_dest(s, c, err);
+		if (rc != 0)
+			return rc;
+		if (check_options(&s->dests[s->nb_dests - 1].check, s, c,
+				err) != 0)
+			return -EINVAL;
+		return check_ports(s, err);
 	case OP_EDIT_DEST:
 	case OP_DEL_DEST:
 		d = find_dest(s, c->raddr, c->rport != 0 ? c->rport :
@@ -623,8 +871,12 @@ apply(struct ipvs_model *m, const struct cmd *c, char *err)
 			d = find_dest(s, c->raddr, s->s.port, &pos);
 		if (d == NULL)
 			return fail(err, "No such destination");
-		if (c->op == OP_EDIT_DEST)
-			return dest_options(s, d, c, err);
+		if (c->op == OP_EDIT_DEST) {
+			if (dest_options(s, d, c, err) != 0 ||
+					check_options(&d->check, s, c, err) != 0)
+				return -EINVAL;
+			return check_ports(s, err);
+		}
 		memmove(&s->dests[pos], &s->dests[pos + 1],
 			(s->nb_dests - pos - 1) * sizeof(*s->dests));
 		s->nb_dests--;
@@ -755,6 +1007,59 @@ print_flags_rule(FILE *f, uint32_t flags, const char *sched)
 		fprintf(f, "%s", f2);
 }
 
+/* Servers of @p ms that their checks do not hold down. */
+static uint32_t
+checked_up(const struct ipvs_msvc *ms)
+{
+	uint32_t j, up = 0;
+	bool removed;
+
+	for (j = 0; j < ms->nb_dests; j++)
+		up += !pgt_ipvs_check_down(ms, &ms->dests[j], &removed);
+	return up;
+}
+
+/* "4m12s" */
+static void
+duration(char *buf, size_t n, int64_t s)
+{
+	if (s < 60)
+		snprintf(buf, n, "%" PRId64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m", s / 3600,
+			s / 60 % 60);
+	else
+		snprintf(buf, n, "%" PRId64 "d%02" PRId64 "h", s / 86400,
+			s / 3600 % 24);
+}
+
+/* --checks: a server's check, its health, since when, the last result. */
+static void
+print_check_line(FILE *f, const struct ipvs_msvc *ms,
+	const struct ipvs_mdest *md, const char *dn)
+{
+	const struct ipvs_check *chk = pgt_ipvs_check_of(ms, md);
+	char what[IPVS_CHECK_PATH_MAX + 32], since[32] = "-";
+	const char *health, *last;
+	int64_t secs;
+
+	health = pgt_ipvs_check_health(ms, md, &last, &secs);
+	if (chk == NULL)
+		snprintf(what, sizeof(what), "-");
+	else if (chk->type == IPVS_CHECK_TCP)
+		snprintf(what, sizeof(what), "tcp :%u", chk->port != 0 ?
+			chk->port : md->d.port);
+	else
+		snprintf(what, sizeof(what), "http :%u%s %u", chk->port != 0 ?
+			chk->port : md->d.port, chk->path, chk->status);
+	if (chk != NULL)
+		duration(since, sizeof(since), secs);
+	fprintf(f, "  -> %-28.28s %-24s %-9s %-7s %s\n", dn, what, health,
+		since, last);
+}
+
 static void
 print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 	bool rule)
@@ -778,6 +1083,8 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 			fputs(" -b ", f);
 			print_flags_rule(f, s->flags, s->sched->name);
 		}
+		if (ms->check.type != IPVS_CHECK_INHERIT)
+			pgt_ipvs_check_print(f, &ms->check);
 		fputc('\n', f);
 		for (i = 0; i < s->nb_laddrs; i++)
 			fprintf(f, "--add-laddr -z %s %s\n",
@@ -803,6 +1110,9 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 				fprintf(f, " mask %s", pgt_inet_format_addr(
 					s->netmask, mask, sizeof(mask)));
 		}
+		if (fmt & FMT_CHECKS)
+			fprintf(f, " (%u of %u up)", checked_up(ms),
+				ms->nb_dests);
 		fputc('\n', f);
 	}
 	dests = malloc((ms->nb_dests + 1) * sizeof(*dests));
@@ -814,10 +1124,19 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 		qsort(dests, ms->nb_dests, sizeof(*dests), cmp_dest);
 	for (i = 0; i < ms->nb_dests; i++) {
 		const struct pgt_ipvs_dest *d = &dests[i].d;
+		bool down, removed = false;
 
 		addrport(dn, sizeof(dn), d->addr, d->port);
 		pgt_ipvs_dest_totals(d->slot, &t);
-		if (rule) {
+		/* Listings show what the data path uses, as Linux shows
+		 * what keepalived left in the kernel; -S and --checks the
+		 * configuration. */
+		down = pgt_ipvs_check_down(ms, &dests[i], &removed);
+		if (down && removed && !rule && !(fmt & FMT_CHECKS))
+			continue;
+		if (fmt & FMT_CHECKS) {
+			print_check_line(f, ms, &dests[i], dn);
+		} else if (rule) {
 			fprintf(f, "-a %s -r %s %s -w %u", name, dn,
 				d->method == PGT_IPVS_MASQ ? "-m" :
 				d->method == PGT_IPVS_TUNNEL ? "-i" :
@@ -827,6 +1146,8 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 				fprintf(f, " -x %u", d->u_threshold);
 			if (d->l_threshold != 0)
 				fprintf(f, " -y %u", d->l_threshold);
+			if (dests[i].check.type != IPVS_CHECK_INHERIT)
+				pgt_ipvs_check_print(f, &dests[i].check);
 			fputc('\n', f);
 		} else if (fmt & (FMT_STATS | FMT_RATE)) {
 			fprintf(f, "  -> %-28.28s", dn);
@@ -840,7 +1161,7 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 			fprintf(f, "  -> %-28.28s %-7s %-6u %-10" PRId64
 				" %-10" PRId64 "\n", dn,
 				pgt_ipvs_method_names[d->method],
-				d->weight, t.active, t.inactive);
+				down ? 0 : d->weight, t.active, t.inactive);
 		}
 	}
 	free(dests);
@@ -857,6 +1178,10 @@ print_title(FILE *f, unsigned int fmt)
 		fprintf(f, "%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n",
 			"Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS",
 			"InBPS", "OutBPS");
+	else if (fmt & FMT_CHECKS)
+		fprintf(f, "Prot LocalAddress:Port Scheduler Flags (servers up)\n"
+			"  -> %-28s %-24s %-9s %-7s %s\n", "RemoteAddress:Port",
+			"Check", "Health", "Since", "Last result");
 	else if (fmt & FMT_THRESHOLDS)
 		fprintf(f, "%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port\n",
 			"Prot LocalAddress:Port", "Uthreshold", "Lthreshold",
@@ -1214,9 +1539,12 @@ rpc_ipvs_get(void *argp, json_t **result, struct pgt_rpc_err *e)
 		for (j = 0; j < s->nb_dests; j++) {
 			const struct pgt_ipvs_dest *d = &s->dests[j].d;
 
+			const char *last;
+			int64_t since;
+
 			pgt_ipvs_dest_totals(d->slot, &t);
 			json_array_append_new(dests, json_pack(
-				"{s:s,s:i,s:s,s:i,s:i,s:i,s:o}",
+				"{s:s,s:i,s:s,s:i,s:i,s:i,s:s,s:o}",
 				"address", pgt_inet_format_addr(d->addr, a,
 					sizeof(a)),
 				"port", d->port,
@@ -1224,6 +1552,8 @@ rpc_ipvs_get(void *argp, json_t **result, struct pgt_rpc_err *e)
 				"weight", (int)d->weight,
 				"u_threshold", (int)d->u_threshold,
 				"l_threshold", (int)d->l_threshold,
+				"health", pgt_ipvs_check_health(s,
+					&s->dests[j], &last, &since),
 				"stats", totals_json(&t,
 					pgt_ipvs_dest_rate(d->slot))));
 		}

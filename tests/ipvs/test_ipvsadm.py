@@ -149,9 +149,30 @@ def test_restore_is_all_or_nothing(d):
     (("-a", "-t", "10.0.0.1:81"), "a real server is needed"),
     (("--set", "1", "2"), "--set needs three timeouts"),
     (("-s", "rr"), "no command given"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "https"), "pktgate links no TLS library"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "icmp"), "--check 'icmp': tcp, http, none or inherit"),
+    (("-E", "-t", "10.0.0.1:81", "--check-fall", "2"), "--check-* options need a check"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-path", "/"), "are for --check http"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "http", "--check-path", "x"), "illegal check path 'x'"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "http", "--check-status", "99"), "illegal HTTP status '99'"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-interval", "0.05"), "illegal --check-interval '0.05'"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-interval", "1.2345"), "illegal --check-interval"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-timeout", "3"), "--check-timeout (3000 ms) must not exceed --check-interval (2000 ms)"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-rise", "0"), "illegal --check-rise '0'"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-action", "drop"), "quiesce (weight 0) or remove"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "tcp", "--check-port"), "'--check-port' needs an argument"),
+    (("-E", "-t", "10.0.0.1:81", "--check", "inherit"), "--check inherit is for real servers"),
+    (("-D", "-t", "10.0.0.1:81", "--check", "tcp"), "--check options go with -A, -E, -a or -e"),
+    (("-A", "-t", "10.0.0.9:0", "-p"), None),
 ])
 def test_errors(d, args, message):
     ipvsadm(d, "-A", "-t", "10.0.0.1:81")
+    if message is None:
+        # A server without a port cannot be checked without one.
+        ipvsadm(d, *args)
+        ipvsadm(d, "-a", "-t", "10.0.0.9:0", "-r", "10.1.1.1")
+        args = ("-E", "-t", "10.0.0.9:0", "-p", "--check", "tcp")
+        message = "real server 10.1.1.1 has no port to check: give --check-port"
     before = ipvsadm(d, "-S").stdout
     r = ipvsadm(d, *args, check=False)
     assert r.returncode == 1
@@ -180,3 +201,117 @@ def test_config_set_and_saved(tmp_path, daemons):
     finally:
         d2.stop()
     assert json.dumps(calls).count("ipvsadm_restore") == 1
+
+
+CHECKED = """-A -t 10.0.0.100:80 -s rr --check http --check-path /healthz --check-status 204 --check-interval 0.5 --check-timeout 0.25 --check-rise 1 --check-fall 2 --check-action quiesce
+-a -t 10.0.0.100:80 -r 192.168.100.2:80 -m -w 1
+-a -t 10.0.0.100:80 -r 192.168.100.3:80 -m -w 2 --check tcp --check-port 8080 --check-interval 0.5 --check-timeout 0.25 --check-rise 1 --check-fall 2 --check-action quiesce
+-a -t 10.0.0.100:80 -r 192.168.100.4:80 -m -w 3 --check none
+"""
+
+
+def test_check_options_saved_and_edited(d):
+    ipvsadm(d, "-A", "-t", "10.0.0.100:80", "-s", "rr", "--check", "http",
+            "--check-path", "/healthz", "--check-status", "204",
+            "--check-interval", "0.5", "--check-timeout", "0.25",
+            "--check-rise", "1", "--check-fall", "2")
+    ipvsadm(d, "-a", "-t", "10.0.0.100:80", "-r", "192.168.100.2", "-m")
+    # A server's own check starts from its service's.
+    ipvsadm(d, "-a", "-t", "10.0.0.100:80", "-r", "192.168.100.3", "-m",
+            "-w", "2", "--check", "tcp", "--check-port", "8080")
+    ipvsadm(d, "-a", "-t", "10.0.0.100:80", "-r", "192.168.100.4", "-m",
+            "-w", "3", "--check", "none")
+    assert ipvsadm(d, "-S", "-n").stdout == CHECKED
+    ipvsadm(d, "-C")
+    restore(d, CHECKED)
+    assert ipvsadm(d, "-S", "-n").stdout == CHECKED
+    # -E without --check keeps the check (tools that only know ipvsadm
+    # must not drop it); --check-* alone edits it; inherit drops a
+    # server's own.
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "wrr")
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "wrr", "--check-fall",
+            "5", "--check-action", "remove")
+    ipvsadm(d, "-e", "-t", "10.0.0.100:80", "-r", "192.168.100.3", "-m",
+            "-w", "2", "--check", "inherit")
+    out = ipvsadm(d, "-S", "-n").stdout.splitlines()
+    assert out[0] == ("-A -t 10.0.0.100:80 -s wrr --check http --check-path "
+                      "/healthz --check-status 204 --check-interval 0.5 "
+                      "--check-timeout 0.25 --check-rise 1 --check-fall 5 "
+                      "--check-action remove")
+    assert out[2] == "-a -t 10.0.0.100:80 -r 192.168.100.3:80 -m -w 2"
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "wrr", "--check", "none")
+    assert "--check" not in ipvsadm(d, "-S", "-n").stdout.splitlines()[0]
+    svc = d.call("ipvs_check_get")["services"][0]
+    assert svc["check"] is None
+    assert [r["health"] for r in svc["real_servers"]] == ["unchecked"] * 3
+
+
+def test_check_verdict_and_listings(d):
+    """Servers pktgate has no route to fail their checks: the verdict,
+    its reason and its effect are visible everywhere."""
+    restore(d, CHECKED)
+    d.wait_for(lambda: d.call("ipvs_check_get")["services"][0]
+               ["servers_up"] == 1, timeout=10, what="checks failing")
+    svc = d.call("ipvs_check_get")["services"][0]
+    assert svc["state"] == "degraded"
+    one, two, three = svc["real_servers"]
+    assert one["health"] == "down" and two["health"] == "down"
+    assert three["health"] == "unchecked"
+    last = one["history"][-1]
+    assert not last["ok"] and last["result"] == \
+        "192.168.100.2: no route through a port"
+    assert [h["changed"] for h in one["history"]][:2] == [False, True]
+    assert one["checks_failed"] >= 2 and one["checks_ok"] == 0
+    # Quiesced: weight 0 where the data path's weights are listed, the
+    # configured weight where the configuration is.
+    out = ipvsadm(d, "-L", "-n").stdout
+    assert "  -> 192.168.100.2:80             Masq    0 " in out
+    assert "  -> 192.168.100.3:80             Masq    0 " in out
+    assert "  -> 192.168.100.4:80             Masq    3 " in out
+    assert "-r 192.168.100.3:80 -m -w 2 " in ipvsadm(d, "-S").stdout
+    checks = ipvsadm(d, "-L", "-n", "--checks").stdout.splitlines()
+    assert checks[1:3] == [
+        "Prot LocalAddress:Port Scheduler Flags (servers up)",
+        "  -> RemoteAddress:Port           Check                    "
+        "Health    Since   Last result"]
+    assert checks[3] == "TCP  10.0.0.100:80 rr (1 of 3 up)"
+    assert checks[4].split()[:6] == ["->", "192.168.100.2:80", "http",
+                                     ":80/healthz", "204", "down"]
+    assert checks[4].endswith("192.168.100.2: no route through a port")
+    assert checks[5].split()[2:5] == ["tcp", ":8080", "down"]
+    assert checks[6].split()[2:4] == ["-", "unchecked"]
+    health = [r["health"] for r in d.call("ipvs_get")["services"][0]
+              ["real_servers"]]
+    assert health == ["down", "down", "unchecked"]
+    # Removal takes them out of the listing; a server without a check
+    # left is up at once.
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "rr", "--check-action",
+            "remove")
+    out = ipvsadm(d, "-L", "-n").stdout
+    assert "192.168.100.2" not in out and "192.168.100.4" in out
+    ipvsadm(d, "-e", "-t", "10.0.0.100:80", "-r", "192.168.100.4", "-m",
+            "-w", "3", "--check", "inherit")
+    d.wait_for(lambda: d.call("ipvs_check_get")["services"][0]
+               ["state"] == "down", timeout=10, what="all down")
+    ipvsadm(d, "-E", "-t", "10.0.0.100:80", "-s", "rr", "--check", "none")
+    ipvsadm(d, "-e", "-t", "10.0.0.100:80", "-r", "192.168.100.3", "-m",
+            "-w", "2", "--check", "none")
+    svc = d.call("ipvs_check_get")["services"][0]
+    assert svc["state"] == "up" and svc["servers_up"] == 3
+    assert ipvsadm(d, "-L", "-n").stdout.count("Masq") == 3
+    assert "every real server is down" in d.log()
+
+
+def test_checks_survive_restart(tmp_path, daemons):
+    d = daemons(["net_ring0", "net_ring1"]).start()
+    restore(d, CHECKED)
+    calls = d.call("save_config")["config"]
+    cfg = write_config(tmp_path / "saved.json", calls)
+    d.stop()
+    (tmp_path / "again").mkdir()
+    d2 = Daemon(tmp_path / "again", ["net_ring0", "net_ring1"], config=cfg)
+    d2.start()
+    try:
+        assert ipvsadm(d2, "-S", "-n").stdout == CHECKED
+    finally:
+        d2.stop()
