@@ -316,6 +316,10 @@ rpc_iface_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 			"an interface named '%s' exists in %s%s", ifname,
 			netns[0] != '\0' ? "network namespace " :
 				"the daemon's network namespace", netns);
+	if (rc == -ENOBUFS)
+		return pgt_rpc_errorf(err, rc,
+			"cannot create host interface %s: its receive rings would leave too few packet buffers (start pktgate with more --mbufs)",
+			ifname);
 	if (rc != 0)
 		return pgt_rpc_errorf(err, rc,
 			"cannot create host interface %s: %s", ifname,

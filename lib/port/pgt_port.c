@@ -86,6 +86,18 @@ pgt_port_addr_changed(uint16_t port, uint32_t addr, uint8_t len, bool added)
 		addr_cbs[i](port, addr, len, added);
 }
 
+/* Refuse a port whose receive rings leave too few buffers in flight. */
+static int
+no_buffers(uint16_t pid, const char *driver, uint16_t nb_rxq, uint16_t nb_rxd,
+	const struct rte_mempool *mp)
+{
+	PGT_LOG(ERR, port,
+		"port %u (%s): its %u x %u RX descriptors leave %u of %u packet buffers free, fewer than the %u in-flight reserve: give more --mbufs",
+		pid, driver, nb_rxq, nb_rxd, rte_mempool_avail_count(mp),
+		mp->size, PGT_PORT_MBUF_RESERVE);
+	return -ENOBUFS;
+}
+
 static int
 port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 	uint16_t nb_rxd, uint16_t nb_txd, struct pgt_port *p)
@@ -136,6 +148,12 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 		socket = SOCKET_ID_ANY;
 	for (q = 0; q < p->nb_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, NULL, mp);
+		/* A driver that fills its ring at set-up found the pool
+		 * short. */
+		if (rc == -ENOMEM && rte_mempool_avail_count(mp) <
+				(uint32_t)nb_rxd + PGT_PORT_MBUF_RESERVE)
+			return no_buffers(pid, info.driver_name, p->nb_rxq,
+				nb_rxd, mp);
 		if (rc != 0)
 			return rc;
 	}
@@ -156,6 +174,8 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 	if (rc != 0)
 		return rc;
 	port_started[pid] = true;
+	if (rte_mempool_avail_count(mp) < PGT_PORT_MBUF_RESERVE)
+		return no_buffers(pid, info.driver_name, p->nb_rxq, nb_rxd, mp);
 	p->up = true;
 	p->host_port = PGT_PORT_NONE;
 	p->host_of = PGT_PORT_NONE;

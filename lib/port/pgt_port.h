@@ -39,6 +39,14 @@
 #define PGT_PORT_MAX_ADDRS	16
 #define PGT_PORT_TX_RING_SIZE	1024
 #define PGT_PORT_DEFAULT_MTU	1500
+/**
+ * Packet buffers that must stay free once a port's receive rings are
+ * filled: what bursts, transmit rings and handoffs hold in flight. Many
+ * drivers (net_tap, most NICs) take a buffer per RX descriptor when
+ * started; a pool they drain leaves nothing to receive, reply or resolve
+ * neighbours with, so such a port is refused instead.
+ */
+#define PGT_PORT_MBUF_RESERVE	1024
 /** No port (host_port / host_of unset). */
 #define PGT_PORT_NONE		UINT16_MAX
 
@@ -148,8 +156,9 @@ pgt_port_has_addr(const struct pgt_port *p, uint32_t addr)
  * Configure and start every probed ethdev.
  *
  * @param nb_rxd, nb_txd  Descriptors per queue (clamped to device limits).
- * @return 0, -ENODEV if EAL probed no port, or the negative errno of the
- *   failing ethdev call (logged with the port).
+ * @return 0, -ENODEV if EAL probed no port, -ENOBUFS if the ports' receive
+ *   rings leave fewer than PGT_PORT_MBUF_RESERVE buffers of @p mp free, or
+ *   the negative errno of the failing ethdev call (logged with the port).
  */
 int pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
 	uint16_t nb_rxd, uint16_t nb_txd);
@@ -164,8 +173,10 @@ int pgt_port_init(unsigned int nb_workers, struct rte_mempool *mp,
  * @param args     Its arguments, e.g. "iface=eth9".
  * @param[out] pid  The new port's id.
  * @param[out] p    Its initial state (named "port<pid>", up, default MTU).
- * @return 0; -EEXIST if the device exists; -ENAMETOOLONG; the negative
- *   errno of the failing EAL or ethdev call (the device is removed again).
+ * @return 0; -EEXIST if the device exists; -ENAMETOOLONG; -ENOBUFS if
+ *   its receive rings would leave fewer than PGT_PORT_MBUF_RESERVE packet
+ *   buffers free; the negative errno of the failing EAL or ethdev call (the
+ *   device is removed again).
  */
 int pgt_port_attach(const char *devname, const char *args, uint16_t *pid,
 	struct pgt_port *p);

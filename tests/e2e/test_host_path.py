@@ -79,7 +79,9 @@ def net(tmp_path_factory):
     ])
     d = Daemon(tmp, [f"net_tap0,iface={CLIENT_TAP},mac={PGT_MAC0}",
                      f"net_tap1,iface={SERVER_TAP}"],
-               config=cfg, lcores=["--lcores", "0@0,1@1,2@0"])
+               config=cfg, lcores=["--lcores", "0@0,1@1,2@0"],
+               # Four tap ports of two 1024-descriptor RX rings each.
+               extra=["--mbufs", "16383"])
     procs = []
     try:
         d.start()
@@ -282,3 +284,25 @@ def test_host_iface_errors(net):
     assert "port1 has a host interface already (port1-host)" in r.stderr
     r = d.ctl("ip", "link")
     assert "host interface of port0" in r.stdout
+
+
+def test_buffers_for_rx_rings(daemons):
+    """A port whose receive rings would drain the packet pool is refused
+    with the reason, at start-up and when a host interface is added;
+    the running state is left as it was."""
+    from conftest import RpcError
+    tap = TAG + "b0"
+    lcores = ["--lcores", "0@0,1@1,2@0"]
+    d = daemons([f"net_tap0,iface={tap}"], lcores=lcores,
+                extra=["--mbufs", "2047"])
+    d.start(expect_ready=False)
+    assert d.proc.wait(30) != 0
+    assert "give more --mbufs" in d.log()
+    d = daemons([f"net_tap0,iface={tap}"], lcores=lcores,
+                extra=["--mbufs", "4095"]).start()
+    with pytest.raises(RpcError) as e:
+        d.call("host_iface_add", {"port": "port0", "ifname": TAG + "b1"})
+    assert "would leave too few packet buffers" in e.value.message
+    assert [p["name"] for p in d.call("port_list")] == ["port0"]
+    assert "host_iface" not in d.call("port_list")[0]
+    assert d.call("system_info")["mbufs"]["available"] > 1024

@@ -5,11 +5,13 @@ workers, net_tap) balancing between them:
 
     c1 --tap-- port0 |          | port2 --tap-- lan (bridge) -- rs1, rs2, rs3
     c2 --tap-- port1 | pktgate  |
+                                 | port2-host -- a host namespace (checks)
 
 The VIP is on no port: pktgate answers for it. Every scheduler spreads
-300 connections as it should; persistence, quiescent servers, refusal
-without a server, full-NAT, direct routing and Kubernetes' MASQUERADE rule
-are seen by the programs themselves.
+300 connections as it should; persistence, quiescent servers (draining),
+health checks taking a killed server out and back, refusal without a
+server, full-NAT, direct routing and Kubernetes' MASQUERADE rule are seen
+by the programs themselves.
 """
 import collections
 import os
@@ -21,7 +23,7 @@ import pytest
 from conftest import Daemon, setup_ns, sh, write_config
 
 TAG = "pv%d" % (os.getpid() % 100000)
-C1, C2, LAN = TAG + "c1", TAG + "c2", TAG + "lan"
+C1, C2, LAN, HOST = TAG + "c1", TAG + "c2", TAG + "lan", TAG + "h"
 RS = [TAG + "r%d" % i for i in (1, 2, 3)]
 TAPS = [TAG + "t0", TAG + "t1", TAG + "t2"]
 NET1, NET2, NET3 = "10.231.1", "10.231.2", "10.231.3"
@@ -68,16 +70,46 @@ def rs_setup(i):
     sh("ip", "link", "set", "b%d" % i, "up", ns=LAN)
 
 
+def start_server(i):
+    return subprocess.Popen(
+        ["ip", "netns", "exec", RS[i], "/usr/bin/python3", "-c", WHOAMI,
+         "rs%d" % (i + 1)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_server(p):
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(10)
+
+
+def wait_listening(i):
+    deadline = time.time() + 10
+    while ":80 " not in sh("ss", "-ltn", ns=RS[i]).stdout:
+        assert time.time() < deadline, "server %d not up" % i
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ipvs-e2e")
+    # Health checks leave by the host path of the servers' port.
+    sh("ip", "netns", "add", HOST)
     cfg = write_config(tmp / "cfg.json", [
+        {"method": "host_iface_add", "params": {"port": "port2",
+                                                "ifname": TAG + "h2",
+                                                "netns": HOST}}] + [
         {"method": "ip_addr_add", "params": {"address": n + ".1/24",
                                              "port": "port%d" % i}}
         for i, n in enumerate((NET1, NET2, NET3))])
     d = Daemon(tmp, ["net_tap%d,iface=%s" % (i, t)
                      for i, t in enumerate(TAPS)],
-               config=cfg, lcores=["--lcores", "0@0,1@1,2@0"])
+               config=cfg, lcores=["--lcores", "0@0,1@1,2@0"],
+               # Four tap ports of two 1024-descriptor RX rings each.
+               extra=["--mbufs", "16383"])
     procs = []
     try:
         d.start()
@@ -95,25 +127,16 @@ def net(tmp_path_factory):
         sh("ip", "link", "set", "br0", "up", ns=LAN)
         for i in range(3):
             rs_setup(i)
-            procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", RS[i], "/usr/bin/python3", "-c",
-                 WHOAMI, "rs%d" % (i + 1)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(start_server(i))
         for i in range(3):
-            deadline = time.time() + 10
-            while ":80 " not in sh("ss", "-ltn", ns=RS[i]).stdout:
-                assert time.time() < deadline, "server %d not up" % i
-                time.sleep(0.1)
+            wait_listening(i)
+        d.servers = procs
         yield d
     finally:
         for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_server(p)
         d.stop()
-        for ns in [C1, C2, LAN] + RS:
+        for ns in [C1, C2, LAN, HOST] + RS:
             sh("ip", "netns", "del", ns, check=False)
 
 
@@ -272,3 +295,88 @@ def test_direct_routing(d):
     assert len(spread(lines)) == 3
     out = d.ctl("ipvsadm", "-L", "-n").stdout
     assert out.count("Route") == 3
+
+
+def health(d):
+    return [r["health"] for r in
+            d.call("ipvs_check_get")["services"][0]["real_servers"]]
+
+
+def wait_health(d, want, limit):
+    """Poll until the servers' health is @want; the seconds it took."""
+    t0 = time.time()
+    while health(d) != want:
+        assert time.time() - t0 < limit, (health(d), want)
+        time.sleep(0.05)
+    return time.time() - t0
+
+
+@pytest.mark.parametrize("action", ["quiesce", "remove"])
+def test_health_check_takes_a_killed_server_out_and_back(d, action):
+    interval, fall, rise = 1, 2, 2
+    service(d, "rr", extra=(
+        "--check", "http", "--check-interval", str(interval),
+        "--check-timeout", "0.5", "--check-fall", str(fall),
+        "--check-rise", str(rise), "--check-action", action))
+    # The first checks pass: servers are up and stay up.
+    d.wait_for(lambda: all(
+        r["checks_ok"] >= 1 for r in
+        d.call("ipvs_check_get")["services"][0]["real_servers"]),
+        timeout=5, what="first checks")
+    assert health(d) == ["up"] * 3
+    got = d.call("ipvs_check_get")["services"][0]["real_servers"][0]
+    assert got["history"][-1]["result"] == "HTTP 200"
+    stop_server(d.servers[0])
+    try:
+        took = wait_health(d, ["down", "up", "up"], interval * fall + 1)
+        lines = curl(C1, 30)
+        assert set(spread(lines)) == {"rs2", "rs3"}, spread(lines)
+        r = d.call("ipvs_check_get")["services"][0]
+        assert r["state"] == "degraded" and r["servers_up"] == 2
+        assert r["real_servers"][0]["history"][-1]["result"] == \
+            "Connection refused"
+        listing = d.ctl("ipvsadm", "-L", "-n").stdout
+        if action == "remove":
+            assert RS_ADDR[0] not in listing
+        else:
+            assert "%-28s %-7s %-6d" % (RS_ADDR[0] + ":80", "Masq", 0) \
+                in listing
+    finally:
+        d.servers[0] = start_server(0)
+        wait_listening(0)
+    back = wait_health(d, ["up"] * 3, interval * rise + 1)
+    assert len(spread(curl(C1, 30))) == 3
+    print("down after %.2f s, back after %.2f s" % (took, back))
+
+
+def test_quiescent_server_keeps_its_connections(d):
+    """Weight 0 drains: an open connection is served to its end by its
+    server, new ones avoid it."""
+    d.ctl("ipvsadm", "-A", "-t", VIP + ":80", "-s", "rr")
+    d.ctl("ipvsadm", "-a", "-t", VIP + ":80", "-r", RS_ADDR[0] + ":80", "-m")
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", C1, "/usr/bin/python3", "-c", """
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET / HTTP/1.0\\r\\n")
+print("open", flush=True)
+sys.stdin.readline()
+s.sendall(b"\\r\\n")
+print(s.recv(4096).decode().split("\\r\\n\\r\\n", 1)[1].strip(), flush=True)
+""", VIP], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == "open"
+        for addr in RS_ADDR[1:]:
+            d.ctl("ipvsadm", "-a", "-t", VIP + ":80", "-r", addr + ":80",
+                  "-m")
+        d.ctl("ipvsadm", "-e", "-t", VIP + ":80", "-r", RS_ADDR[0] + ":80",
+              "-m", "-w", "0")
+        assert set(spread(curl(C2, 20))) == {"rs2", "rs3"}
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        assert client.stdout.readline().split() == ["rs1", NET1 + ".2"]
+        assert client.wait(10) == 0
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(10)
