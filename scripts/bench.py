@@ -55,6 +55,19 @@ def _frame(src_mac, src, dst, sport, dport):
     return eth + ip + struct.pack("!HHHH", sport, dport, 26, 0) + b"\0" * 18
 
 
+def _syn_frame(src_mac, src, dst, sport, dport):
+    """A TCP SYN, padded to 64 bytes with its FCS."""
+    eth = bytes.fromhex(PORT0_MAC.replace(":", "")) + \
+        bytes.fromhex(src_mac.replace(":", "")) + b"\x08\x00"
+    ip = struct.pack("!BBHHHBBHII", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _cksum(ip)) + ip[12:]
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x02, 65535,
+                      0, 0)
+    pseudo = struct.pack("!IIBBH", src, dst, 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", _cksum(pseudo + tcp)) + tcp[18:]
+    return eth + ip + tcp + b"\0" * 6
+
+
 def _ip(a, b, c, d):
     return a << 24 | b << 16 | c << 8 | d
 
@@ -94,6 +107,28 @@ def new_flow_traffic(path, n):
     starts a connection (and evicts the oldest unanswered one)."""
     write_pcap(path, [_frame(CLIENT_MAC, client(i), _ip(10, 2, 0, 2 + i // 60000),
                              1024 + i % 60000, 5001) for i in range(n)])
+
+
+VIP = _ip(10, 9, 9, 1)
+
+
+def ipvs_traffic(path, n, replies):
+    """@n UDP flows to the VIP; with @replies, each answered by the one
+    real server (NAT: the answer goes to the client itself)."""
+    frames = []
+    for i in range(n):
+        c, sport = client(i), 1024 + i % 60000
+        frames.append(_frame(CLIENT_MAC, c, VIP, sport, 5001))
+        if replies:
+            frames.append(_frame(SERVER_MAC, _ip(10, 2, 0, 2), c, 5001,
+                                 sport))
+    write_pcap(path, frames)
+
+
+def syn_traffic(path, n):
+    """@n TCP SYNs to the VIP, each from a new client port."""
+    write_pcap(path, [_syn_frame(CLIENT_MAC, client(i), VIP,
+                                 1024 + i % 60000, 80) for i in range(n)])
 
 
 def vdevs(pcap):
@@ -395,39 +430,84 @@ class Run:
         if r["lost_during_swaps"] != 0:
             raise RuntimeError("packets lost during rule swaps")
 
+    def stateful(self, name, pcap, extra, mbufs, setup, summary):
+        """One scenario on its own daemon: @setup(pg) configures it,
+        @summary(pg, r) adds its figures to r and says them."""
+        ceil = ceiling(pcap, self.tag + name + "ref", mbufs)
+        pg = Pktgate(pcap, self.tmp, self.tag + name, extra, mbufs)
+        try:
+            setup(pg)
+            r = self.measure(pg, ceil, name)
+            r["connections"] = pg.call("conntrack_config_get")["count"]
+            said = summary(pg, r)
+        finally:
+            pg.stop()
+        self.report(name, r, said + "  [ceiling %.2f Mpps]" % ceil)
+
     def conntrack(self, name):
         pcap = os.path.join(self.tmp, name + ".pcap")
         extra, mbufs = ("--conntrack-max", str(2 * CT_FLOWS)), 16383
         if name == "ct-new":
             new_flow_traffic(pcap, NEW_FLOWS)
             extra, mbufs = ("--conntrack-max", "1024"), 4 * NEW_FLOWS
+            rules = STATEFUL
         else:
             conversation_traffic(pcap, CT_FLOWS, name == "ct-snat-est")
             mbufs = 2 * CT_FLOWS + 16383
-        ceil = ceiling(pcap, self.tag + name + "ref", mbufs)
-        pg = Pktgate(pcap, self.tmp, self.tag + name, extra, mbufs)
-        try:
-            if name == "ct-new":
-                pg.call("iptables_restore", {"text": STATEFUL})
-            else:
-                pg.call("iptables_restore", {"text": stateful_rules(
-                    self.rng, name == "ct-snat-est")})
-            r = self.measure(pg, ceil, name)
+            rules = stateful_rules(self.rng, name == "ct-snat-est")
+
+        def summary(pg, r):
+            if name != "ct-new":
+                return "  (%d connections)" % r["connections"]
+            # Every packet counted as created a connection.
             stats = pg.call("conntrack", {"command": "-S"})["output"]
-            r["connections"] = pg.call("conntrack_config_get")["count"]
-            extra = ""
-            if name == "ct-new":
-                # Every packet counted as created a connection.
-                r["inserts"] = int(re.search(r" insert=(\d+)",
-                                             stats).group(1))
-                r["found"] = int(re.search(r"found=(\d+)", stats).group(1))
-                extra = "  (%.2f M new connections/s; %d looked up found)" % (
-                    r["mpps"], r["found"])
+            r["inserts"] = int(re.search(r" insert=(\d+)", stats).group(1))
+            r["found"] = int(re.search(r"found=(\d+)", stats).group(1))
+            return "  (%.2f M new connections/s; %d looked up found)" % (
+                r["mpps"], r["found"])
+        self.stateful(name, pcap, extra, mbufs,
+                      lambda pg: pg.call("iptables_restore", {"text": rules}),
+                      summary)
+
+    def ipvs(self, name):
+        """Virtual services on one worker. ipvs-nat-est: UDP conversations
+        with a NAT service of one real server (the answers must come from
+        the server the scheduler picked, so there is one), every packet
+        of a known connection. ipvs-fnat-est: full-NAT requests only (the
+        answers would go to local ports pktgate chooses), every packet of
+        a known connection rewritten both ways. ipvs-new: TCP SYNs from
+        new client ports over four real servers (rr), each scheduled and
+        tracked; a table far smaller than the flows evicts the oldest."""
+        pcap = os.path.join(self.tmp, name + ".pcap")
+        if name == "ipvs-new":
+            syn_traffic(pcap, NEW_FLOWS)
+            extra, mbufs = ("--conntrack-max", "1024"), 4 * NEW_FLOWS
+            cmds = ["-A -t 10.9.9.1:80 -s rr"] + [
+                "-a -t 10.9.9.1:80 -r 10.2.0.%d:80 -m" % i
+                for i in range(2, 6)]
+        else:
+            ipvs_traffic(pcap, CT_FLOWS, name == "ipvs-nat-est")
+            extra = ("--conntrack-max", str(2 * CT_FLOWS))
+            mbufs = 2 * CT_FLOWS + 16383
+            cmds = ["-A -u 10.9.9.1:5001 -s rr"]
+            if name == "ipvs-nat-est":
+                cmds.append("-a -u 10.9.9.1:5001 -r 10.2.0.2:5001 -m")
             else:
-                extra = "  (%d connections)" % r["connections"]
-        finally:
-            pg.stop()
-        self.report(name, r, extra + "  [ceiling %.2f Mpps]" % ceil)
+                cmds.append("--add-laddr -z 10.2.0.1 -u 10.9.9.1:5001")
+                cmds += ["-a -u 10.9.9.1:5001 -r 10.2.0.%d:5001 --fullnat"
+                         % i for i in range(2, 6)]
+
+        def summary(pg, r):
+            r["ipvs_conns"] = pg.call("ipvs_get")["services"][0]["stats"][
+                "conns"]
+            if name != "ipvs-new":
+                return "  (%d connections)" % r["connections"]
+            return "  (%.2f M new connections/s; %d scheduled)" % (
+                r["mpps"], r["ipvs_conns"])
+        self.stateful(name, pcap, extra, mbufs,
+                      lambda pg: pg.call("ipvsadm_restore", {
+                          "command": "\n".join(cmds) + "\n"}),
+                      summary)
 
     def memory(self):
         """Bytes per tracked connection: what the daemon allocates from
@@ -464,6 +544,7 @@ class Run:
 FILTERS = [("l3fwd", 0), ("filter-10", 10), ("filter-1k", 1000),
            ("filter-10k", 10000), ("filter-100k", 100000), ("sets", 1)]
 CONNTRACK = ["ct-est", "ct-snat-est", "ct-new"]
+IPVS = ["ipvs-nat-est", "ipvs-fnat-est", "ipvs-new"]
 
 
 def main():
@@ -477,6 +558,9 @@ def main():
         for name in CONNTRACK:
             if wanted(name):
                 run.conntrack(name)
+        for name in IPVS:
+            if wanted(name):
+                run.ipvs(name)
         if wanted("memory"):
             run.memory()
         out = os.path.join(BUILD, "bench-smoke.json" if SMOKE

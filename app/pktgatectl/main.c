@@ -312,6 +312,8 @@ usage(FILE *f)
 		"  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until killed\n"
 		"  ipvsadm -A|-E|-D|-C|-a|-e|-d|-L|-S|--set ... | -R (stdin)\n"
 		"                                  virtual services (docs/ipvs.md)\n"
+		"  ipvsadm -A|-E|-a|-e ... --check tcp|http|none [--check-* ...]\n"
+		"                                  health checks; -L -n --checks\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
 		"Default socket: %s\n", DEFAULT_SOCKET);

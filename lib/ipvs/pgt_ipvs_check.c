@@ -332,7 +332,8 @@ reconcile(const struct ipvs_model *m)
 	for (i = 0; i < nb_targets; i++)
 		close_check(&targets[i]);
 	free(targets);
-	qsort(next, n, sizeof(*next), cmp_key);
+	if (n > 0)
+		qsort(next, n, sizeof(*next), cmp_key);
 	targets = next;
 	nb_targets = n;
 }

@@ -104,6 +104,7 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
+	unsigned int free_before;
 	uint8_t key[64];
 	uint16_t q;
 	int rc, socket;
@@ -146,6 +147,7 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 	socket = rte_eth_dev_socket_id(pid);
 	if (socket < 0)
 		socket = SOCKET_ID_ANY;
+	free_before = rte_mempool_avail_count(mp);
 	for (q = 0; q < p->nb_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(pid, q, nb_rxd, socket, NULL, mp);
 		/* A driver that fills its ring at set-up found the pool
@@ -174,7 +176,10 @@ port_configure(uint16_t pid, unsigned int nb_workers, struct rte_mempool *mp,
 	if (rc != 0)
 		return rc;
 	port_started[pid] = true;
-	if (rte_mempool_avail_count(mp) < PGT_PORT_MBUF_RESERVE)
+	/* A small pool is not refused for ports that take nothing from it
+	 * (net_null, net_ring, net_pcap fill on receive). */
+	if (rte_mempool_avail_count(mp) < RTE_MIN(free_before,
+			(unsigned int)PGT_PORT_MBUF_RESERVE))
 		return no_buffers(pid, info.driver_name, p->nb_rxq, nb_rxd, mp);
 	p->up = true;
 	p->host_port = PGT_PORT_NONE;

@@ -44,7 +44,8 @@
  * filled: what bursts, transmit rings and handoffs hold in flight. Many
  * drivers (net_tap, most NICs) take a buffer per RX descriptor when
  * started; a pool they drain leaves nothing to receive, reply or resolve
- * neighbours with, so such a port is refused instead.
+ * neighbours with, so a port whose rings leave fewer free (or fewer than
+ * were free before, in a smaller pool) is refused instead.
  */
 #define PGT_PORT_MBUF_RESERVE	1024
 /** No port (host_port / host_of unset). */
