@@ -291,8 +291,10 @@ def check_balance(pg, name):
     # what is in flight.
     if done1 > rx1 or done1 < rx0 - 8192:
         raise RuntimeError("%s: packets unaccounted for: received %d then "
-                           "%d, out or dropped %d then %d" % (
-                               name, rx0, rx1, done0, done1))
+                           "%d, out or dropped %d then %d\n%s" % (
+                               name, rx0, rx1, done0, done1, json.dumps(
+                                   [pg.call("port_stats_get", {"port": p})
+                                    for p in ("port0", "port1")])))
 
 
 STATEFUL = """*filter

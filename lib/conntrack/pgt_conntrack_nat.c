@@ -115,6 +115,7 @@ unique_tuple(unsigned int w, struct pgt_ct_tuple *t,
 	uint32_t *addr = manip == PGT_NAT_MANIP_SRC ? &t->src : &t->dst;
 	uint16_t *port = manip_port(t, manip);
 	uint32_t orig_addr = *addr;
+	uint16_t orig_port = *port;
 	uint16_t lo, hi;
 	bool partition;
 
@@ -157,10 +158,14 @@ unique_tuple(unsigned int w, struct pgt_ct_tuple *t,
 		return 0;
 	if (r->flags & (PGT_NAT_F_RANDOM | PGT_NAT_F_RANDOM_FULLY))
 		start = (uint32_t)rte_rand();
-	else	/* the same peers start at the same place */
-		start = rte_hash_crc_4byte(t->dst, rte_hash_crc_4byte(t->src,
-			(uint32_t)t->proto << 16 | (manip == PGT_NAT_MANIP_SRC ?
-			t->dport : t->sport)));
+	else	/* The same client and server start at the same place;
+		 * different clients of one server (whose address and port
+		 * the translation just replaced) at different places, or
+		 * every one of them would probe the same ports. */
+		start = rte_hash_crc_4byte(t->dst, rte_hash_crc_4byte(
+			orig_addr, rte_hash_crc_4byte((uint32_t)orig_port <<
+			16 | (manip == PGT_NAT_MANIP_SRC ? t->dport : t->sport),
+			t->proto)));
 	for (i = 0; i < RTE_MIN(slots, (uint32_t)PGT_NAT_MAX_TRIES); i++) {
 		j = (start + i) % slots;
 		*port = (uint16_t)(lo + first + j * (partition ? nb : 1));

@@ -577,3 +577,32 @@ def test_100k_connections_listed(tmp_path):
                    for l in lines)) == n
     assert count == f"{n}\n"
     assert " insert_failed=0 drop=0 early_drop=0 " in stats
+
+
+def test_snat_of_many_clients_on_one_port(tmp_path):
+    """Clients that all use one source port to one server, SNATed to one
+    address: each needs another port, and finds one (the search starts at
+    a place of the client's own, not one per server)."""
+    n = 1000
+    pkts = [from_client(IP(src="10.1.%d.%d" % (2 + i // 250, 1 + i % 250),
+                           dst=SERVER) / UDP(sport=40000, dport=53))
+            for i in range(n)]
+    d, out0, _ = pcap_daemon(tmp_path, pkts, HAIRPIN + [
+        {"method": "ip_route_add", "params": {"prefix": "10.1.0.0/16",
+                                              "gateway": CLIENT}},
+        rules_call("*nat\n:POSTROUTING ACCEPT [0:0]\n"
+                   "-A POSTROUTING -d 10.2.0.0/24 -j SNAT --to-source "
+                   "10.2.0.1\nCOMMIT\n")])
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == n,
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port0")["tx_packets"] +
+                   d.stats("port0")["drops_total"] >= n, what="all handled")
+        drops = d.stats("port0")["drops"]
+    finally:
+        d.stop()
+    out = [p for p in rdpcap(out0) if UDP in p]
+    assert drops.get("nat_no_port", 0) == 0
+    assert len(out) == n
+    assert len({p[UDP].sport for p in out}) == n
+    assert {p[IP].src for p in out} == {ROUTER_S}
