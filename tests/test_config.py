@@ -99,3 +99,37 @@ def test_example_config_loads(daemons):
     d = daemons(["net_ring0", "net_ring1"], config=path).start()
     with open(path) as f:
         assert d.call("save_config") == json.load(f)
+
+
+def test_config_save_writes_the_file_atomically(daemons, tmp_path):
+    """config_save (pktgatectl save --to-config) writes the running state
+    over the --config file; a restart from it gives the same state."""
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    path = write_config(sub / "pktgate.json", CALLS[:3])
+    d = daemons(PORTS, config=path).start()
+    d.ctl("ip", "addr", "add", "10.30.0.1/24", "dev", "port1")
+    d.ctl("iptables", "-A", "FORWARD", "-p", "tcp", "--dport", "22",
+          "-j", "DROP")
+    out = d.ctl("save", "--to-config").stdout
+    assert out == "saved to %s\n" % path
+    running = d.call("save_config")
+    assert json.loads(path.read_text()) == running
+    assert [p.name for p in sub.iterdir()] == ["pktgate.json"]
+    d.stop()
+    again = daemons(PORTS, config=path).start()
+    assert again.call("save_config") == running
+    # A failed save says why and leaves nothing half-written.
+    path.unlink()
+    sub.rmdir()
+    r = again.ctl("save", "--to-config", check=False)
+    assert r.returncode == 1
+    assert "cannot save to %s: No such file or directory (the file is " \
+        "unchanged)" % path in r.stderr
+
+
+def test_config_save_needs_a_file(daemons):
+    d = daemons(PORTS).start()
+    r = d.ctl("save", "--to-config", check=False)
+    assert r.returncode == 1
+    assert "started without --config" in r.stderr

@@ -316,6 +316,7 @@ usage(FILE *f)
 		"                                  health checks; -L -n --checks\n"
 		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
 		"  save                            print the running configuration\n"
+		"  save --to-config                write it over the --config file (atomically)\n"
 		"Default socket: %s\n", DEFAULT_SOCKET);
 }
 
@@ -853,6 +854,12 @@ main(int argc, char **argv)
 		json_t *res = call("save_config", NULL);
 
 		print_json(res);
+		json_decref(res);
+	} else if (strcmp(argv[0], "save") == 0 && argc == 2 &&
+			strcmp(argv[1], "--to-config") == 0) {
+		json_t *res = call("config_save", NULL);
+
+		printf("saved to %s\n", str(res, "path"));
 		json_decref(res);
 	} else if (strcmp(argv[0], "help") == 0)
 		usage(stdout);

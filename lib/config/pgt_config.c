@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -12,6 +16,9 @@
 #include "pgt_rpc.h"
 
 PGT_LOG_REGISTER(config);
+
+/* The file loaded at start-up: where config_save writes. */
+static char config_path[PATH_MAX];
 
 /* Largest configuration file read (a full BGP table fits). */
 #define CONFIG_MAX_SIZE (256u << 20)
@@ -130,6 +137,9 @@ pgt_config_load(const char *path, char *msg, size_t msg_size)
 		}
 	}
 	PGT_LOG(INFO, config, "%s: applied %zu calls", path, n);
+	/* Saving writes back to it, wherever the daemon's directory is. */
+	if (realpath(path, config_path) == NULL)
+		config_path[0] = '\0';
 	rc = 0;
 out:
 	free(offsets);
@@ -149,3 +159,95 @@ rpc_save_config(void *args, json_t **result, struct pgt_rpc_err *err)
 PGT_RPC_METHOD_NOARGS(save_config_method, "save_config",
 	"The running configuration, as a document --config can load",
 	rpc_save_config);
+
+/* Write all of @p buf to @p fd. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+pgt_config_save(const char **path)
+{
+	char tmp[PATH_MAX + 8], dir[PATH_MAX];
+	json_t *doc;
+	char *text;
+	int fd, dfd, rc;
+
+	*path = config_path;
+	if (config_path[0] == '\0')
+		return -ENOENT;
+	doc = json_pack("{s:i, s:o}", "version", PGT_CONFIG_VERSION,
+		"config", pgt_rpc_save_calls());
+	text = doc != NULL ? json_dumps(doc, JSON_INDENT(1)) : NULL;
+	json_decref(doc);
+	if (text == NULL)
+		return -ENOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.new", config_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		free(text);
+		return -errno;
+	}
+	rc = write_all(fd, text, strlen(text));
+	if (rc == 0)
+		rc = write_all(fd, "\n", 1);
+	free(text);
+	/* The data on disk before the name points at it: a crash leaves
+	 * the old file or the new one, never a torn one. */
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, config_path) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		unlink(tmp);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s", config_path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0)
+			rc = -errno;
+		close(dfd);
+	}
+	if (rc == 0)
+		PGT_LOG(NOTICE, config, "running configuration saved to %s",
+			config_path);
+	return rc;
+}
+
+static int
+rpc_config_save(void *args, json_t **result, struct pgt_rpc_err *err)
+{
+	const char *path;
+	int rc;
+
+	RTE_SET_USED(args);
+	rc = pgt_config_save(&path);
+	if (rc == -ENOENT && path[0] == '\0')
+		return pgt_rpc_errorf(err, rc,
+			"pktgate was started without --config: there is no file to save to (use save_config and write it yourself)");
+	if (rc != 0)
+		return pgt_rpc_errorf(err, rc, "cannot save to %s: %s (the file is unchanged)",
+			path, strerror(-rc));
+	*result = json_pack("{s:s}", "path", path);
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(config_save_method, "config_save",
+	"Write the running configuration to the file given with --config, atomically (a new file, fsync, rename): what a restart will load",
+	rpc_config_save);

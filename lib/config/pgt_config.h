@@ -36,4 +36,15 @@
  */
 int pgt_config_load(const char *path, char *msg, size_t msg_size);
 
+/**
+ * Write the running configuration (as save_config gives it) over the file
+ * pgt_config_load() loaded, atomically: a new file beside it is written and
+ * flushed, then renamed over it, then the directory is flushed.
+ *
+ * @param[out] path  The file (empty if none was loaded).
+ * @return 0; -ENOENT if no file was loaded; -ENOMEM; the negative errno
+ *   of the failing open/write/fsync/rename (the old file is then intact).
+ */
+int pgt_config_save(const char **path);
+
 #endif /* PGT_CONFIG_H */
