@@ -10,7 +10,8 @@ import subprocess
 from conftest import BUILD, ROOT
 
 SCENARIOS = ["l3fwd", "filter-10", "filter-1k", "filter-10k", "filter-100k",
-             "sets", "update", "ct-est", "ct-snat-est", "ct-new", "memory"]
+             "sets", "update", "ct-est", "ct-snat-est", "ct-new", "ipvs-nat-est",
+             "ipvs-fnat-est", "ipvs-new", "memory"]
 
 
 def test_every_scenario_runs_and_accounts_for_its_packets():
@@ -29,3 +30,6 @@ def test_every_scenario_runs_and_accounts_for_its_packets():
     # Every looked-up packet started a connection: none was found.
     assert ct_new["inserts"] > 0 and ct_new["found"] == 0
     assert results["scenarios"]["memory"]["bytes_per_connection_100000"] > 0
+    # Virtual services scheduled connections (not refused or passed by).
+    for name in ("ipvs-nat-est", "ipvs-fnat-est", "ipvs-new"):
+        assert results["scenarios"][name]["ipvs_conns"] > 0, name
