@@ -362,7 +362,13 @@ s.sendall(b"GET / HTTP/1.0\\r\\n")
 print("open", flush=True)
 sys.stdin.readline()
 s.sendall(b"\\r\\n")
-print(s.recv(4096).decode().split("\\r\\n\\r\\n", 1)[1].strip(), flush=True)
+answer = b""
+while True:  # headers and body may come in separate segments
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    answer += chunk
+print(answer.decode().split("\\r\\n\\r\\n", 1)[1].strip(), flush=True)
 """, VIP], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert client.stdout.readline().strip() == "open"
