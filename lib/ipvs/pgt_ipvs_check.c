@@ -338,9 +338,8 @@ reconcile(const struct ipvs_model *m)
 	nb_targets = n;
 }
 
-/* Servers up (by their checks) in @p s, and whether one changed. */
-static uint32_t
-servers_up(const struct ipvs_msvc *s)
+uint32_t
+pgt_ipvs_check_servers_up(const struct ipvs_msvc *s)
 {
 	uint32_t j, up = 0;
 	bool removed;
@@ -385,12 +384,12 @@ sync_model(void)
 	for (i = 0; i < c->nb; i++) {
 		struct ipvs_msvc *s = c->svc[i];
 
-		before = servers_up(s);
+		before = pgt_ipvs_check_servers_up(s);
 		for (j = 0; j < s->nb_dests; j++) {
 			t = find(s, &s->dests[j]);
 			s->dests[j].d.down = t != NULL && t->down;
 		}
-		if ((before == 0) == (servers_up(s) == 0) ||
+		if ((before == 0) == (pgt_ipvs_check_servers_up(s) == 0) ||
 				s->nb_dests == 0)
 			continue;
 		service_name(s->s.fwmark, s->s.proto, s->s.addr, s->s.port,
@@ -768,7 +767,7 @@ rpc_check_get(void *args, json_t **result, struct pgt_rpc_err *e)
 		for (j = 0; j < s->nb_dests; j++)
 			json_array_append_new(dests, target_json(s,
 				&s->dests[j]));
-		up = servers_up(s);
+		up = pgt_ipvs_check_servers_up(s);
 		json_object_set_new(o, "servers", json_integer(s->nb_dests));
 		json_object_set_new(o, "servers_up", json_integer(up));
 		/* "down": it refuses every new connection. */

@@ -1007,18 +1007,6 @@ print_flags_rule(FILE *f, uint32_t flags, const char *sched)
 		fprintf(f, "%s", f2);
 }
 
-/* Servers of @p ms that their checks do not hold down. */
-static uint32_t
-checked_up(const struct ipvs_msvc *ms)
-{
-	uint32_t j, up = 0;
-	bool removed;
-
-	for (j = 0; j < ms->nb_dests; j++)
-		up += !pgt_ipvs_check_down(ms, &ms->dests[j], &removed);
-	return up;
-}
-
 /* "4m12s" */
 static void
 duration(char *buf, size_t n, int64_t s)
@@ -1111,8 +1099,8 @@ print_service(FILE *f, const struct ipvs_msvc *ms, unsigned int fmt,
 					s->netmask, mask, sizeof(mask)));
 		}
 		if (fmt & FMT_CHECKS)
-			fprintf(f, " (%u of %u up)", checked_up(ms),
-				ms->nb_dests);
+			fprintf(f, " (%u of %u up)",
+				pgt_ipvs_check_servers_up(ms), ms->nb_dests);
 		fputc('\n', f);
 	}
 	dests = malloc((ms->nb_dests + 1) * sizeof(*dests));

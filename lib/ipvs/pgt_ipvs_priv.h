@@ -108,6 +108,8 @@ const struct ipvs_check *pgt_ipvs_check_of(const struct ipvs_msvc *s,
 /* Is @p d out of service by its health check (and how)? */
 bool pgt_ipvs_check_down(const struct ipvs_msvc *s, const struct ipvs_mdest *d,
 	bool *removed);
+/* Servers of @p s that their checks do not hold down. */
+uint32_t pgt_ipvs_check_servers_up(const struct ipvs_msvc *s);
 /* A server's health for listings: "up", "down", or "unchecked"; @p last
  * gets the last result (or "") and @p since the seconds since it changed. */
 const char *pgt_ipvs_check_health(const struct ipvs_msvc *s,
