@@ -26,6 +26,7 @@
 #include "pgt_conntrack.h"
 #include "pgt_ipvs.h"
 #include "pgt_log.h"
+#include "pgt_metrics.h"
 #include "pgt_neigh.h"
 #include "pgt_pipeline.h"
 #include "pgt_pkt.h"
@@ -50,6 +51,7 @@ struct options {
 	const char *rpc_socket;
 	const char *rpc_group;
 	const char *config;
+	const char *prometheus;
 	uint32_t idle_sleep_us;
 	uint32_t mbufs;
 	uint32_t max_routes;
@@ -77,6 +79,9 @@ usage(const char *prog)
 		"  --rpc-group NAME     the socket's group (default: group pktgate\n"
 		"                       if it exists, else root's)\n"
 		"  --config FILE        apply this configuration at start\n"
+		"  --prometheus [ADDR:]PORT  serve Prometheus metrics on\n"
+		"                       http://ADDR:PORT/metrics (ADDR default\n"
+		"                       127.0.0.1; off by default)\n"
 		"  --idle-sleep-us N    idle workers sleep N us (default 0: poll)\n"
 		"  --mbufs N            packet buffers (default %u)\n"
 		"  --max-routes N       routing table size (default %u)\n"
@@ -113,6 +118,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "rpc-socket", required_argument, NULL, 's' },
 		{ "rpc-group", required_argument, NULL, 'g' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "prometheus", required_argument, NULL, 'P' },
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "max-routes", required_argument, NULL, 'r' },
@@ -135,6 +141,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'c':
 			o->config = optarg;
+			break;
+		case 'P':
+			o->prometheus = optarg;
 			break;
 		case 'i':
 			if (parse_u32("idle-sleep-us", optarg, 0, 1000000,
@@ -260,6 +269,8 @@ teardown(void)
 {
 	unsigned int avail;
 
+	pgt_metrics_telemetry_fini();
+	pgt_metrics_http_stop();
 	pgt_rpc_server_stop();
 	pgt_pipeline_fini();
 	pgt_port_fini();
@@ -336,6 +347,22 @@ main(int argc, char **argv)
 			PGT_LOG(ERR, main, "RPC socket %s: %s", o.rpc_socket,
 				strerror(-rc));
 	}
+	if (rc == 0 && o.prometheus != NULL) {
+		rc = pgt_metrics_http_start(o.prometheus);
+		if (rc == -EINVAL)
+			PGT_LOG(ERR, main,
+				"--prometheus %s: not [ADDR:]PORT (an IPv4 address, a port 1..65535)",
+				o.prometheus);
+		else if (rc != 0)
+			PGT_LOG(ERR, main, "--prometheus %s: %s", o.prometheus,
+				strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = pgt_metrics_telemetry_init();
+		if (rc != 0)
+			PGT_LOG(ERR, main, "telemetry commands: %s",
+				strerror(-rc));
+	}
 	if (rc != 0) {
 		teardown();
 		rte_eal_cleanup();
@@ -354,6 +381,8 @@ main(int argc, char **argv)
 		pgt_ruleset_poll();
 		pgt_ct_poll();
 		pgt_ipvs_poll();
+		pgt_metrics_http_poll();
+		pgt_metrics_telemetry_poll();
 	}
 
 	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);

@@ -856,6 +856,42 @@ PGT_RPC_METHOD_NOARGS(conntrack_config_get_method, "conntrack_config_get",
 	"Connection tracking tunables, the number of connections and the capacity allocated",
 	rpc_conntrack_config_get);
 
+/*
+ * conntrack_stats_get: conntrack -S as numbers, per worker and summed, for
+ * the metrics exporters and scripts that should not parse the text form.
+ */
+static int
+rpc_conntrack_stats_get(void *argp, json_t **result,
+	struct pgt_rpc_err *err)
+{
+	uint64_t total[PGT_CT_STAT_MAX] = { 0 }, v;
+	json_t *workers = json_array(), *o, *sum = json_object();
+	unsigned int w, s;
+
+	RTE_SET_USED(argp);
+	RTE_SET_USED(err);
+	for (w = 0; w < pgt_ct_nb_workers(); w++) {
+		o = json_object();
+		for (s = 0; s < PGT_CT_STAT_MAX; s++) {
+			v = pgt_ct_stat(w, s);
+			total[s] += v;
+			json_object_set_new(o, pgt_ct_stat_name(s),
+				json_integer((json_int_t)v));
+		}
+		json_array_append_new(workers, o);
+	}
+	for (s = 0; s < PGT_CT_STAT_MAX; s++)
+		json_object_set_new(sum, pgt_ct_stat_name(s),
+			json_integer((json_int_t)total[s]));
+	*result = json_pack("{s:i, s:i, s:o, s:o}", "count", pgt_ct_count(),
+		"max", pgt_ct_cfg.max, "total", sum, "workers", workers);
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(conntrack_stats_get_method, "conntrack_stats_get",
+	"Connections now, the limit, and the statistics of conntrack -S per worker and summed",
+	rpc_conntrack_stats_get);
+
 static void
 save_config(json_t *calls)
 {

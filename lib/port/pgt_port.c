@@ -557,6 +557,28 @@ struct port_stats_args {
 	bool has_per_worker;
 };
 
+/*
+ * The device's per-queue counters, as far as it keeps them: ethdev has room
+ * for RTE_ETHDEV_QUEUE_STAT_CNTRS queues, and RX queue q is worker q's.
+ */
+static json_t *
+queue_stats_json(const struct pgt_port *p, const struct rte_eth_stats *es)
+{
+	unsigned int q, nb = RTE_MAX(p->nb_rxq, p->nb_txq);
+	json_t *queues = json_array();
+
+	nb = RTE_MIN(nb, (unsigned int)RTE_ETHDEV_QUEUE_STAT_CNTRS);
+	for (q = 0; q < nb; q++)
+		json_array_append_new(queues, json_pack(
+			"{s:i, s:I, s:I, s:I, s:I, s:I}", "queue", q,
+			"ipackets", (json_int_t)es->q_ipackets[q],
+			"ibytes", (json_int_t)es->q_ibytes[q],
+			"opackets", (json_int_t)es->q_opackets[q],
+			"obytes", (json_int_t)es->q_obytes[q],
+			"errors", (json_int_t)es->q_errors[q]));
+	return queues;
+}
+
 static json_t *
 port_stats_json(uint16_t pid, const struct pgt_port *p, bool per_worker)
 {
@@ -579,6 +601,8 @@ port_stats_json(uint16_t pid, const struct pgt_port *p, bool per_worker)
 		"imissed", (json_int_t)es.imissed,
 		"ierrors", (json_int_t)es.ierrors,
 		"rx_nombuf", (json_int_t)es.rx_nombuf));
+	json_object_set_new(json_object_get(o, "device"), "queues",
+		queue_stats_json(p, &es));
 	if (per_worker) {
 		workers = json_array();
 		for (w = 0; w < pgt_port_nb_workers; w++)
