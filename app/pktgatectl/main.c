@@ -18,16 +18,18 @@
 #include <jansson.h>
 
 #include "pgt_json.h"
+#include "pktgatectl.h"
 
-#define DEFAULT_SOCKET "/run/pktgate/pktgate.sock"
 #define MAX_REPLY (64u << 20)
 
-static const char *sock_path = DEFAULT_SOCKET;
-static bool json_output;
+const char *ctl_sock_path = DEFAULT_SOCKET;
+bool ctl_json_output;
 static const char *prog = "pktgatectl";
+/* The connection of the call in progress, closed if the call fails. */
+static int conn_fd = -1;
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
+void
+ctl_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,98 +38,160 @@ die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	ctl_shell_abort();
 	exit(1);
 }
 
-/* Call @p method; returns the result (new reference) or dies. */
+/* Fail the call in progress: its message in @p err, its connection closed. */
 static json_t *
-call(const char *method, json_t *params)
+call_failed(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static json_t *
+call_failed(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (conn_fd >= 0) {
+		close(conn_fd);
+		conn_fd = -1;
+	}
+	return NULL;
+}
+
+json_t *
+ctl_try_call(const char *method, json_t *params, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pgt_json_scan scan;
-	json_t *req, *resp, *err, *result;
+	json_t *req, *resp, *rerr, *result;
 	json_error_t jerr;
 	size_t len = 0, cap = 65536;
-	char *text, *buf;
+	char *text, *buf, *grown;
 	ssize_t n;
-	int fd, end = 0;
+	int end = 0;
 
-	if (strlen(sock_path) >= sizeof(sa.sun_path))
-		die("socket path too long: %s", sock_path);
-	strcpy(sa.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("cannot connect to %s: %s (is pktgate running?)",
-			sock_path, strerror(errno));
+	if (strlen(ctl_sock_path) >= sizeof(sa.sun_path)) {
+		json_decref(params);
+		return call_failed(err, errlen, "socket path too long: %s",
+			ctl_sock_path);
+	}
+	strcpy(sa.sun_path, ctl_sock_path);
 	req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", 1,
 		"method", method);
 	if (params != NULL)
 		json_object_set_new(req, "params", params);
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
+	if (text == NULL)
+		return call_failed(err, errlen, "out of memory");
+	conn_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conn_fd < 0 || connect(conn_fd, (struct sockaddr *)&sa,
+			sizeof(sa)) < 0) {
+		free(text);
+		return call_failed(err, errlen,
+			"cannot connect to %s: %s (is pktgate running?)",
+			ctl_sock_path, strerror(errno));
+	}
 	for (size_t off = 0, tl = strlen(text); off < tl; off += (size_t)n) {
-		n = send(fd, text + off, tl - off, MSG_NOSIGNAL);
-		if (n < 0)
-			die("sending to %s: %s", sock_path, strerror(errno));
+		n = send(conn_fd, text + off, tl - off, MSG_NOSIGNAL);
+		if (n < 0) {
+			free(text);
+			return call_failed(err, errlen, "sending to %s: %s",
+				ctl_sock_path, strerror(errno));
+		}
 	}
 	free(text);
 	buf = malloc(cap);
 	pgt_json_scan_reset(&scan);
 	while (buf != NULL && end == 0) {
 		if (len == cap) {
-			if (cap >= MAX_REPLY)
-				die("reply larger than %u bytes", MAX_REPLY);
+			if (cap >= MAX_REPLY) {
+				free(buf);
+				return call_failed(err, errlen,
+					"reply larger than %u bytes", MAX_REPLY);
+			}
 			cap *= 2;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
+			grown = realloc(buf, cap);
+			if (grown == NULL)
 				break;
+			buf = grown;
 		}
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			die("connection closed before a complete reply");
+		n = recv(conn_fd, buf + len, cap - len, 0);
+		if (n <= 0) {
+			free(buf);
+			return call_failed(err, errlen,
+				"connection closed before a complete reply");
+		}
 		len += (size_t)n;
 		end = pgt_json_scan_feed(&scan, buf, len);
-		if (end < 0)
-			die("malformed reply");
+		if (end < 0) {
+			free(buf);
+			return call_failed(err, errlen, "malformed reply");
+		}
 	}
-	if (buf == NULL)
-		die("out of memory");
-	close(fd);
+	if (buf == NULL || end == 0) {
+		free(buf);
+		return call_failed(err, errlen, "out of memory");
+	}
+	close(conn_fd);
+	conn_fd = -1;
 	resp = json_loadb(buf, (size_t)end, 0, &jerr);
 	free(buf);
 	if (resp == NULL)
-		die("malformed reply: %s", jerr.text);
-	err = json_object_get(resp, "error");
-	if (err != NULL)
-		die("%s", json_string_value(json_object_get(err, "message")) ?
-			json_string_value(json_object_get(err, "message")) :
+		return call_failed(err, errlen, "malformed reply: %s",
+			jerr.text);
+	rerr = json_object_get(resp, "error");
+	if (rerr != NULL) {
+		call_failed(err, errlen, "%s", json_string_value(
+			json_object_get(rerr, "message")) != NULL ?
+			json_string_value(json_object_get(rerr, "message")) :
 			"unknown error");
+		json_decref(resp);
+		return NULL;
+	}
 	result = json_incref(json_object_get(resp, "result"));
 	json_decref(resp);
-	return result;
+	/* A method's result is never null: true stands for "done". */
+	return result != NULL ? result : json_true();
 }
 
-static void
-print_json(json_t *v)
+json_t *
+ctl_call(const char *method, json_t *params)
+{
+	char err[512];
+	json_t *r = ctl_try_call(method, params, err, sizeof(err));
+
+	if (r == NULL)
+		ctl_die("%s", err);
+	return r;
+}
+
+long
+ctl_parse_number(const char *cmd, const char *opt, const char *s, long min,
+	long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+		ctl_die("%s: %s '%s': not a number in %ld..%ld", cmd, opt, s,
+			min, max);
+	return v;
+}
+
+void
+ctl_print_json(json_t *v)
 {
 	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
 
 	puts(s);
 	free(s);
-}
-
-static const char *
-str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL ? s : "";
-}
-
-static long long
-num(json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
 }
 
 static bool
@@ -283,48 +347,82 @@ show_import(json_t *res)
 
 /* Commands */
 
-static void
-usage(FILE *f)
+const struct ctl_command ctl_commands[] = {
+	{ "ip", "ports, addresses, routes and neighbours (iproute2's words)",
+	  "  ip [-s] [-j] link [show]           ports; -s: counters and drop reasons\n"
+	  "  ip link set PORT [up|down] [mtu N] [name NEW]\n"
+	  "  ip addr [show]\n"
+	  "  ip addr add|del ADDR/LEN dev PORT\n"
+	  "  ip route [show]\n"
+	  "  ip route add|del PREFIX|default [via GW] [dev PORT]\n"
+	  "  ip route add|del blackhole|unreachable|prohibit PREFIX\n"
+	  "  ip route get ADDR\n"
+	  "  ip route import                    copy the host's routes via host interfaces\n"
+	  "  ip neigh [show] [dev PORT]\n"
+	  "  ip neigh add ADDR lladdr MAC dev PORT\n"
+	  "  ip neigh del ADDR dev PORT\n"
+	  "  ip neigh flush [dev PORT]\n" },
+	{ "host", "host interfaces: the box's own programs' way in and out",
+	  "  host add PORT [ifname IF] [netns NS] [name NAME]\n" },
+	{ "iptables", "the ruleset, in iptables' words (docs/ruleset.md)",
+	  "  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S|-L ...\n"
+	  "  -j NFLOG [--nflog-group N] [--nflog-prefix P] [--nflog-size N]\n"
+	  "                                     copy packets for pktgatectl capture\n" },
+	{ "iptables-save", "the ruleset as iptables-save prints it",
+	  "  iptables-save [-c] [-t TABLE]\n" },
+	{ "iptables-restore", "replace tables atomically from iptables-save text",
+	  "  iptables-restore [--noflush] [-c] [FILE]\n" },
+	{ "ipset", "named address sets, in ipset's words",
+	  "  ipset create|add|del|test|list|save|flush|destroy ...\n"
+	  "  ipset list [NAME] [-n|-t]          -n: names only; -t: no members\n" },
+	{ "conntrack", "the connection table, in conntrack-tools' words",
+	  "  conntrack -L|-D [FILTERS] [-o extended,id] | -F | -C | -S\n"
+	  "  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until interrupted\n" },
+	{ "ipvsadm", "virtual services, in ipvsadm's words (docs/ipvs.md)",
+	  "  ipvsadm -A|-E|-D|-C|-a|-e|-d|-L|-S|--set ... | -R (stdin)\n"
+	  "  ipvsadm -A|-E|-a|-e ... --check tcp|http|none [--check-* ...]\n"
+	  "                                     health checks; -L -n --checks\n" },
+	{ "capture", "packets of NFLOG rules as pcapng (for tcpdump, Wireshark)",
+	  "  capture [-g GROUP] [-w FILE|-] [-c COUNT] [-t SECONDS] [--recent]\n"
+	  "                                     -w - (default when piped): stdout;\n"
+	  "                                     --recent: start with the kept ones\n" },
+	{ "top", "live rates per port, worker and service, refreshed in place",
+	  "  top [-d SECONDS] [-n ITERATIONS]\n" },
+	{ "rpc", "call any JSON-RPC method (docs/rpc.md)",
+	  "  rpc METHOD [JSON-PARAMS]\n" },
+	{ "save", "the running configuration (replayable with --config)",
+	  "  save                               print it\n"
+	  "  save --to-config                   write it over the --config file, atomically\n" },
+	{ "help", "this list, or one command's usage",
+	  "  help [COMMAND]\n" },
+	{ NULL, NULL, NULL },
+};
+
+void
+ctl_usage(FILE *f, const char *topic)
 {
-	fprintf(f,
-		"Usage: pktgatectl [-s SOCKET] [-j] COMMAND\n"
-		"  ip link [show]\n"
-		"  ip -s link                      with counters and drop reasons\n"
-		"  ip link set PORT [up|down] [mtu N] [name NEW]\n"
-		"  ip addr [show]\n"
-		"  ip addr add|del ADDR/LEN dev PORT\n"
-		"  ip route [show]\n"
-		"  ip route add|del PREFIX|default [via GW] [dev PORT]\n"
-		"  ip route add|del blackhole|unreachable|prohibit PREFIX\n"
-		"  ip route get ADDR\n"
-		"  ip route import                 copy the host's routes via host interfaces\n"
-		"  host add PORT [ifname IF] [netns NS] [name NAME]\n"
-		"                                  give PORT a host interface\n"
-		"  ip neigh [show] [dev PORT]\n"
-		"  ip neigh add ADDR lladdr MAC dev PORT\n"
-		"  ip neigh del ADDR dev PORT\n"
-		"  ip neigh flush [dev PORT]\n"
-		"  iptables [-t TABLE] -A|-I|-D|-R|-N|-X|-F|-Z|-P|-E|-S|-L ...\n"
-		"  iptables-save [-c] [-t TABLE]\n"
-		"  ipset create|add|del|test|list|save|flush|destroy ...\n"
-		"  iptables-restore [--noflush] [-c] [FILE]\n"
-		"  conntrack -L|-D [FILTERS] [-o extended,id] | -F | -C | -S\n"
-		"  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until killed\n"
-		"  ipvsadm -A|-E|-D|-C|-a|-e|-d|-L|-S|--set ... | -R (stdin)\n"
-		"                                  virtual services (docs/ipvs.md)\n"
-		"  ipvsadm -A|-E|-a|-e ... --check tcp|http|none [--check-* ...]\n"
-		"                                  health checks; -L -n --checks\n"
-		"  rpc METHOD [JSON-PARAMS]        call any method (see rpc rpc_get_methods)\n"
-		"  save                            print the running configuration\n"
-		"  save --to-config                write it over the --config file (atomically)\n"
-		"Default socket: %s\n", DEFAULT_SOCKET);
+	const struct ctl_command *c;
+
+	for (c = ctl_commands; topic != NULL && c->name != NULL; c++)
+		if (strcmp(c->name, topic) == 0) {
+			fprintf(f, "%s: %s\n%s", c->name, c->summary, c->usage);
+			return;
+		}
+	if (topic != NULL)
+		ctl_die("help: no command '%s'", topic);
+	fprintf(f, "Usage: pktgatectl [-s SOCKET] [-j] [COMMAND ...]\n"
+		"Without a command: an interactive shell (history, completion).\n"
+		"-j: JSON output for listings. Default socket: %s\n\n",
+		DEFAULT_SOCKET);
+	for (c = ctl_commands; c->name != NULL; c++)
+		fputs(c->usage, f);
 }
 
 static void
 done(json_t *result)
 {
-	if (json_output && result != NULL)
-		print_json(result);
+	if (ctl_json_output && result != NULL)
+		ctl_print_json(result);
 	json_decref(result);
 }
 
@@ -341,14 +439,14 @@ cmd_link(int argc, char **argv, bool stats)
 	int i;
 
 	if (argc == 0 || is(argv[0], "show") || is(argv[0], "list")) {
-		ports = call("port_list", NULL);
+		ports = ctl_call("port_list", NULL);
 		if (stats)
-			st = call("port_stats_get", NULL);
-		if (json_output) {
+			st = ctl_call("port_stats_get", NULL);
+		if (ctl_json_output) {
 			if (st != NULL)
-				print_json(st);
+				ctl_print_json(st);
 			else
-				print_json(ports);
+				ctl_print_json(ports);
 		} else {
 			show_links(ports, st);
 		}
@@ -357,7 +455,7 @@ cmd_link(int argc, char **argv, bool stats)
 		return;
 	}
 	if (!is(argv[0], "set") || argc < 3)
-		die("usage: ip link set PORT [up|down] [mtu N] [name NEW]");
+		ctl_die("usage: ip link set PORT [up|down] [mtu N] [name NEW]");
 	params = json_pack("{s:s}", "port", argv[1]);
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "up") == 0 || strcmp(argv[i], "down") == 0) {
@@ -368,16 +466,16 @@ cmd_link(int argc, char **argv, bool stats)
 			long v = strtol(argv[++i], &end, 10);
 
 			if (*end != '\0')
-				die("mtu: '%s' is not a number", argv[i]);
+				ctl_die("mtu: '%s' is not a number", argv[i]);
 			json_object_set_new(params, "mtu", json_integer(v));
 		} else if (strcmp(argv[i], "name") == 0 && i + 1 < argc) {
 			json_object_set_new(params, "name",
 				json_string(argv[++i]));
 		} else {
-			die("ip link set: unknown argument '%s'", argv[i]);
+			ctl_die("ip link set: unknown argument '%s'", argv[i]);
 		}
 	}
-	done(call("port_set", params));
+	done(ctl_call("port_set", params));
 }
 
 static void
@@ -386,9 +484,9 @@ cmd_addr(int argc, char **argv)
 	json_t *res;
 
 	if (argc == 0 || is(argv[0], "show") || is(argv[0], "list")) {
-		res = call("port_list", NULL);
-		if (json_output)
-			print_json(res);
+		res = ctl_call("port_list", NULL);
+		if (ctl_json_output)
+			ctl_print_json(res);
 		else
 			show_addrs(res);
 		json_decref(res);
@@ -396,12 +494,12 @@ cmd_addr(int argc, char **argv)
 	}
 	if ((is(argv[0], "add") || is(argv[0], "delete")) && argc == 4 &&
 			strcmp(argv[2], "dev") == 0) {
-		done(call(argv[0][0] == 'a' ? "ip_addr_add" : "ip_addr_del",
+		done(ctl_call(argv[0][0] == 'a' ? "ip_addr_add" : "ip_addr_del",
 			json_pack("{s:s, s:s}", "address", argv[1], "port",
 				argv[3])));
 		return;
 	}
-	die("usage: ip addr [show] | ip addr add|del ADDR/LEN dev PORT");
+	ctl_die("usage: ip addr [show] | ip addr add|del ADDR/LEN dev PORT");
 }
 
 static void
@@ -412,28 +510,28 @@ cmd_route(int argc, char **argv)
 	int i;
 
 	if (argc == 0 || is(argv[0], "show") || is(argv[0], "list")) {
-		res = call("ip_route_list", NULL);
-		if (json_output)
-			print_json(res);
+		res = ctl_call("ip_route_list", NULL);
+		if (ctl_json_output)
+			ctl_print_json(res);
 		else
 			show_routes(res);
 		json_decref(res);
 		return;
 	}
 	if (is(argv[0], "import") && argc == 1) {
-		res = call("ip_route_import", NULL);
-		if (json_output)
-			print_json(res);
+		res = ctl_call("ip_route_import", NULL);
+		if (ctl_json_output)
+			ctl_print_json(res);
 		else
 			show_import(res);
 		json_decref(res);
 		return;
 	}
 	if (is(argv[0], "get") && argc == 2) {
-		res = call("ip_route_get", json_pack("{s:s}", "address",
+		res = ctl_call("ip_route_get", json_pack("{s:s}", "address",
 			argv[1]));
-		if (json_output) {
-			print_json(res);
+		if (ctl_json_output) {
+			ctl_print_json(res);
 		} else {
 			json_object_set_new(res, "prefix", json_string(argv[1]));
 			show_routes(json_pack("[O]", res));
@@ -442,7 +540,7 @@ cmd_route(int argc, char **argv)
 		return;
 	}
 	if (!(is(argv[0], "add") || is(argv[0], "delete")) || argc < 2)
-		die("usage: ip route add|del PREFIX [via GW] [dev PORT]");
+		ctl_die("usage: ip route add|del PREFIX [via GW] [dev PORT]");
 	add = argv[0][0] == 'a';
 	i = 1;
 	params = json_object();
@@ -455,7 +553,7 @@ cmd_route(int argc, char **argv)
 		i++;
 	}
 	if (i >= argc)
-		die("ip route: missing prefix");
+		ctl_die("ip route: missing prefix");
 	json_object_set_new(params, "prefix", json_string(prefix_arg(argv[i++])));
 	for (; add && i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "via") == 0)
@@ -465,11 +563,11 @@ cmd_route(int argc, char **argv)
 			json_object_set_new(params, "port",
 				json_string(argv[i + 1]));
 		else
-			die("ip route: unknown argument '%s'", argv[i]);
+			ctl_die("ip route: unknown argument '%s'", argv[i]);
 	}
 	if (i < argc && add)
-		die("ip route: '%s' needs a value", argv[i]);
-	done(call(add ? "ip_route_add" : "ip_route_del", params));
+		ctl_die("ip route: '%s' needs a value", argv[i]);
+	done(ctl_call(add ? "ip_route_add" : "ip_route_del", params));
 }
 
 static void
@@ -482,14 +580,14 @@ cmd_neigh(int argc, char **argv)
 		if (argc == 3 && strcmp(argv[1], "dev") == 0)
 			params = json_pack("{s:s}", "port", argv[2]);
 		else if (argc > 1)
-			die("usage: ip neigh show|flush [dev PORT]");
+			ctl_die("usage: ip neigh show|flush [dev PORT]");
 		if (argc > 0 && is(argv[0], "flush")) {
-			done(call("ip_neigh_flush", params));
+			done(ctl_call("ip_neigh_flush", params));
 			return;
 		}
-		res = call("ip_neigh_list", params);
-		if (json_output)
-			print_json(res);
+		res = ctl_call("ip_neigh_list", params);
+		if (ctl_json_output)
+			ctl_print_json(res);
 		else
 			show_neigh(res);
 		json_decref(res);
@@ -497,16 +595,16 @@ cmd_neigh(int argc, char **argv)
 	}
 	if (is(argv[0], "add") && argc == 6 && strcmp(argv[2], "lladdr") == 0 &&
 			strcmp(argv[4], "dev") == 0) {
-		done(call("ip_neigh_add", json_pack("{s:s, s:s, s:s}",
+		done(ctl_call("ip_neigh_add", json_pack("{s:s, s:s, s:s}",
 			"address", argv[1], "mac", argv[3], "port", argv[5])));
 		return;
 	}
 	if (is(argv[0], "delete") && argc == 4 && strcmp(argv[2], "dev") == 0) {
-		done(call("ip_neigh_del", json_pack("{s:s, s:s}",
+		done(ctl_call("ip_neigh_del", json_pack("{s:s, s:s}",
 			"address", argv[1], "port", argv[3])));
 		return;
 	}
-	die("usage: ip neigh show|flush [dev PORT] | add ADDR lladdr MAC dev PORT | del ADDR dev PORT");
+	ctl_die("usage: ip neigh show|flush [dev PORT] | add ADDR lladdr MAC dev PORT | del ADDR dev PORT");
 }
 
 static void
@@ -518,14 +616,14 @@ cmd_ip(int argc, char **argv)
 		if (strcmp(argv[0], "-s") == 0)
 			stats = true;
 		else if (strcmp(argv[0], "-j") == 0)
-			json_output = true;
+			ctl_json_output = true;
 		else
-			die("ip: unknown option '%s'", argv[0]);
+			ctl_die("ip: unknown option '%s'", argv[0]);
 		argc--;
 		argv++;
 	}
 	if (argc == 0)
-		die("usage: ip link|addr|route|neigh ...");
+		ctl_die("usage: ip link|addr|route|neigh ...");
 	if (is(argv[0], "link"))
 		cmd_link(argc - 1, argv + 1, stats);
 	else if (is(argv[0], "address"))
@@ -535,7 +633,7 @@ cmd_ip(int argc, char **argv)
 	else if (is(argv[0], "neighbour") || is(argv[0], "neighbor"))
 		cmd_neigh(argc - 1, argv + 1);
 	else
-		die("ip: unknown object '%s'", argv[0]);
+		ctl_die("ip: unknown object '%s'", argv[0]);
 }
 
 static void
@@ -545,18 +643,18 @@ cmd_host(int argc, char **argv)
 	int i;
 
 	if (argc < 2 || !is(argv[0], "add"))
-		die("usage: host add PORT [ifname IF] [netns NS] [name NAME]");
+		ctl_die("usage: host add PORT [ifname IF] [netns NS] [name NAME]");
 	params = json_pack("{s:s}", "port", argv[1]);
 	for (i = 2; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "ifname") != 0 &&
 				strcmp(argv[i], "netns") != 0 &&
 				strcmp(argv[i], "name") != 0)
-			die("host add: unknown argument '%s'", argv[i]);
+			ctl_die("host add: unknown argument '%s'", argv[i]);
 		json_object_set_new(params, argv[i], json_string(argv[i + 1]));
 	}
 	if (i < argc)
-		die("host add: '%s' needs a value", argv[i]);
-	done(call("host_iface_add", params));
+		ctl_die("host add: '%s' needs a value", argv[i]);
+	done(ctl_call("host_iface_add", params));
 }
 
 /* Quote a word as iptables-restore reads it. */
@@ -570,7 +668,7 @@ append_word(char **buf, size_t *len, const char *w)
 
 	*buf = realloc(*buf, need);
 	if (*buf == NULL)
-		die("out of memory");
+		ctl_die("out of memory");
 	o = *buf + *len;
 	if (*len > 0)
 		*o++ = ' ';
@@ -599,14 +697,52 @@ cmd_words(const char *method, int argc, char **argv)
 	for (i = 0; i < argc; i++)
 		append_word(&line, &len, argv[i]);
 	if (line == NULL)
-		die("usage: %s COMMAND ...", method);
-	res = call(method, json_pack("{s:s}", "command", line));
+		ctl_die("usage: %s COMMAND ...", method);
+	res = ctl_call(method, json_pack("{s:s}", "command", line));
 	free(line);
-	if (json_output && res != NULL)
-		print_json(res);
+	if (ctl_json_output && res != NULL)
+		ctl_print_json(res);
 	else if (res != NULL)
 		fputs(str(res, "output"), stdout);
 	json_decref(res);
+}
+
+static bool
+is_list_word(const char *w)
+{
+	return strcmp(w, "-L") == 0 || strcmp(w, "--list") == 0 ||
+		strcmp(w, "-S") == 0 || strcmp(w, "--list-rules") == 0;
+}
+
+/*
+ * iptables: the words as they are, except that a listing with -j is the
+ * chains in the JSON form (iptables_rules_get), rules with their counters.
+ */
+static void
+cmd_iptables(int argc, char **argv)
+{
+	json_t *params = json_object();
+	bool list = false;
+	int i;
+
+	for (i = 0; ctl_json_output && i < argc; i++) {
+		if ((strcmp(argv[i], "-t") == 0 ||
+				strcmp(argv[i], "--table") == 0) && i + 1 < argc)
+			json_object_set_new(params, "table",
+				json_string(argv[++i]));
+		else if (is_list_word(argv[i])) {
+			list = true;
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				json_object_set_new(params, "chain",
+					json_string(argv[++i]));
+		}
+	}
+	if (!list) {
+		json_decref(params);
+		cmd_words("iptables", argc, argv);
+		return;
+	}
+	done(ctl_call("iptables_rules_get", params));
 }
 
 static void
@@ -624,9 +760,9 @@ cmd_iptables_save(int argc, char **argv)
 			json_object_set_new(params, "table",
 				json_string(argv[++i]));
 		else
-			die("usage: iptables-save [-c] [-t TABLE]");
+			ctl_die("usage: iptables-save [-c] [-t TABLE]");
 	}
-	res = call("iptables_save", params);
+	res = ctl_call("iptables_save", params);
 	fputs(str(res, "text"), stdout);
 	json_decref(res);
 }
@@ -643,7 +779,7 @@ read_all(FILE *in)
 			cap = cap == 0 ? 65536 : cap * 2;
 			text = realloc(text, cap);
 			if (text == NULL)
-				die("out of memory");
+				ctl_die("out of memory");
 		}
 		n = fread(text + len, 1, cap - len - 1, in);
 		len += n;
@@ -664,7 +800,7 @@ cmd_ipvsadm(int argc, char **argv)
 	if (argc == 1 && (strcmp(argv[0], "-R") == 0 ||
 			strcmp(argv[0], "--restore") == 0)) {
 		text = read_all(stdin);
-		done(call("ipvsadm_restore",
+		done(ctl_call("ipvsadm_restore",
 			json_pack("{s:s}", "command", text)));
 		free(text);
 		return;
@@ -673,8 +809,24 @@ cmd_ipvsadm(int argc, char **argv)
 		char list[] = "-L", num[] = "-n";
 		char *def[] = { list, num };
 
-		cmd_words("ipvsadm", 2, def);
+		cmd_ipvsadm(2, def);
 		return;
+	}
+	if (ctl_json_output) {
+		bool list = false, checks = false;
+
+		for (int i = 0; i < argc; i++) {
+			list |= strcmp(argv[i], "-L") == 0 ||
+				strcmp(argv[i], "-l") == 0 ||
+				strcmp(argv[i], "--list") == 0;
+			checks |= strcmp(argv[i], "--checks") == 0;
+		}
+		/* A listing with -j: the services in the JSON form. */
+		if (list) {
+			done(ctl_call(checks ? "ipvs_check_get" : "ipvs_get",
+				NULL));
+			return;
+		}
 	}
 	cmd_words("ipvsadm", argc, argv);
 }
@@ -697,16 +849,16 @@ cmd_iptables_restore(int argc, char **argv)
 		else if (argv[i][0] != '-' && in == stdin) {
 			in = fopen(argv[i], "r");
 			if (in == NULL)
-				die("%s: %s", argv[i], strerror(errno));
+				ctl_die("%s: %s", argv[i], strerror(errno));
 		} else
-			die("usage: iptables-restore [--noflush] [-c] [FILE]");
+			ctl_die("usage: iptables-restore [--noflush] [-c] [FILE]");
 	}
 	text = read_all(in);
 	if (in != stdin)
 		fclose(in);
 	json_object_set_new(params, "text", json_string(text));
 	free(text);
-	done(call("iptables_restore", params));
+	done(ctl_call("iptables_restore", params));
 }
 
 /*
@@ -726,7 +878,7 @@ cmd_conntrack(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		if (strpbrk(argv[i], " \t\n") != NULL)
-			die("conntrack: '%s': words cannot contain blanks",
+			ctl_die("conntrack: '%s': words cannot contain blanks",
 				argv[i]);
 		append_word(&line, &len, argv[i]);
 		if (strcmp(argv[i], "-E") == 0 || strcmp(argv[i], "--event") == 0)
@@ -742,11 +894,11 @@ cmd_conntrack(int argc, char **argv)
 		}
 	}
 	if (line == NULL)
-		die("usage: conntrack -L|-D|-F|-C|-S|-E [filters]");
+		ctl_die("usage: conntrack -L|-D|-F|-C|-S|-E [filters]");
 	if (events) {
 		params = json_pack("{s:s}", "command", line);
 		for (;;) {
-			res = call("conntrack_events", json_deep_copy(params));
+			res = ctl_call("conntrack_events", json_deep_copy(params));
 			fputs(str(res, "output"), stdout);
 			fflush(stdout);
 			lost = num(res, "lost");
@@ -763,9 +915,9 @@ cmd_conntrack(int argc, char **argv)
 	}
 	params = json_pack("{s:s}", "command", line);
 	for (;;) {
-		res = call("conntrack", json_deep_copy(params));
-		if (json_output)
-			print_json(res);
+		res = ctl_call("conntrack", json_deep_copy(params));
+		if (ctl_json_output)
+			ctl_print_json(res);
 		else
 			fputs(str(res, "output"), stdout);
 		entries += num(res, "entries");
@@ -794,48 +946,28 @@ cmd_rpc(int argc, char **argv)
 	json_t *params = NULL, *res;
 
 	if (argc < 1 || argc > 2)
-		die("usage: rpc METHOD [JSON-PARAMS]");
+		ctl_die("usage: rpc METHOD [JSON-PARAMS]");
 	if (argc == 2) {
 		params = json_loads(argv[1], 0, &jerr);
 		if (params == NULL)
-			die("params: %s", jerr.text);
+			ctl_die("params: %s", jerr.text);
 	}
-	res = call(argv[0], params);
-	print_json(res);
+	res = ctl_call(argv[0], params);
+	ctl_print_json(res);
 	json_decref(res);
 }
 
-int
-main(int argc, char **argv)
+void
+ctl_run(int argc, char **argv)
 {
-	int opt;
+	json_t *res;
 
-	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
-		switch (opt) {
-		case 's':
-			sock_path = optarg;
-			break;
-		case 'j':
-			json_output = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc == 0)
+		return;
 	if (strcmp(argv[0], "ip") == 0)
 		cmd_ip(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables") == 0)
-		cmd_words("iptables", argc - 1, argv + 1);
+		cmd_iptables(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "ipset") == 0)
 		cmd_words("ipset", argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables-save") == 0)
@@ -848,22 +980,53 @@ main(int argc, char **argv)
 		cmd_conntrack(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "ipvsadm") == 0)
 		cmd_ipvsadm(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "capture") == 0)
+		ctl_capture(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "top") == 0)
+		ctl_top(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)
 		cmd_rpc(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "save") == 0 && argc == 1) {
-		json_t *res = call("save_config", NULL);
-
-		print_json(res);
+		res = ctl_call("save_config", NULL);
+		ctl_print_json(res);
 		json_decref(res);
 	} else if (strcmp(argv[0], "save") == 0 && argc == 2 &&
 			strcmp(argv[1], "--to-config") == 0) {
-		json_t *res = call("config_save", NULL);
-
+		res = ctl_call("config_save", NULL);
 		printf("saved to %s\n", str(res, "path"));
 		json_decref(res);
 	} else if (strcmp(argv[0], "help") == 0)
-		usage(stdout);
+		ctl_usage(stdout, argc > 1 ? argv[1] : NULL);
 	else
-		die("unknown command '%s' (try pktgatectl help)", argv[0]);
+		ctl_die("unknown command '%s' (try help)", argv[0]);
+}
+
+int
+main(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+		switch (opt) {
+		case 's':
+			ctl_sock_path = optarg;
+			break;
+		case 'j':
+			ctl_json_output = true;
+			break;
+		case 'h':
+			ctl_usage(stdout, NULL);
+			return 0;
+		default:
+			ctl_usage(stderr, NULL);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	/* No command: the interactive shell. */
+	if (argc == 0)
+		return ctl_shell();
+	ctl_run(argc, argv);
 	return 0;
 }

@@ -407,8 +407,9 @@ rule_family(FILE *f, json_t *const chains[], const char *key, bool policy)
 static void
 ruleset_section(FILE *f)
 {
+	static const char *const targets[] = { "log", "nflog" };
 	json_t *chains[RTE_DIM(tables)], *st, *v;
-	char name[96];
+	char name[96], help[128];
 	const char *key;
 	unsigned int t;
 
@@ -423,12 +424,16 @@ ruleset_section(FILE *f)
 		json_decref(chains[t]);
 
 	st = pgt_metrics_call("ruleset_stats", NULL);
-	json_object_foreach(json_object_get(st, "log"), key, v) {
-		snprintf(name, sizeof(name), "pktgate_ruleset_log_%s_total",
-			key);
-		family(f, name, "counter",
-			"LOG and NFLOG target records: posted by workers, lost to a full ring, written");
-		sample(f, name, NULL, v);
+	for (t = 0; t < RTE_DIM(targets); t++) {
+		json_object_foreach(json_object_get(st, targets[t]), key, v) {
+			snprintf(name, sizeof(name),
+				"pktgate_ruleset_%s_%s_total", targets[t], key);
+			snprintf(help, sizeof(help),
+				"%s target records %s (posted by workers, lost to a full ring, handled)",
+				targets[t], key);
+			family(f, name, "counter", help);
+			sample(f, name, NULL, v);
+		}
 	}
 	json_decref(st);
 }

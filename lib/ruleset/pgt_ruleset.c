@@ -925,7 +925,7 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 		if (worker_counters[w] == NULL)
 			return -ENOMEM;
 	}
-	if (pgt_rs_log_init(workers) != 0)
+	if (pgt_rs_log_init(workers) != 0 || pgt_rs_nflog_init(workers) != 0)
 		return -ENOMEM;
 	base_counters = calloc(max_slots, sizeof(*base_counters));
 	free_slots = malloc(sizeof(*free_slots) * max_slots);

@@ -237,11 +237,37 @@ void pgt_ruleset_log_stats(uint64_t *posted, uint64_t *overflow,
 	uint64_t *written);
 
 /**
- * Write pending LOG messages (management thread, from its loop); does at
- * most a bounded amount of work per call.
- * @return the number written.
+ * Write pending LOG messages and move NFLOG records into the capture
+ * buffer (management thread, from its loop); does at most a bounded amount
+ * of work per call.
+ * @return the number of records handled.
  */
 unsigned int pgt_ruleset_poll(void);
+
+/* NFLOG: packets copied for capture (pgt_ruleset_nflog.c). */
+
+#define PGT_RS_NFLOG_PREFIX_MAX 64	/**< As Linux, with the NUL. */
+#define PGT_RS_NFLOG_SNAP_MAX 1600	/**< Bytes of packet kept at most. */
+
+/** What a worker hands over for one NFLOG'ed packet. */
+struct pgt_rs_nflog_record {
+	uint64_t tsc;		/**< When the rule matched. */
+	char prefix[PGT_RS_NFLOG_PREFIX_MAX];
+	uint16_t group;
+	uint16_t in_port, out_port;
+	uint16_t caplen;	/**< Bytes in data. */
+	uint16_t len;		/**< The IP packet's length. */
+	uint8_t hook;
+	uint8_t pad;
+	uint8_t data[PGT_RS_NFLOG_SNAP_MAX];	/**< From the IP header on. */
+};
+
+/**
+ * Hand an NFLOG record to the management thread (worker context): never
+ * waits; a full ring loses the record and counts it.
+ */
+void pgt_ruleset_nflog_post(unsigned int worker,
+	const struct pgt_rs_nflog_record *r);
 
 /* Named sets (ipset's hash:ip, hash:net, hash:ip,port) */
 

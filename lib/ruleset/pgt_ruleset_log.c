@@ -164,5 +164,5 @@ pgt_ruleset_poll(void)
 			done++;
 		}
 	}
-	return done;
+	return done + pgt_rs_nflog_poll(LOG_BUDGET);
 }

@@ -6,6 +6,7 @@
 
 #include "pgt_rpc.h"
 #include "pgt_ruleset_priv.h"
+#include "pgt_ruleset_log.h"
 
 /* Run @p fn with a memory stream; its text becomes *text (caller frees). */
 static int
@@ -271,14 +272,14 @@ rpc_ruleset_stats(void *args, json_t **result, struct pgt_rpc_err *err)
 	uint64_t posted, overflow, written;
 
 	pgt_ruleset_log_stats(&posted, &overflow, &written);
-	*result = json_pack("{s:{s:I, s:I, s:I}}", "log",
+	*result = json_pack("{s:{s:I, s:I, s:I}, s:o}", "log",
 		"posted", (json_int_t)posted, "ring_full", (json_int_t)overflow,
-		"written", (json_int_t)written);
+		"written", (json_int_t)written, "nflog", pgt_rs_nflog_stats());
 	return 0;
 }
 
 PGT_RPC_METHOD_NOARGS(ruleset_stats_method, "ruleset_stats",
-	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written",
+	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written; NFLOG records posted, lost to a full ring, and captured",
 	rpc_ruleset_stats);
 
 /* The JSON form of rules (pgt_ruleset_json.c). */

@@ -388,7 +388,7 @@ set_save(const struct pgt_rs_set *s, FILE *f)
 }
 
 static void
-set_list(const struct pgt_rs_set *s, FILE *f)
+set_list(const struct pgt_rs_set *s, FILE *f, bool members)
 {
 	const void *key;
 	void *data;
@@ -397,7 +397,7 @@ set_list(const struct pgt_rs_set *s, FILE *f)
 	fprintf(f, "Name: %s\nType: %s\nHeader: family inet hashsize 1024 maxelem %u\n"
 		"References: %u\nNumber of entries: %u\nMembers:\n", s->name,
 		type_names[s->type], s->maxelem, set_refs(s), s->nb_entries);
-	while (rte_hash_iterate(s->h, &key, &data, &iter) >= 0) {
+	while (members && rte_hash_iterate(s->h, &key, &data, &iter) >= 0) {
 		print_entry(s, key, f);
 		fputc('\n', f);
 	}
@@ -417,8 +417,8 @@ int
 pgt_ruleset_ipset(int argc, char **argv, FILE *out, struct pgt_rs_err *err)
 {
 	struct pgt_rs_set *s = NULL;
+	const char *cmd, *list_opt = NULL;
 	bool exist = false;
-	const char *cmd;
 	unsigned int i;
 	int rc;
 
@@ -466,6 +466,19 @@ pgt_ruleset_ipset(int argc, char **argv, FILE *out, struct pgt_rs_err *err)
 			return 0;
 		}
 	}
+	/* ipset list -n (-name): the names only; -t (-terse): no members. */
+	if ((strcmp(cmd, "list") == 0 || strcmp(cmd, "-L") == 0) && argc > 1 &&
+			argv[argc - 1][0] == '-') {
+		list_opt = argv[argc - 1];
+		argc--;
+		if (strcmp(list_opt, "-n") != 0 &&
+				strcmp(list_opt, "-name") != 0 &&
+				strcmp(list_opt, "-t") != 0 &&
+				strcmp(list_opt, "-terse") != 0)
+			return pgt_rs_errorf(err,
+				"list: option '%s' is not -n (-name) or -t (-terse)",
+				list_opt);
+	}
 	if (argc > 2)
 		return pgt_rs_errorf(err, "%s takes at most a set name", cmd);
 	if (argc == 2) {
@@ -473,14 +486,18 @@ pgt_ruleset_ipset(int argc, char **argv, FILE *out, struct pgt_rs_err *err)
 		if (rc != 0)
 			return rc;
 	}
-	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "save") == 0) {
-		for (i = 0; out != NULL && i < MAX_SETS; i++)
-			if (sets[i] != NULL && (s == NULL || sets[i] == s)) {
-				if (cmd[0] == 'l')
-					set_list(sets[i], out);
-				else
-					set_save(sets[i], out);
-			}
+	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "-L") == 0 ||
+			strcmp(cmd, "save") == 0) {
+		for (i = 0; out != NULL && i < MAX_SETS; i++) {
+			if (sets[i] == NULL || (s != NULL && sets[i] != s))
+				continue;
+			if (cmd[0] == 's')
+				set_save(sets[i], out);
+			else if (list_opt != NULL && list_opt[1] == 'n')
+				fprintf(out, "%s\n", sets[i]->name);
+			else
+				set_list(sets[i], out, list_opt == NULL);
+		}
 		return 0;
 	}
 	if (strcmp(cmd, "flush") == 0 || strcmp(cmd, "-F") == 0) {

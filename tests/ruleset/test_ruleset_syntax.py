@@ -294,7 +294,7 @@ BAD_COMMANDS = [
     ("-A INPUT -m conntrack ! --ctdir REPLY -j ACCEPT",
      "option '--ctdir' cannot be negated"),
     ("-A INPUT -j ACCEPT -j DROP", "more than one -j or -g"),
-    ("-A INPUT -j NFLOG", "target NFLOG is not available in pktgate yet"),
+    ("-A INPUT -j NFQUEUE", "target NFQUEUE is not available in pktgate yet"),
     ("-A INPUT -j LOG --log-level loud", "--log-level: 'loud'"),
     ("-A INPUT -j LOG --log-prefix " + "p" * 30, "longer than 29"),
     ("-t nat -A POSTROUTING -j DNAT --to-destination 1.2.3.4",
