@@ -8,6 +8,7 @@ PGT_BUILD=${PGT_BUILD:-$PGT_ROOT/build}
 PGT_PACKAGES="build-essential pkg-config meson ninja-build libdpdk-dev dpdk dpdk-dev
 	libjansson-dev libnuma-dev libedit-dev python3 python3-scapy python3-pytest
 	iproute2 iputils-ping curl iperf3 procps iptables conntrack tcpdump tmux
+	groff-base systemd bsdutils
 	clang libclang-rt-14-dev"
 
 pgt_install_deps() {

@@ -111,6 +111,17 @@ def test_config_save_writes_the_file_atomically(daemons, tmp_path):
     d.ctl("ip", "addr", "add", "10.30.0.1/24", "dev", "port1")
     d.ctl("iptables", "-A", "FORWARD", "-p", "tcp", "--dport", "22",
           "-j", "DROP")
+    # Every kind of state: routes, sets, services with checks, timeouts.
+    d.ctl("ip", "route", "add", "10.99.0.0/16", "via", "10.30.0.7")
+    d.ctl("ipset", "create", "bad", "hash:net")
+    d.ctl("ipset", "add", "bad", "10.66.0.0/16")
+    d.ctl("iptables", "-A", "FORWARD", "-m", "set", "--match-set", "bad",
+          "src", "-j", "NFLOG", "--nflog-group", "3")
+    d.ctl("ipvsadm", "-A", "-t", "10.30.0.100:80", "-s", "wrr", "--check",
+          "tcp", "--check-interval", "7")
+    d.ctl("ipvsadm", "-a", "-t", "10.30.0.100:80", "-r", "10.30.0.8:8080",
+          "-m", "-w", "4")
+    d.call("conntrack_config_set", {"udp_timeout": 45})
     out = d.ctl("save", "--to-config").stdout
     assert out == "saved to %s\n" % path
     running = d.call("save_config")
@@ -119,6 +130,10 @@ def test_config_save_writes_the_file_atomically(daemons, tmp_path):
     d.stop()
     again = daemons(PORTS, config=path).start()
     assert again.call("save_config") == running
+    methods = [c["method"] for c in running["config"]]
+    for m in ("ip_route_add", "ipset_restore", "iptables_restore",
+              "ipvsadm_restore", "conntrack_config_set"):
+        assert m in methods, methods
     # A failed save says why and leaves nothing half-written.
     path.unlink()
     sub.rmdir()
