@@ -48,6 +48,10 @@ def gateway(tmp_path):
     cfg = pcap_router_config() + [
         {"method": "iptables", "params": {
             "command": "-A FORWARD -p tcp --dport 22 -j DROP"}},
+        {"method": "ipset", "params": {"command": "create bad hash:net"}},
+        {"method": "ipset", "params": {"command": "add bad 10.66.0.0/16"}},
+        {"method": "iptables", "params": {
+            "command": "-A INPUT -m set --match-set bad src -j DROP"}},
         {"method": "ipvsadm", "params": {
             "command": "-A -t 10.9.0.1:80 -s wrr"}},
         {"method": "ipvsadm", "params": {
@@ -91,6 +95,9 @@ def test_prometheus_exposition_is_strict_and_exact(gateway):
              chain="FORWARD") == NB_UDP
     assert v(fams, "pktgate_port_info", port="port0", driver="net_pcap",
              mac=MAC0) == 1
+    assert v(fams, "pktgate_set_entries", set="bad") == 1
+    assert v(fams, "pktgate_set_references", set="bad") == 1
+    assert v(fams, "pktgate_set_maxelem", set="bad") == 65536
     # node_exporter's IPVS names and labels, for its dashboards.
     backend = dict(local_address="10.9.0.1", local_port="80",
                    remote_address="10.2.0.7", remote_port="8080",

@@ -405,6 +405,23 @@ rule_family(FILE *f, json_t *const chains[], const char *key, bool policy)
 }
 
 static void
+set_family(FILE *f, const json_t *sets, const char *name, const char *help,
+	const char *key)
+{
+	struct labels l;
+	json_t *set;
+	size_t i;
+
+	family(f, name, "gauge", help);
+	json_array_foreach(sets, i, set) {
+		l.n = 0;
+		label(&l, "set", "%s", json_string_value(json_object_get(set,
+			"name")));
+		sample(f, name, &l, json_object_get(set, key));
+	}
+}
+
+static void
 ruleset_section(FILE *f)
 {
 	static const char *const targets[] = { "log", "nflog" };
@@ -435,6 +452,12 @@ ruleset_section(FILE *f)
 			sample(f, name, NULL, v);
 		}
 	}
+	set_family(f, json_object_get(st, "sets"), "pktgate_set_entries",
+		"Members of the set", "entries");
+	set_family(f, json_object_get(st, "sets"), "pktgate_set_maxelem",
+		"Members the set can hold (maxelem)", "maxelem");
+	set_family(f, json_object_get(st, "sets"), "pktgate_set_references",
+		"Rules that use the set", "references");
 	json_decref(st);
 }
 

@@ -6,6 +6,8 @@
 
 #include <net/if.h>
 
+#include <jansson.h>
+
 #include "pgt_ruleset.h"
 
 /* What a rule does when it matches. */
@@ -44,6 +46,9 @@ struct pgt_rs_minst {
 
 struct pgt_rs_minst *pgt_rs_minst_new(const struct pgt_match_ops *ops);
 void pgt_rs_minst_free(struct pgt_rs_minst *mi);
+
+/* Every set: name, type, entries, maxelem, references (a JSON array). */
+json_t *pgt_rs_sets_json(void);
 
 /* A rule as the management thread keeps it: immutable once made, shared
  * by reference between a transaction's copy and the live model. */
@@ -211,7 +216,6 @@ void pgt_rs_list_chains(FILE *f, int table, const char *chain,
 	unsigned int flags);
 
 /* The JSON form (pgt_ruleset_json.c). */
-#include <jansson.h>
 json_t *pgt_rs_rule_json(const struct pgt_rs_rule *r);
 json_t *pgt_rs_chains_json(int table, const char *chain);
 /* Run "-t TABLE CMD CHAIN [POS] <rule>" with @p rule in the JSON form. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
 
@@ -401,6 +402,23 @@ set_list(const struct pgt_rs_set *s, FILE *f, bool members)
 		print_entry(s, key, f);
 		fputc('\n', f);
 	}
+}
+
+json_t *
+pgt_rs_sets_json(void)
+{
+	json_t *out = json_array();
+	unsigned int i;
+
+	for (i = 0; i < MAX_SETS; i++)
+		if (sets[i] != NULL)
+			json_array_append_new(out, json_pack(
+				"{s:s, s:s, s:i, s:i, s:i}", "name",
+				sets[i]->name, "type", type_names[sets[i]->type],
+				"entries", (int)sets[i]->nb_entries,
+				"maxelem", (int)sets[i]->maxelem,
+				"references", (int)set_refs(sets[i])));
+	return out;
 }
 
 static int
