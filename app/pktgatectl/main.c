@@ -412,7 +412,8 @@ ctl_usage(FILE *f, const char *topic)
 		ctl_die("help: no command '%s'", topic);
 	fprintf(f, "Usage: pktgatectl [-s SOCKET] [-j] [COMMAND ...]\n"
 		"Without a command: an interactive shell (history, completion).\n"
-		"-j: JSON output for listings. Default socket: %s\n\n",
+		"-j: JSON output for listings (ip, iptables -L/-S, ipvsadm -L,\n"
+		"conntrack -L). Default socket: %s\n\n",
 		DEFAULT_SOCKET);
 	for (c = ctl_commands; c->name != NULL; c++)
 		fputs(c->usage, f);
@@ -873,7 +874,7 @@ cmd_conntrack(int argc, char **argv)
 	char *line = NULL;
 	size_t len = 0;
 	bool events = false, flush = false;
-	json_t *res, *params, *cur;
+	json_t *res, *params, *cur, *all;
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -914,9 +915,16 @@ cmd_conntrack(int argc, char **argv)
 		}
 	}
 	params = json_pack("{s:s}", "command", line);
+	/* -j: the connections of every chunk as one JSON array. */
+	all = ctl_json_output ? json_array() : NULL;
+	if (all != NULL)
+		json_object_set_new(params, "structured", json_true());
 	for (;;) {
 		res = ctl_call("conntrack", json_deep_copy(params));
-		if (ctl_json_output)
+		if (all != NULL && json_object_get(res, "connections") != NULL)
+			json_array_extend(all, json_object_get(res,
+				"connections"));
+		else if (ctl_json_output)
 			ctl_print_json(res);
 		else
 			fputs(str(res, "output"), stdout);
@@ -931,6 +939,9 @@ cmd_conntrack(int argc, char **argv)
 	}
 	json_decref(params);
 	free(line);
+	if (all != NULL && summary_fmt != NULL)
+		ctl_print_json(all);
+	json_decref(all);
 	if (summary_fmt != NULL)
 		fprintf(stderr, summary_fmt, "conntrack (pktgate)", entries,
 			verb);

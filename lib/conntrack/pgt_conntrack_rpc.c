@@ -510,14 +510,60 @@ struct conntrack_args {
 	const char *command;
 	uint32_t cursor;
 	bool has_cursor;
+	bool structured;
+	bool has_structured;
 };
+
+static json_t *
+tuple_json(const struct pgt_ct_tuple *t)
+{
+	char a[PGT_INET_ADDRSTRLEN], b[PGT_INET_ADDRSTRLEN];
+	json_t *o = json_pack("{s:s, s:s}",
+		"src", pgt_inet_format_addr(t->src, a, sizeof(a)),
+		"dst", pgt_inet_format_addr(t->dst, b, sizeof(b)));
+
+	if (t->proto == IPPROTO_ICMP) {
+		json_object_set_new(o, "type", json_integer(t->dport >> 8));
+		json_object_set_new(o, "code", json_integer(t->dport & 0xff));
+		json_object_set_new(o, "id", json_integer(t->sport));
+	} else if (t->sport != 0 || t->dport != 0) {
+		json_object_set_new(o, "sport", json_integer(t->sport));
+		json_object_set_new(o, "dport", json_integer(t->dport));
+	}
+	return o;
+}
+
+/* One connection as conntrack -L -o json would have it: both tuples. */
+static json_t *
+conn_json(const struct pgt_ct_snapshot *s)
+{
+	const struct pgt_ct_conn *c = &s->c;
+	json_t *o = json_pack("{s:s, s:i, s:I, s:o, s:o, s:b, s:b, s:I, s:I,"
+		" s:i}",
+		"proto", proto_name(c->tuple[0].proto),
+		"protonum", c->tuple[0].proto,
+		"timeout", (json_int_t)s->timeout_s,
+		"original", tuple_json(&c->tuple[0]),
+		"reply", tuple_json(&c->tuple[1]),
+		"seen_reply", (c->status & PGT_CT_S_SEEN_REPLY) != 0,
+		"assured", (c->status & PGT_CT_S_ASSURED) != 0,
+		"mark", (json_int_t)c->mark,
+		"id", (json_int_t)c->id,
+		"worker", (int)s->worker);
+
+	if (c->tuple[0].proto == IPPROTO_TCP)
+		json_object_set_new(o, "state", json_string(
+			pgt_ct_tcp_state_name(c->tcp.state)));
+	return o;
+}
 
 /* Walk slots from @p cursor for -L or -D; result has output and the
  * cursor to continue from (none when done). */
 static int
-walk(const struct ct_filter *f, bool delete, uint32_t cursor,
+walk(const struct ct_filter *f, bool delete, bool structured, uint32_t cursor,
 	json_t **result, struct pgt_rpc_err *err)
 {
+	json_t *conns;
 	uint32_t cap = pgt_ct_capacity(), end, shown = 0;
 	uint64_t total = (uint64_t)cap * pgt_ct_nb_workers();
 	struct pgt_ct_snapshot s;
@@ -532,6 +578,7 @@ walk(const struct ct_filter *f, bool delete, uint32_t cursor,
 	out = open_memstream(&text, &len);
 	if (out == NULL)
 		return -ENOMEM;
+	conns = structured ? json_array() : NULL;
 	end = (uint32_t)RTE_MIN((uint64_t)cursor + CHUNK_SLOTS, total);
 	for (; cursor < end; cursor++) {
 		rc = pgt_ct_snapshot(cursor / cap, cursor % cap, &s);
@@ -540,15 +587,24 @@ walk(const struct ct_filter *f, bool delete, uint32_t cursor,
 			continue;
 		if (delete && pgt_ct_delete(s.worker, s.idx, s.c.id) != 0)
 			break;	/* ring full: go on from here next call */
-		pgt_ct_format(out, &s.c, s.timeout_s, f->extended, f->with_id);
-		fputc('\n', out);
+		if (structured) {
+			json_array_append_new(conns, conn_json(&s));
+		} else {
+			pgt_ct_format(out, &s.c, s.timeout_s, f->extended,
+				f->with_id);
+			fputc('\n', out);
+		}
 		shown++;
 	}
 	fclose(out);
 	*result = json_pack("{s:s, s:i}", "output", text, "entries", shown);
 	free(text);
-	if (*result == NULL)
+	if (*result == NULL) {
+		json_decref(conns);
 		return -ENOMEM;
+	}
+	if (structured)
+		json_object_set_new(*result, "connections", conns);
 	if (cursor < total)
 		json_object_set_new(*result, "cursor", json_integer(cursor));
 	return 0;
@@ -594,7 +650,8 @@ rpc_conntrack(void *argp, json_t **result, struct pgt_rpc_err *err)
 	switch (kind) {
 	case CMD_LIST:
 	case CMD_DELETE:
-		return walk(&f, kind == CMD_DELETE, a->has_cursor ? a->cursor : 0,
+		return walk(&f, kind == CMD_DELETE, a->structured,
+			a->has_cursor ? a->cursor : 0,
 			result, err);
 	case CMD_FLUSH:
 		rc = pgt_ct_flush();
@@ -621,6 +678,8 @@ static const struct pgt_rpc_param conntrack_params[] = {
 		"conntrack-tools' arguments: -L|-D [filters] [-o extended,id], -F, -C, -S; filters -s -d -r -q -p --sport --dport --reply-port-src --reply-port-dst -m -u --state -n -g -j"),
 	PGT_RPC_PARAM_OPT(struct conntrack_args, cursor, PGT_RPC_U32,
 		"for -L and -D: where the previous call stopped (its \"cursor\")"),
+	PGT_RPC_PARAM_OPT(struct conntrack_args, structured, PGT_RPC_BOOL,
+		"for -L and -D: the connections as JSON objects (\"connections\") instead of text lines"),
 };
 
 PGT_RPC_METHOD(conntrack_method, "conntrack",

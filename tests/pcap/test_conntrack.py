@@ -5,6 +5,7 @@ Both hosts sit behind port0 (the router forwards between its two subnets on
 one link), so one pcap holds both directions in the order they happen, and
 one worker reads it in that order: the conversations are exact.
 """
+import json
 import re
 import subprocess
 
@@ -188,6 +189,7 @@ def states(tmp_path_factory):
         listing_ext = ctl(d, "conntrack", "-L", "-p", "tcp", "-o",
                           "extended,id").stdout
         count = ctl(d, "conntrack", "-C").stdout
+        as_json = json.loads(ctl(d, "-j", "conntrack", "-L").stdout)
         stats = ctl(d, "conntrack", "-S").stdout
         rules = counters(d)
         drops = d.stats("port0")["drops"]
@@ -195,6 +197,7 @@ def states(tmp_path_factory):
         d.stop()
     return {"want": want, "list": listing, "ext": listing_ext,
             "count": count, "stats": stats, "rules": rules,
+            "json": as_json,
             "out": rdpcap(out0), "drops": drops}
 
 
@@ -233,6 +236,23 @@ def test_listing_format_is_conntracks(states):
     assert states["count"] == "12\n"
     assert re.match(r"cpu=0   \tfound=\d+ invalid=4 insert=12 ",
                     states["stats"]), states["stats"]
+
+
+def test_json_listing_matches_the_text(states):
+    conns = states["json"]
+    assert len(conns) == len(states["list"]) == 12
+    by_key = {(c["proto"], c["original"].get("sport", c["original"].get("id"))):
+              c for c in conns}
+    assert set(by_key) == set(states["list"])
+    c = by_key[("tcp", 1003)]
+    assert c["state"] == "ESTABLISHED" and c["assured"] and c["seen_reply"]
+    assert c["original"] == {"src": "10.1.0.2", "dst": "10.2.0.2",
+                             "sport": 1003, "dport": 80}
+    assert c["reply"] == {"src": "10.2.0.2", "dst": "10.1.0.2",
+                          "sport": 80, "dport": 1003}
+    icmp = by_key[("icmp", 77)]["original"]
+    assert (icmp["type"], icmp["code"]) == (8, 0)
+    assert not by_key[("udp", 2001)]["seen_reply"]
 
 
 def test_udp_and_icmp(states):
