@@ -33,10 +33,12 @@ def logged(tmp_path):
     cfg = pcap_router_config() + [
         {"method": "iptables", "params": {"command": r}} for r in RULES]
     d, _, _ = pcap_daemon(tmp_path, pkts, cfg)
-    d.wait_for(lambda: d.call("ruleset_stats")["nflog"]["captured"] ==
-               NB_SSH + NB_UDP, what="the NFLOG'd packets")
-    yield d, tmp_path
-    d.stop()
+    try:
+        d.wait_for(lambda: d.call("ruleset_stats")["nflog"]["captured"] ==
+                   NB_SSH + NB_UDP, what="the NFLOG'd packets")
+        yield d, tmp_path
+    finally:
+        d.stop()
 
 
 def tcpdump(path):

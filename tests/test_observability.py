@@ -62,12 +62,14 @@ def gateway(tmp_path):
     ]
     d, _, _ = pcap_daemon(tmp_path, pkts, cfg,
                           extra=["--prometheus", str(port)])
-    d.wait_for(lambda: d.stats("port0")["rx_packets"] == NB_UDP + NB_SSH,
-               what="the input pcap to be read")
-    d.wait_for(lambda: d.stats("port0")["forwarded"] == NB_UDP,
-               what="the UDP packets to be forwarded")
-    yield d, port
-    d.stop()
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] ==
+                   NB_UDP + NB_SSH, what="the input pcap to be read")
+        d.wait_for(lambda: d.stats("port0")["forwarded"] == NB_UDP,
+                   what="the UDP packets to be forwarded")
+        yield d, port
+    finally:
+        d.stop()
 
 
 def test_prometheus_exposition_is_strict_and_exact(gateway):
@@ -160,8 +162,11 @@ def test_prometheus_http_protocol(gateway):
 def test_prometheus_bad_address_stops_startup(tmp_path, spec, reason):
     d = Daemon(tmp_path, ["net_null0"], extra=["--prometheus", spec])
     d.start(expect_ready=False)
-    assert d.proc.wait(30) != 0
-    assert reason in d.log()
+    try:
+        assert d.proc.wait(30) != 0
+        assert reason in d.log()
+    finally:
+        d.stop()
 
 
 def test_prometheus_port_in_use_stops_startup(tmp_path):
@@ -172,8 +177,11 @@ def test_prometheus_port_in_use_stops_startup(tmp_path):
         d = Daemon(tmp_path, ["net_null0"],
                    extra=["--prometheus", str(s.getsockname()[1])])
         d.start(expect_ready=False)
-        assert d.proc.wait(30) != 0
-        assert "Address already in use" in d.log()
+        try:
+            assert d.proc.wait(30) != 0
+            assert "Address already in use" in d.log()
+        finally:
+            d.stop()
     finally:
         s.close()
 

@@ -16,11 +16,13 @@ from conftest import PKTGATECTL, Daemon
 @pytest.fixture
 def daemon(tmp_path):
     d = Daemon(tmp_path, ["net_null0", "net_null1"]).start()
-    d.ctl("iptables", "-N", "WEBCHAIN")
-    d.ctl("ipvsadm", "-A", "-t", "10.77.0.1:443", "-s", "rr")
-    d.ctl("ipset", "create", "blocklist", "hash:ip")
-    yield d
-    d.stop()
+    try:
+        d.ctl("iptables", "-N", "WEBCHAIN")
+        d.ctl("ipvsadm", "-A", "-t", "10.77.0.1:443", "-s", "rr")
+        d.ctl("ipset", "create", "blocklist", "hash:ip")
+        yield d
+    finally:
+        d.stop()
 
 
 def shell_script(d, text):
