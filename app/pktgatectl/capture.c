@@ -34,15 +34,6 @@
 #define POLL_IDLE_US		100000
 #define READ_BATCH		256
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static size_t
 pad4(size_t n)
 {
@@ -181,8 +172,7 @@ ctl_capture(int argc, char **argv)
 {
 	const char *path = NULL;
 	long group = -1, count = 0, seconds = 0, got = 0, lost = 0;
-	bool recent = false;
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	bool recent = false, write_failed = false;
 	json_t *params, *res, *p;
 	time_t deadline = 0;
 	FILE *out;
@@ -229,12 +219,11 @@ ctl_capture(int argc, char **argv)
 	}
 	write_headers(out);
 	fflush(out);
-	stop = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	ctl_catch_interrupts(true);
 	if (seconds > 0)
 		deadline = time(NULL) + seconds;
-	while (!stop && (count == 0 || got < count) &&
+	while (!ctl_interrupted && !write_failed &&
+			(count == 0 || got < count) &&
 			(deadline == 0 || time(NULL) < deadline)) {
 		res = ctl_call("nflog_read", json_deep_copy(params));
 		json_array_foreach(json_object_get(res, "packets"), i, p) {
@@ -246,14 +235,13 @@ ctl_capture(int argc, char **argv)
 		lost += num(res, "lost");
 		json_object_set(params, "cursor", json_object_get(res,
 			"cursor"));
-		if (fflush(out) != 0 || ferror(out))
-			stop = 1;
+		/* The reader went away (tcpdump -c ended): stop quietly. */
+		write_failed = fflush(out) != 0 || ferror(out);
 		if (json_array_size(json_object_get(res, "packets")) == 0)
 			usleep(POLL_IDLE_US);
 		json_decref(res);
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	ctl_catch_interrupts(false);
 	json_decref(params);
 	if (out != stdout)
 		fclose(out);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,8 @@ ctl_die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	/* A command that failed while catching interrupts gives them back. */
+	ctl_catch_interrupts(false);
 	ctl_shell_abort();
 	exit(1);
 }
@@ -168,6 +171,35 @@ ctl_call(const char *method, json_t *params)
 	if (r == NULL)
 		ctl_die("%s", err);
 	return r;
+}
+
+volatile sig_atomic_t ctl_interrupted;
+static struct sigaction old_int, old_term;
+static bool catching;
+
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+	ctl_interrupted = 1;
+}
+
+void
+ctl_catch_interrupts(bool on)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };
+
+	if (on == catching)
+		return;
+	catching = on;
+	if (on) {
+		ctl_interrupted = 0;
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+	} else {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 }
 
 long

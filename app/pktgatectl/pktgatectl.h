@@ -7,6 +7,7 @@
  * the commands that live in their own files.
  */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,13 @@ json_t *ctl_call(const char *method, json_t *params);
  */
 json_t *ctl_try_call(const char *method, json_t *params, char *err,
 	size_t errlen);
+
+/*
+ * Until called with false, SIGINT and SIGTERM only set ctl_interrupted, so
+ * a command that runs until interrupted (capture, top) ends cleanly.
+ */
+extern volatile sig_atomic_t ctl_interrupted;
+void ctl_catch_interrupts(bool on);
 
 /* Option @p opt of command @p cmd as a number in min..max, or ctl_die(). */
 long ctl_parse_number(const char *cmd, const char *opt, const char *s,

@@ -19,15 +19,6 @@
 
 #include "pktgatectl.h"
 
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static double
 now_s(void)
 {
@@ -163,7 +154,6 @@ show_services(json_t *cur, json_t *prev, double dt)
 void
 ctl_top(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
 	json_t *ports, *sys, *ipvs, *pp = NULL, *ps = NULL, *pi = NULL;
 	bool tty = isatty(STDOUT_FILENO);
 	long delay = 1, frames = 0, n;
@@ -181,11 +171,9 @@ ctl_top(int argc, char **argv)
 		else
 			ctl_die("usage: top [-d SECONDS] [-n ITERATIONS]");
 	}
-	stop = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	ctl_catch_interrupts(true);
 	/* The first reading is only a base: rates need two. */
-	for (n = -1; !stop && (frames == 0 || n < frames); n++) {
+	for (n = -1; !ctl_interrupted && (frames == 0 || n < frames); n++) {
 		t = now_s();
 		ports = ctl_call("port_stats_get", NULL);
 		sys = ctl_call("system_info", NULL);
@@ -219,6 +207,5 @@ ctl_top(int argc, char **argv)
 	json_decref(pp);
 	json_decref(ps);
 	json_decref(pi);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	ctl_catch_interrupts(false);
 }

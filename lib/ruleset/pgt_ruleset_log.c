@@ -29,62 +29,79 @@ PGT_LOG_REGISTER(iptables);
 _Static_assert(sizeof(struct pgt_rs_log_record) % 4 == 0,
 	"a LOG record is a whole number of ring words");
 
-static struct rte_ring *log_rings[RTE_MAX_LCORE];
-static struct {
-	uint64_t posted;
-	uint64_t overflow;
-} __rte_cache_aligned log_counts[RTE_MAX_LCORE];
+static struct pgt_rs_record_rings log_rings;
 static uint64_t log_written;
 
 int
-pgt_rs_log_init(unsigned int nb_workers)
+pgt_rs_record_rings_init(struct pgt_rs_record_rings *r, const char *prefix,
+	unsigned int record_size, unsigned int size, unsigned int nb_workers)
 {
 	char name[RTE_RING_NAMESIZE];
 	unsigned int w;
 
 	for (w = 0; w < nb_workers; w++) {
-		snprintf(name, sizeof(name), "pgt_log_%u", w);
-		log_rings[w] = rte_ring_create_elem(name,
-			sizeof(struct pgt_rs_log_record), LOG_RING_SIZE,
+		snprintf(name, sizeof(name), "%s_%u", prefix, w);
+		r->ring[w] = rte_ring_create_elem(name, record_size, size,
 			rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (log_rings[w] == NULL)
+		if (r->ring[w] == NULL)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
 void
-pgt_ruleset_log_post(unsigned int worker, const struct pgt_rs_log_record *r)
+pgt_rs_record_rings_post(struct pgt_rs_record_rings *r, unsigned int w,
+	const void *record, unsigned int record_size)
 {
-	if (rte_ring_sp_enqueue_elem(log_rings[worker], (void *)(uintptr_t)r,
-			sizeof(*r)) == 0)
-		log_counts[worker].posted++;
+	if (rte_ring_sp_enqueue_elem(r->ring[w], (void *)(uintptr_t)record,
+			record_size) == 0)
+		r->count[w].posted++;
 	else
-		log_counts[worker].overflow++;
+		r->count[w].overflow++;
 }
 
 void
-pgt_ruleset_log_stats(uint64_t *posted, uint64_t *overflow, uint64_t *written)
+pgt_rs_record_rings_counts(const struct pgt_rs_record_rings *r,
+	uint64_t *posted, uint64_t *overflow)
 {
 	unsigned int w;
 
 	*posted = 0;
 	*overflow = 0;
-	for (w = 0; w < RTE_MAX_LCORE && log_rings[w] != NULL; w++) {
-		*posted += __atomic_load_n(&log_counts[w].posted,
+	for (w = 0; w < RTE_MAX_LCORE && r->ring[w] != NULL; w++) {
+		*posted += __atomic_load_n(&r->count[w].posted,
 			__ATOMIC_RELAXED);
-		*overflow += __atomic_load_n(&log_counts[w].overflow,
+		*overflow += __atomic_load_n(&r->count[w].overflow,
 			__ATOMIC_RELAXED);
 	}
-	*written = log_written;
 }
 
-static const char *
-port_name(const struct pgt_port_view *v, uint16_t port)
+const char *
+pgt_rs_port_name(const struct pgt_port_view *v, uint16_t port)
 {
 	if (port == PGT_PORT_NONE || v == NULL || port >= v->nb_ports)
 		return "";
 	return v->port[port].name;
+}
+
+int
+pgt_rs_log_init(unsigned int nb_workers)
+{
+	return pgt_rs_record_rings_init(&log_rings, "pgt_log",
+		sizeof(struct pgt_rs_log_record), LOG_RING_SIZE, nb_workers);
+}
+
+void
+pgt_ruleset_log_post(unsigned int worker, const struct pgt_rs_log_record *r)
+{
+	pgt_rs_record_rings_post(&log_rings, worker, r, sizeof(*r));
+}
+
+void
+pgt_ruleset_log_stats(uint64_t *posted, uint64_t *overflow, uint64_t *written)
+{
+	pgt_rs_record_rings_counts(&log_rings, posted, overflow);
+	*written = log_written;
 }
 
 /* The message as Linux's nf_log_ipv4 writes it (without MAC=). */
@@ -107,7 +124,8 @@ format_record(const struct pgt_rs_log_record *r, char *buf, size_t size)
 		((const uint8_t *)&ip->dst_addr)[3]);
 	n = (size_t)snprintf(buf, size,
 		"%sIN=%s OUT=%s SRC=%s DST=%s LEN=%u TOS=0x%02X PREC=0x%02X TTL=%u ID=%u %s%s",
-		r->prefix, port_name(v, r->in_port), port_name(v, r->out_port),
+		r->prefix, pgt_rs_port_name(v, r->in_port),
+		pgt_rs_port_name(v, r->out_port),
 		src, dst, rte_be_to_cpu_16(ip->total_length),
 		ip->type_of_service & 0x1f, ip->type_of_service & 0xe0,
 		ip->time_to_live, rte_be_to_cpu_16(ip->packet_id),
@@ -154,9 +172,9 @@ pgt_ruleset_poll(void)
 	unsigned int w, done = 0;
 	char msg[512];
 
-	for (w = 0; w < RTE_MAX_LCORE && log_rings[w] != NULL; w++) {
+	for (w = 0; w < RTE_MAX_LCORE && log_rings.ring[w] != NULL; w++) {
 		while (done < LOG_BUDGET && rte_ring_sc_dequeue_elem(
-				log_rings[w], &r, sizeof(r)) == 0) {
+				log_rings.ring[w], &r, sizeof(r)) == 0) {
 			format_record(&r, msg, sizeof(msg));
 			rte_log(r.level + 1u, pgt_logtype_iptables,
 				"%s\n", msg);

@@ -39,11 +39,7 @@ struct capture_entry {
 	struct pgt_rs_nflog_record r;
 };
 
-static struct rte_ring *nflog_rings[RTE_MAX_LCORE];
-static struct {
-	uint64_t posted;
-	uint64_t overflow;
-} __rte_cache_aligned nflog_counts[RTE_MAX_LCORE];
+static struct pgt_rs_record_rings nflog_rings;
 static struct capture_entry capture[CAPTURE_RECORDS];
 /* Sequence number of the next record; records next-N..next-1 are kept. */
 static uint32_t next_seq;
@@ -52,29 +48,16 @@ static uint32_t nb_kept;
 int
 pgt_rs_nflog_init(unsigned int nb_workers)
 {
-	char name[RTE_RING_NAMESIZE];
-	unsigned int w;
-
-	for (w = 0; w < nb_workers; w++) {
-		snprintf(name, sizeof(name), "pgt_nflog_%u", w);
-		nflog_rings[w] = rte_ring_create_elem(name,
-			sizeof(struct pgt_rs_nflog_record), NFLOG_RING_SIZE,
-			rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (nflog_rings[w] == NULL)
-			return -ENOMEM;
-	}
-	return 0;
+	return pgt_rs_record_rings_init(&nflog_rings, "pgt_nflog",
+		sizeof(struct pgt_rs_nflog_record), NFLOG_RING_SIZE,
+		nb_workers);
 }
 
 void
 pgt_ruleset_nflog_post(unsigned int worker,
 	const struct pgt_rs_nflog_record *r)
 {
-	if (rte_ring_sp_enqueue_elem(nflog_rings[worker],
-			(void *)(uintptr_t)r, sizeof(*r)) == 0)
-		nflog_counts[worker].posted++;
-	else
-		nflog_counts[worker].overflow++;
+	pgt_rs_record_rings_post(&nflog_rings, worker, r, sizeof(*r));
 }
 
 unsigned int
@@ -87,10 +70,10 @@ pgt_rs_nflog_poll(unsigned int budget)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	tsc = rte_rdtsc();
-	for (w = 0; w < RTE_MAX_LCORE && nflog_rings[w] != NULL; w++) {
+	for (w = 0; w < RTE_MAX_LCORE && nflog_rings.ring[w] != NULL; w++) {
 		while (done < budget) {
 			e = &capture[next_seq & (CAPTURE_RECORDS - 1)];
-			if (rte_ring_sc_dequeue_elem(nflog_rings[w], &e->r,
+			if (rte_ring_sc_dequeue_elem(nflog_rings.ring[w], &e->r,
 					sizeof(e->r)) != 0)
 				break;
 			e->seq = next_seq++;
@@ -115,26 +98,12 @@ pgt_rs_nflog_poll(unsigned int budget)
 json_t *
 pgt_rs_nflog_stats(void)
 {
-	uint64_t posted = 0, overflow = 0;
-	unsigned int w;
+	uint64_t posted, overflow;
 
-	for (w = 0; w < RTE_MAX_LCORE && nflog_rings[w] != NULL; w++) {
-		posted += __atomic_load_n(&nflog_counts[w].posted,
-			__ATOMIC_RELAXED);
-		overflow += __atomic_load_n(&nflog_counts[w].overflow,
-			__ATOMIC_RELAXED);
-	}
+	pgt_rs_record_rings_counts(&nflog_rings, &posted, &overflow);
 	return json_pack("{s:I, s:I, s:I}", "posted", (json_int_t)posted,
 		"ring_full", (json_int_t)overflow,
 		"captured", (json_int_t)next_seq);
-}
-
-static const char *
-port_name(const struct pgt_port_view *v, uint16_t port)
-{
-	if (port == PGT_PORT_NONE || port >= v->nb_ports)
-		return "";
-	return v->port[port].name;
 }
 
 static json_t *
@@ -156,8 +125,8 @@ entry_json(const struct pgt_port_view *v, const struct capture_entry *e)
 		"group", e->r.group,
 		"prefix", e->r.prefix,
 		"hook", pgt_rs_hook_names[e->r.hook],
-		"in", port_name(v, e->r.in_port),
-		"out", port_name(v, e->r.out_port),
+		"in", pgt_rs_port_name(v, e->r.in_port),
+		"out", pgt_rs_port_name(v, e->r.out_port),
 		"len", e->r.len,
 		"data", hex);
 }
