@@ -36,6 +36,7 @@
 #include "pgt_ruleset.h"
 #include "pgt_rpc.h"
 #include "pgt_stats.h"
+#include "pktgate.h"
 
 PGT_LOG_REGISTER(main);
 
@@ -47,22 +48,11 @@ PGT_LOG_REGISTER(main);
 #define DEFAULT_CONNTRACK_MAX	65536
 #define MGMT_POLL_MS		5
 
-struct options {
-	const char *rpc_socket;
-	const char *rpc_group;
-	const char *config;
-	const char *prometheus;
-	uint32_t idle_sleep_us;
-	uint32_t mbufs;
-	uint32_t max_routes;
-	uint32_t max_neigh;
-	uint32_t max_rules;
-	uint32_t conntrack_max;
-};
 
 static volatile sig_atomic_t quit;
-static struct rte_mempool *pkt_pool, *indirect_pool;
-static unsigned int nb_workers;
+struct rte_mempool *pktgate_pool;
+static struct rte_mempool *indirect_pool;
+unsigned int pktgate_nb_workers;
 static time_t start_time;
 
 static void
@@ -112,7 +102,7 @@ parse_u32(const char *name, const char *s, uint32_t min, uint32_t max,
 }
 
 static int
-parse_options(int argc, char **argv, struct options *o)
+parse_options(int argc, char **argv, struct pktgate_options *o)
 {
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 's' },
@@ -198,7 +188,7 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 	json_t *workers = json_array();
 	unsigned int w;
 
-	for (w = 0; w < nb_workers; w++)
+	for (w = 0; w < pktgate_nb_workers; w++)
 		json_array_append_new(workers, json_pack(
 			"{s:i, s:I, s:I, s:I}", "id", w,
 			"loops", (json_int_t)pgt_stats_worker[w].loops,
@@ -211,11 +201,11 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 	*result = json_pack("{s:s, s:I, s:i, s:I, s:o, s:{s:i, s:i}, s:I}",
 		"version", PGT_VERSION,
 		"uptime_s", (json_int_t)(time(NULL) - start_time),
-		"nb_workers", nb_workers,
+		"nb_workers", pktgate_nb_workers,
 		"tsc_hz", (json_int_t)rte_get_tsc_hz(),
 		"workers", workers,
-		"mbufs", "size", pkt_pool->size,
-		"available", rte_mempool_avail_count(pkt_pool),
+		"mbufs", "size", pktgate_pool->size,
+		"available", rte_mempool_avail_count(pktgate_pool),
 		"heap_allocated_bytes", (json_int_t)heap.heap_allocsz_bytes);
 	return 0;
 }
@@ -224,48 +214,51 @@ PGT_RPC_METHOD_NOARGS(system_info_method, "system_info",
 	"Version, uptime, workers' loop counters, TSC frequency, packet buffers and the bytes allocated from DPDK's heap",
 	rpc_system_info);
 
-static int
-setup(const struct options *o)
+int
+pktgate_setup(const struct pktgate_options *o)
 {
 	struct pgt_pipeline_conf pc;
 	int rc;
 
-	pkt_pool = rte_pktmbuf_pool_create("pgt_pkts", o->mbufs, 256,
+	pktgate_pool = rte_pktmbuf_pool_create("pgt_pkts", o->mbufs, 256,
 		PGT_PKT_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	indirect_pool = rte_pktmbuf_pool_create("pgt_indirect", o->mbufs / 2,
 		256, PGT_PKT_PRIV_SIZE, 0, (int)rte_socket_id());
-	if (pkt_pool == NULL || indirect_pool == NULL) {
+	if (pktgate_pool == NULL || indirect_pool == NULL) {
 		PGT_LOG(ERR, main, "cannot create %u packet buffers: %s",
 			o->mbufs, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	rc = pgt_rcu_init(nb_workers);
+	rc = pgt_rcu_init(pktgate_nb_workers);
 	if (rc == 0)
-		rc = pgt_port_init(nb_workers, pkt_pool, 1024, 1024);
+		rc = pgt_port_init(pktgate_nb_workers, pktgate_pool, 1024,
+			1024);
 	if (rc == -ENODEV)
 		PGT_LOG(ERR, main,
 			"no ports: give EAL some, e.g. --no-pci --vdev net_tap0,iface=pg0");
 	if (rc == 0)
-		rc = pgt_neigh_init(o->max_neigh, nb_workers, pkt_pool);
+		rc = pgt_neigh_init(o->max_neigh, pktgate_nb_workers,
+			pktgate_pool);
 	if (rc == 0)
 		rc = pgt_route_init(o->max_routes);
 	if (rc == 0)
-		rc = pgt_ct_init(nb_workers, o->conntrack_max);
+		rc = pgt_ct_init(pktgate_nb_workers, o->conntrack_max);
 	if (rc == 0)
-		rc = pgt_ipvs_init(nb_workers);
+		rc = pgt_ipvs_init(pktgate_nb_workers);
 	if (rc == 0)
-		rc = pgt_ruleset_init(nb_workers, o->max_rules);
+		rc = pgt_ruleset_init(pktgate_nb_workers, o->max_rules);
 	if (rc == 0) {
-		pc = (struct pgt_pipeline_conf){ .nb_workers = nb_workers,
-			.pool = pkt_pool, .indirect_pool = indirect_pool,
-			.idle_sleep_us = o->idle_sleep_us };
+		pc = (struct pgt_pipeline_conf){ .nb_workers = pktgate_nb_workers,
+			.pool = pktgate_pool, .indirect_pool = indirect_pool,
+			.idle_sleep_us = o->idle_sleep_us,
+			.trace_all = o->trace_all };
 		rc = pgt_pipeline_init(&pc);
 	}
 	return rc;
 }
 
-static void
-teardown(void)
+void
+pktgate_teardown(void)
 {
 	unsigned int avail;
 
@@ -279,21 +272,21 @@ teardown(void)
 	pgt_ipvs_fini();
 	pgt_ct_fini();
 	pgt_rcu_fini();
-	if (pkt_pool != NULL) {
-		avail = rte_mempool_avail_count(pkt_pool);
-		if (avail != pkt_pool->size)
+	if (pktgate_pool != NULL) {
+		avail = rte_mempool_avail_count(pktgate_pool);
+		if (avail != pktgate_pool->size)
 			PGT_LOG(ERR, main, "%u packet buffers not returned",
-				pkt_pool->size - avail);
+				pktgate_pool->size - avail);
 		else
 			PGT_LOG(INFO, main, "all %u packet buffers returned",
-				pkt_pool->size);
+				pktgate_pool->size);
 	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct options o = {
+	struct pktgate_options o = {
 		.rpc_socket = DEFAULT_RPC_SOCKET,
 		.mbufs = DEFAULT_MBUFS,
 		.max_routes = DEFAULT_MAX_ROUTES,
@@ -306,6 +299,8 @@ main(int argc, char **argv)
 	uintptr_t w = 0;
 	int rc, eal_args;
 
+	if (argc > 1 && strcmp(argv[1], "--offline") == 0)
+		return pktgate_offline(argc, argv);
 	eal_args = rte_eal_init(argc, argv);
 	if (eal_args < 0) {
 		fprintf(stderr, "pktgate: EAL initialisation failed: %s\n",
@@ -318,8 +313,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	start_time = time(NULL);
-	nb_workers = rte_lcore_count() - 1;
-	if (nb_workers == 0) {
+	pktgate_nb_workers = rte_lcore_count() - 1;
+	if (pktgate_nb_workers == 0) {
 		PGT_LOG(ERR, main,
 			"no worker lcore: give EAL at least two (e.g. -l 0-1)");
 		rte_eal_cleanup();
@@ -329,7 +324,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = setup(&o);
+	rc = pktgate_setup(&o);
 	if (rc == 0 && o.config != NULL) {
 		rc = pgt_config_load(o.config, msg, sizeof(msg));
 		if (rc != 0)
@@ -364,7 +359,7 @@ main(int argc, char **argv)
 				strerror(-rc));
 	}
 	if (rc != 0) {
-		teardown();
+		pktgate_teardown();
 		rte_eal_cleanup();
 		return 1;
 	}
@@ -373,7 +368,7 @@ main(int argc, char **argv)
 		rte_eal_remote_launch(pgt_pipeline_worker_main, (void *)w++,
 			lcore);
 	PGT_LOG(NOTICE, main, "ready: %u ports, %u workers, RPC on %s",
-		rte_eth_dev_count_avail(), nb_workers, o.rpc_socket);
+		rte_eth_dev_count_avail(), pktgate_nb_workers, o.rpc_socket);
 
 	while (!quit) {
 		pgt_rpc_server_poll(MGMT_POLL_MS);
@@ -388,7 +383,7 @@ main(int argc, char **argv)
 	PGT_LOG(NOTICE, main, "signal %d: shutting down", (int)quit);
 	pgt_pipeline_stop();
 	rte_eal_mp_wait_lcore();
-	teardown();
+	pktgate_teardown();
 	rte_eal_cleanup();
 	return 0;
 }

@@ -418,6 +418,13 @@ const struct ctl_command ctl_commands[] = {
 	  "  capture [-g GROUP] [-w FILE|-] [-c COUNT] [-t SECONDS] [--recent]\n"
 	  "                                     -w - (default when piped): stdout;\n"
 	  "                                     --recent: start with the kept ones\n" },
+	{ "trace", "every step of chosen packets: hooks, rules, conntrack, NAT, fate",
+	  "  trace [-c COUNT] [-t SECONDS] [--recent] [MATCH...]\n"
+	  "                                     MATCH: iptables match words (-p tcp\n"
+	  "                                     --dport 80...): a TRACE rule for them\n"
+	  "                                     first in raw PREROUTING and OUTPUT\n"
+	  "                                     while it runs; none: what TRACE rules\n"
+	  "                                     in the ruleset trace; -j: JSON lines\n" },
 	{ "top", "live rates per port, worker and service, refreshed in place",
 	  "  top [-d SECONDS] [-n ITERATIONS]\n" },
 	{ "rpc", "call any JSON-RPC method (docs/rpc.md)",
@@ -690,9 +697,8 @@ cmd_host(int argc, char **argv)
 	done(ctl_call("host_iface_add", params));
 }
 
-/* Quote a word as iptables-restore reads it. */
-static void
-append_word(char **buf, size_t *len, const char *w)
+void
+ctl_append_word(char **buf, size_t *len, const char *w)
 {
 	bool bare = w[0] != '\0' && strpbrk(w, " \t\"\\'") == NULL;
 	size_t need = *len + strlen(w) * 2 + 4;
@@ -728,7 +734,7 @@ cmd_words(const char *method, int argc, char **argv)
 	int i;
 
 	for (i = 0; i < argc; i++)
-		append_word(&line, &len, argv[i]);
+		ctl_append_word(&line, &len, argv[i]);
 	if (line == NULL)
 		ctl_die("usage: %s COMMAND ...", method);
 	res = ctl_call(method, json_pack("{s:s}", "command", line));
@@ -913,7 +919,7 @@ cmd_conntrack(int argc, char **argv)
 		if (strpbrk(argv[i], " \t\n") != NULL)
 			ctl_die("conntrack: '%s': words cannot contain blanks",
 				argv[i]);
-		append_word(&line, &len, argv[i]);
+		ctl_append_word(&line, &len, argv[i]);
 		if (strcmp(argv[i], "-E") == 0 || strcmp(argv[i], "--event") == 0)
 			events = true;
 		if (strcmp(argv[i], "-F") == 0 || strcmp(argv[i], "--flush") == 0)
@@ -1025,6 +1031,8 @@ ctl_run(int argc, char **argv)
 		cmd_ipvsadm(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "capture") == 0)
 		ctl_capture(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "trace") == 0)
+		ctl_trace(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "top") == 0)
 		ctl_top(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)

@@ -48,6 +48,10 @@ void ctl_catch_interrupts(bool on);
 long ctl_parse_number(const char *cmd, const char *opt, const char *s,
 	long min, long max);
 
+/* Append @p w to the line @p buf (of @p len characters), quoted as
+ * iptables-restore reads it, after a space unless the line is empty. */
+void ctl_append_word(char **buf, size_t *len, const char *w);
+
 /* @p v as indented JSON on stdout. */
 void ctl_print_json(json_t *v);
 
@@ -75,6 +79,12 @@ void ctl_run(int argc, char **argv);
 
 /* capture.c: pktgatectl capture (NFLOG packets as pcapng). */
 void ctl_capture(int argc, char **argv);
+
+/* trace.c: pktgatectl trace (TRACE events as they happen). */
+void ctl_trace(int argc, char **argv);
+
+/* One trace event (a trace_read object) as a line of text. */
+void ctl_trace_print(FILE *f, json_t *event);
 
 /* top.c: pktgatectl top (live rates). */
 void ctl_top(int argc, char **argv);

@@ -28,6 +28,26 @@
 
 static void ip_output(struct pgt_worker *w, struct rte_mbuf *m);
 
+void __rte_noinline
+pgt_pipeline_trace(struct pgt_worker *w, const struct rte_mbuf *m,
+	enum pgt_rs_trace_type type, uint8_t hook, uint16_t in, uint16_t out,
+	uint32_t arg, bool at_l2)
+{
+	const struct pgt_pkt_meta *meta =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)m);
+	uint32_t l3 = at_l2 ? sizeof(struct rte_ether_hdr) : meta->l3_off;
+	const struct rte_ether_hdr *eth;
+	bool arp = false;
+
+	/* Before routing the Ethernet header is still there: it says ARP. */
+	if (l3 >= sizeof(*eth) && rte_pktmbuf_data_len(m) >= sizeof(*eth)) {
+		eth = rte_pktmbuf_mtod_offset(m, const struct rte_ether_hdr *,
+			l3 - sizeof(*eth));
+		arp = eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	}
+	pgt_ruleset_trace(w->id, m, l3, arp, type, hook, in, out, arg);
+}
+
 /* ICMP errors */
 
 static void local_output(struct pgt_worker *w, struct rte_mbuf *m);
@@ -45,6 +65,7 @@ originated(struct rte_mbuf *m, uint16_t port)
 	meta->out_port = port;
 	meta->mark = 0;
 	meta->l2_bcast = 0;
+	meta->trace = 0;
 	pgt_ct_detach(meta);
 }
 
@@ -76,6 +97,10 @@ answer_send(struct pgt_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	originated(m, sport);
+	/* An answer about a traced packet is traced as its consequence. */
+	if (pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig)->trace != 0)
+		pgt_pkt_meta(m)->trace = PGT_RS_TRACE_DERIVED |
+			pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig)->trace;
 	pgt_ct_attach(m, orig);
 	pgt_stats_worker[w->id].port[sport].cnt[counter]++;
 	local_output(w, m);
@@ -209,8 +234,13 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 			(p->ct->status & PGT_CT_S_IPVS) &&
 			pgt_ct_info_dir(p->ctinfo) == PGT_CT_DIR_ORIGINAL)
 		return true;
-	if (pgt_ct_nat_apply(w->id, m, manip))
+	if (pgt_ct_nat_apply(w->id, m, manip)) {
 		*prepared = false;	/* addresses changed: read again */
+		if (unlikely(p->meta->trace != 0))
+			pgt_pipeline_trace(w, m, PGT_RS_TRACE_NAT,
+				(uint8_t)hook, p->in_port, p->out_port,
+				manip, false);
+	}
 	return true;
 }
 
@@ -236,6 +266,9 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	struct pgt_rs_pkt p;
 	enum pgt_verdict v;
 
+	if (unlikely(meta->trace != 0))
+		pgt_pipeline_trace(w, m, PGT_RS_TRACE_HOOK, (uint8_t)hook, in,
+			out, 0, false);
 	if (likely(fl->active[hook] == 0 && !tracked))
 		return true;
 	p.m = m;
@@ -269,6 +302,11 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 			}
 			p.ct = pgt_ct_get(w->id, meta);
 			p.ctinfo = meta->ctinfo;
+			if (unlikely(meta->trace != 0))
+				pgt_pipeline_trace(w, m, PGT_RS_TRACE_CT,
+					(uint8_t)hook, in, out,
+					p.ct != NULL ? p.ct->status : 0,
+					false);
 			break;
 		case STEP_NAT:
 			if (tracked && !nat_step(w, hook, m, &p, &prepared))
@@ -359,6 +397,7 @@ neigh_xmit(struct pgt_worker *w, struct rte_mbuf *m)
 		return;
 	}
 	PGT_COUNT(w->id, pgt_pkt_stat_port(m), NEIGH_QUEUED, 1);
+	pgt_trace_event(w, m, PGT_RS_TRACE_QUEUED, 0, meta->nexthop, false);
 }
 
 /* Fragment @p m (data at its IPv4 header) to the MTU of its output port. */
@@ -406,6 +445,7 @@ host_punt(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 		return;
 	}
 	PGT_COUNT(w->id, port, HOST_PUNTED, 1);
+	pgt_trace_event(w, m, PGT_RS_TRACE_LOCAL, 0, 0, true);
 	pgt_tx_stage(w, hp, m);
 }
 
@@ -674,6 +714,7 @@ ipvs_xmit(struct pgt_worker *w, struct rte_mbuf *m,
 	if (c->ipvs_method == PGT_IPVS_TUNNEL && !ipip_encap(w, m, rs))
 		return;
 	PGT_COUNT(w->id, pgt_pkt_stat_port(m), IPVS_FORWARDED, 1);
+	pgt_trace_event(w, m, PGT_RS_TRACE_IPVS, 0, c->ipvs_method, false);
 	ip_output(w, m);
 }
 
@@ -760,6 +801,13 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 				return;
 			}
 			PGT_COUNT(w->id, meta->in_port, ICMP_ECHO_REPLIES, 1);
+			if (unlikely(meta->trace != 0)) {
+				pgt_pipeline_trace(w, m,
+					PGT_RS_TRACE_ANSWERED, 0,
+					meta->in_port, PGT_PORT_NONE, 0,
+					false);
+				meta->trace |= PGT_RS_TRACE_DERIVED;
+			}
 			/* A new packet now: the request's mark and connection
 			 * stay behind (the reply finds its own). */
 			meta->mark = 0;
@@ -870,10 +918,12 @@ arp_input(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 		pgt_neigh_post(w->id, &msg);
 		/* The host resolves its own next hops through this port: the
 		 * answers to it are the answers to us. */
-		if (p->host_port != PGT_PORT_NONE && pgt_port_has_addr(p, tip))
+		if (p->host_port != PGT_PORT_NONE && pgt_port_has_addr(p, tip)) {
 			host_punt(w, m, port);
-		else
-			rte_pktmbuf_free(m);
+			return;
+		}
+		pgt_trace_event(w, m, PGT_RS_TRACE_CONSUMED, 0, 0, false);
+		rte_pktmbuf_free(m);
 		return;
 	}
 	PGT_COUNT(w->id, port, ARP_REQUESTS_IN, 1);
@@ -1040,6 +1090,7 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 			meta->in_port = port;
 			meta->out_port = UINT16_MAX;
 			meta->ct_flags = 0;
+			meta->trace = 0;
 			pgt_drop(w, pkts[i], PGT_DROP_PORT_DOWN);
 		}
 		return;
@@ -1048,6 +1099,12 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], port, &p->mac);
+		if (unlikely(pgt_pipeline_cfg.trace_all)) {
+			pgt_pkt_meta(pkts[i])->trace =
+				pgt_ruleset_trace_id(w->id);
+			pgt_pipeline_trace(w, pkts[i], PGT_RS_TRACE_RX, 0,
+				port, PGT_PORT_NONE, 0, true);
+		}
 		if (tracking && kinds[i] == PGT_PKT_IPV4 &&
 				!pgt_pkt_meta(pkts[i])->frag)
 			whole[nb_whole++] = pkts[i];
@@ -1062,6 +1119,8 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 		case PGT_PKT_IPV4:
 			meta = pgt_pkt_meta(m);
 			if (tracking && meta->frag) {
+				pgt_trace_event(w, m, PGT_RS_TRACE_REASSEMBLY,
+					0, 0, false);
 				m = reassemble(w, m);
 				if (m == NULL)
 					break;

@@ -33,6 +33,9 @@ struct pgt_pipeline_conf {
 	struct rte_mempool *pool;		/**< Packets (and fragment heads). */
 	struct rte_mempool *indirect_pool;	/**< Fragment bodies. */
 	uint32_t idle_sleep_us;	/**< Sleep when idle (0: poll always). */
+	/** Trace every packet received on a data port, as if a TRACE rule
+	 *  matched it first (offline mode: every packet explained). */
+	bool trace_all;
 };
 
 /** Largest number of packets parked per worker waiting for ARP. */

@@ -87,6 +87,28 @@ pgt_pkt_stat_port(const struct rte_mbuf *m)
 	return meta->out_port != UINT16_MAX ? meta->out_port : 0;
 }
 
+/*
+ * Post TRACE event @p type about @p m, whose trace id is set, at @p hook
+ * with ports @p in and @p out (pgt_pipeline.c). @p at_l2: the data starts
+ * at an Ethernet header (else at meta->l3_off).
+ */
+void pgt_pipeline_trace(struct pgt_worker *w, const struct rte_mbuf *m,
+	enum pgt_rs_trace_type type, uint8_t hook, uint16_t in, uint16_t out,
+	uint32_t arg, bool at_l2);
+
+/* The same for a packet that may be untraced: one test when it is not. */
+static inline void
+pgt_trace_event(struct pgt_worker *w, const struct rte_mbuf *m,
+	enum pgt_rs_trace_type type, uint8_t hook, uint32_t arg, bool at_l2)
+{
+	const struct pgt_pkt_meta *meta =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)m);
+
+	if (unlikely(meta->trace != 0))
+		pgt_pipeline_trace(w, m, type, hook, meta->in_port,
+			meta->out_port, arg, at_l2);
+}
+
 /* Drop @p m, counted; a new connection it started goes with it. */
 static inline void
 pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
@@ -94,6 +116,7 @@ pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 
 	pgt_stats_worker[w->id].port[pgt_pkt_stat_port(m)].drop[reason]++;
+	pgt_trace_event(w, m, PGT_RS_TRACE_DROP, 0, reason, false);
 	if (unlikely(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
 		pgt_ct_release(w->id, meta);
 	rte_pktmbuf_free(m);
@@ -104,6 +127,7 @@ pgt_tx_stage(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	struct pgt_tx_stage *t = &w->tx[port];
 
+	pgt_trace_event(w, m, PGT_RS_TRACE_OUT, 0, 0, true);
 	t->pkts[t->n++] = m;
 	if (t->n == PGT_BURST)
 		pgt_worker_tx_flush(w, port);

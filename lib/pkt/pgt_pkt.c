@@ -87,6 +87,8 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	meta->ct = PGT_PKT_CT_NONE;
 	meta->ctinfo = PGT_PKT_CTINFO_NONE;
 	meta->ct_flags = 0;
+	meta->trace = 0;
+	meta->l3_off = 0;
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth)) {
 		meta->drop = PGT_DROP_L2_TRUNCATED;
 		return PGT_PKT_DROP;

@@ -48,6 +48,8 @@ struct pgt_pkt_meta {
 	uint8_t ctinfo;		/**< enum pgt_ct_info (pgt_conntrack.h). */
 	uint8_t ct_flags;	/**< PGT_PKT_CTF_* */
 	uint8_t ct_hook;	/**< Hook to resume at after a handoff. */
+	/** TRACE: the packet's trace id (pgt_ruleset.h), 0 if untraced. */
+	uint32_t trace;
 };
 
 /** No connection. */

@@ -605,6 +605,7 @@ chain_compile(const struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
 		sizeof(cc->rules[0]) * c->nb_rules, RTE_CACHE_LINE_SIZE);
 	if (cc == NULL)
 		return -ENOMEM;
+	memcpy(cc->name, c->name, sizeof(cc->name));
 	cc->builtin = c->builtin;
 	cc->policy = c->policy;
 	cc->counter = c->counter;
@@ -925,7 +926,8 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 		if (worker_counters[w] == NULL)
 			return -ENOMEM;
 	}
-	if (pgt_rs_log_init(workers) != 0 || pgt_rs_nflog_init(workers) != 0)
+	if (pgt_rs_log_init(workers) != 0 || pgt_rs_nflog_init(workers) != 0 ||
+			pgt_rs_trace_init(workers) != 0)
 		return -ENOMEM;
 	base_counters = calloc(max_slots, sizeof(*base_counters));
 	free_slots = malloc(sizeof(*free_slots) * max_slots);
@@ -1035,10 +1037,40 @@ enter_chain(const struct pgt_rs_cchain *c, const struct pgt_rs_pkt *p,
 		pgt_rs_index_lookup(c->index, p->dport, p->dst, cur);
 }
 
-/* Run a table's chain for the hook: Linux's ipt_do_table(), in short. */
-static enum pgt_verdict
+/* A TRACE event about rule @p num (0: the chain's end) of chain @p c. */
+static void __rte_noinline
+trace_rule(const struct pgt_rs_pkt *p, uint8_t table,
+	const struct pgt_rs_cchain *c, uint32_t num, enum pgt_rs_trace_type type)
+{
+	struct pgt_rs_trace_record r;
+	const struct pgt_rs_crule *cr = num > 0 ? &c->rules[num - 1] : NULL;
+
+	memset(&r, 0, offsetof(struct pgt_rs_trace_record, data));
+	r.id = p->meta->trace;
+	r.type = (uint8_t)type;
+	r.hook = p->hook;
+	r.table = table;
+	r.arg = num > 0 ? num : c->nb_rules + 1;
+	r.counter = cr != NULL ? cr->counter : c->counter;
+	r.kind = cr != NULL ? cr->kind : c->policy;
+	r.target = cr != NULL && cr->kind == PGT_RS_TARGET ? cr->target : NULL;
+	r.in_port = p->in_port;
+	r.out_port = p->out_port;
+	r.mark = p->meta->mark;
+	r.ctinfo = p->ctinfo;
+	memcpy(r.chain, c->name, sizeof(r.chain));
+	pgt_ruleset_trace_post(p->worker, &r);
+}
+
+/*
+ * Run a table's chain for the hook: Linux's ipt_do_table(), in short.
+ * Compiled twice (@p traced is a constant): a traced packet's copy posts an
+ * event for every rule that matches and every chain end; the other is the
+ * fast path, untouched by tracing.
+ */
+static __rte_always_inline enum pgt_verdict
 run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
-	struct pgt_rs_pkt *p)
+	struct pgt_rs_pkt *p, uint8_t table, const bool traced)
 {
 	struct {
 		const struct pgt_rs_cchain *c;
@@ -1065,12 +1097,18 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			 * off the built-in chain, or a chain reached by goto
 			 * from it, the policy applies. */
 			if (depth > 0 && !c->builtin) {
+				if (traced)
+					trace_rule(p, table, c, 0,
+						PGT_RS_TRACE_RETURN);
 				depth--;
 				c = stack[depth].c;
 				i = stack[depth].next;
 				cur = stack[depth].cur;
 				continue;
 			}
+			if (traced)
+				trace_rule(p, table, base, 0,
+					PGT_RS_TRACE_POLICY);
 			count(p->worker, base->counter, p->ip_len);
 			return base->policy == PGT_RS_ACCEPT ?
 				PGT_VERDICT_ACCEPT : PGT_VERDICT_DROP;
@@ -1079,6 +1117,8 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 		if (!rule_match(r, p))
 			continue;
 		count(p->worker, r->counter, p->ip_len);
+		if (traced)
+			trace_rule(p, table, c, i, PGT_RS_TRACE_RULE);
 		switch (r->kind) {
 		case PGT_RS_ACCEPT:
 			return PGT_VERDICT_ACCEPT;
@@ -1086,6 +1126,12 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			return PGT_VERDICT_DROP;
 		case PGT_RS_RETURN:
 			i = c->nb_rules;	/* as if it fell off */
+			if (depth > 0 && !c->builtin) {
+				depth--;
+				c = stack[depth].c;
+				i = stack[depth].next;
+				cur = stack[depth].cur;
+			}
 			break;
 		case PGT_RS_JUMP:
 			stack[depth].c = c;
@@ -1154,6 +1200,10 @@ enum pgt_verdict
 pgt_ruleset_run_table(const struct pgt_ruleset *rs, enum pgt_table table,
 	enum pgt_hook hook, struct pgt_rs_pkt *p)
 {
-	return run_chain(rs->tables[table], rs->tables[table]->chains[
-		builtin_chain(table, hook)], p);
+	const struct pgt_rs_ctable *t = rs->tables[table];
+	const struct pgt_rs_cchain *c = t->chains[builtin_chain(table, hook)];
+
+	if (unlikely(p->meta->trace != 0))
+		return run_chain(t, c, p, (uint8_t)table, true);
+	return run_chain(t, c, p, (uint8_t)table, false);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
@@ -268,6 +269,90 @@ struct pgt_rs_nflog_record {
  */
 void pgt_ruleset_nflog_post(unsigned int worker,
 	const struct pgt_rs_nflog_record *r);
+
+/* TRACE: every step of chosen packets (pgt_ruleset_trace.c). */
+
+/**
+ * A traced packet carries a trace id in its metadata (pgt_pkt_meta.trace,
+ * 0: untraced), given by the raw table's TRACE target or, in offline mode,
+ * to every packet received. Each step it takes (hooks, rules that match,
+ * chain ends, conntrack, NAT, its fate) is posted as an event, by the worker
+ * on its own ring, never waiting (a full ring loses events, counted); the
+ * management thread keeps the last events for the trace_read RPC. Packets
+ * pktgate makes about a traced packet (an ICMP error, a reset, an echo
+ * reply) carry its id with PGT_RS_TRACE_DERIVED set.
+ */
+#define PGT_RS_TRACE_DERIVED 0x80000000u
+/** Bytes of a packet an event keeps, from its IP or ARP header. */
+#define PGT_RS_TRACE_SNAP 64
+
+/** What a trace event says happened. */
+enum pgt_rs_trace_type {
+	PGT_RS_TRACE_RX,	/**< Received (traced from the start). */
+	PGT_RS_TRACE_START,	/**< A TRACE rule matched. */
+	PGT_RS_TRACE_HOOK,	/**< It enters a hook. */
+	PGT_RS_TRACE_RULE,	/**< A rule matched. */
+	PGT_RS_TRACE_RETURN,	/**< Fell off the end of a user chain. */
+	PGT_RS_TRACE_POLICY,	/**< A built-in chain's policy applied. */
+	PGT_RS_TRACE_CT,	/**< Conntrack's state (arg: status bits). */
+	PGT_RS_TRACE_NAT,	/**< NAT rewrote it (the new headers). */
+	PGT_RS_TRACE_IPVS,	/**< A virtual service sends it to a server. */
+	PGT_RS_TRACE_LOCAL,	/**< For the box: to its host interface. */
+	PGT_RS_TRACE_ANSWERED,	/**< For the box: the fast path answers it. */
+	PGT_RS_TRACE_CONSUMED,	/**< For the box: an ARP answer, learned. */
+	PGT_RS_TRACE_QUEUED,	/**< Waits for its next hop's ARP answer. */
+	PGT_RS_TRACE_REASSEMBLY,/**< A fragment held until the rest come. */
+	PGT_RS_TRACE_OUT,	/**< Sent on a port (arg: 1 if fragmented). */
+	PGT_RS_TRACE_DROP,	/**< Dropped (arg: enum pgt_drop). */
+	PGT_RS_TRACE_TYPE_MAX
+};
+
+/** One trace event, as a worker posts it. */
+struct pgt_rs_trace_record {
+	uint64_t tsc;		/**< First: the capture buffer's stamp. */
+	uint32_t id;		/**< The packet's trace id. */
+	uint32_t arg;		/**< Rule number; drop reason; ct status. */
+	uint32_t counter;	/**< A rule's counter slot: which rule. */
+	uint32_t mark;
+	uint16_t in_port, out_port;	/**< PGT_PORT_NONE when none. */
+	uint16_t len;		/**< Bytes of the packet from data on. */
+	uint8_t type;		/**< enum pgt_rs_trace_type */
+	uint8_t hook, table;
+	uint8_t kind;		/**< A rule's kind (ACCEPT, jump...). */
+	uint8_t worker;
+	uint8_t caplen;		/**< Bytes in data. */
+	uint8_t arp;		/**< data is an ARP header, not IPv4. */
+	uint8_t ctinfo;		/**< enum pgt_ct_info */
+	char chain[PGT_RS_CHAIN_NAMESIZE];
+	const struct pgt_target_ops *target;	/**< A rule's target. */
+	uint8_t data[PGT_RS_TRACE_SNAP];
+};
+
+/** A new trace id for a packet of @p worker (worker context). */
+uint32_t pgt_ruleset_trace_id(unsigned int worker);
+
+/**
+ * Post event @p type about traced packet @p m, whose IPv4 (or, with
+ * @p arp, ARP) header is at offset @p l3_off, at @p hook with ports @p in
+ * and @p out; @p arg as the type says. Worker context; call it only for
+ * packets with a trace id (it is out of line, for the slow path).
+ */
+void pgt_ruleset_trace(unsigned int worker, const struct rte_mbuf *m,
+	uint32_t l3_off, bool arp, enum pgt_rs_trace_type type, uint8_t hook,
+	uint16_t in, uint16_t out, uint32_t arg);
+
+/** Post a filled record (worker context). */
+void pgt_ruleset_trace_post(unsigned int worker,
+	struct pgt_rs_trace_record *r);
+
+/**
+ * The trace events kept since @p cursor (none: the oldest kept), at most
+ * @p max, as JSON objects appended to @p events (management thread).
+ * @param[out] next  The cursor to read on from.
+ * @param[out] lost  Events overwritten before this read.
+ */
+void pgt_ruleset_trace_read(bool has_cursor, uint32_t cursor, uint32_t max,
+	json_t *events, uint32_t *next, uint32_t *lost);
 
 /* Named sets (ipset's hash:ip, hash:net, hash:ip,port) */
 

@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_ring_elem.h>
@@ -74,6 +76,82 @@ pgt_rs_record_rings_counts(const struct pgt_rs_record_rings *r,
 		*overflow += __atomic_load_n(&r->count[w].overflow,
 			__ATOMIC_RELAXED);
 	}
+}
+
+int
+pgt_rs_capture_init(struct pgt_rs_capture *c, unsigned int record_size,
+	unsigned int nb_entries)
+{
+	c->record_size = record_size;
+	c->entry_size = (uint32_t)RTE_ALIGN(sizeof(struct pgt_rs_capture_hdr) +
+		record_size, 8);
+	c->nb_entries = nb_entries;
+	c->next_seq = 0;
+	c->nb_kept = 0;
+	c->entries = calloc(nb_entries, c->entry_size);
+	return c->entries == NULL ? -ENOMEM : 0;
+}
+
+unsigned int
+pgt_rs_capture_poll(struct pgt_rs_capture *c, struct pgt_rs_record_rings *r,
+	unsigned int budget)
+{
+	struct pgt_rs_capture_hdr *e;
+	struct timespec now;
+	uint64_t tsc, stamp, hz = rte_get_tsc_hz(), ago_ns;
+	unsigned int w, done = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	tsc = rte_rdtsc();
+	for (w = 0; w < RTE_MAX_LCORE && r->ring[w] != NULL; w++) {
+		while (done < budget) {
+			e = (void *)(uintptr_t)pgt_rs_capture_entry(c,
+				c->next_seq);
+			if (rte_ring_sc_dequeue_elem(r->ring[w], e + 1,
+					c->record_size) != 0)
+				break;
+			e->seq = c->next_seq++;
+			if (c->nb_kept < c->nb_entries)
+				c->nb_kept++;
+			/* Back-date the stamp by the time spent in the ring. */
+			memcpy(&stamp, e + 1, sizeof(stamp));
+			ago_ns = tsc > stamp ?
+				(tsc - stamp) * 1000000000ull / hz : 0;
+			e->when = now;
+			e->when.tv_sec -= (time_t)(ago_ns / 1000000000ull);
+			e->when.tv_nsec -= (long)(ago_ns % 1000000000ull);
+			if (e->when.tv_nsec < 0) {
+				e->when.tv_nsec += 1000000000L;
+				e->when.tv_sec--;
+			}
+			done++;
+		}
+	}
+	return done;
+}
+
+uint32_t
+pgt_rs_capture_start(const struct pgt_rs_capture *c, bool has_cursor,
+	uint32_t cursor, uint32_t max, uint32_t *lost)
+{
+	uint32_t oldest = c->next_seq - c->nb_kept, seq, behind;
+
+	*lost = 0;
+	if (max == 0)
+		return c->next_seq;
+	seq = has_cursor ? cursor : oldest;
+	/* Sequence numbers wrap: compare by distance from the newest. */
+	behind = c->next_seq - seq;
+	if (behind > c->nb_kept) {
+		if (behind <= UINT32_MAX / 2) {
+			*lost = behind - c->nb_kept;
+			seq = oldest;
+		} else {
+			/* A cursor from the future (a restarted daemon). */
+			seq = c->next_seq;
+		}
+	}
+	return seq;
 }
 
 const char *
@@ -182,5 +260,6 @@ pgt_ruleset_poll(void)
 			done++;
 		}
 	}
-	return done + pgt_rs_nflog_poll(LOG_BUDGET);
+	done += pgt_rs_nflog_poll(LOG_BUDGET);
+	return done + pgt_rs_trace_poll(4 * LOG_BUDGET);
 }

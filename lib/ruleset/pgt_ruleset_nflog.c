@@ -15,11 +15,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include <rte_cycles.h>
-#include <rte_lcore.h>
-#include <rte_ring_elem.h>
+#include <rte_common.h>
 
 #include "pgt_port.h"
 #include "pgt_rpc.h"
@@ -33,21 +30,18 @@
 _Static_assert(sizeof(struct pgt_rs_nflog_record) % 4 == 0,
 	"an NFLOG record is a whole number of ring words");
 
-struct capture_entry {
-	uint32_t seq;
-	struct timespec when;
-	struct pgt_rs_nflog_record r;
-};
-
 static struct pgt_rs_record_rings nflog_rings;
-static struct capture_entry capture[CAPTURE_RECORDS];
-/* Sequence number of the next record; records next-N..next-1 are kept. */
-static uint32_t next_seq;
-static uint32_t nb_kept;
+static struct pgt_rs_capture capture;
 
 int
 pgt_rs_nflog_init(unsigned int nb_workers)
 {
+	int rc;
+
+	rc = pgt_rs_capture_init(&capture, sizeof(struct pgt_rs_nflog_record),
+		CAPTURE_RECORDS);
+	if (rc != 0)
+		return rc;
 	return pgt_rs_record_rings_init(&nflog_rings, "pgt_nflog",
 		sizeof(struct pgt_rs_nflog_record), NFLOG_RING_SIZE,
 		nb_workers);
@@ -63,36 +57,7 @@ pgt_ruleset_nflog_post(unsigned int worker,
 unsigned int
 pgt_rs_nflog_poll(unsigned int budget)
 {
-	struct capture_entry *e;
-	struct timespec now;
-	uint64_t tsc, hz = rte_get_tsc_hz(), ago_ns;
-	unsigned int w, done = 0;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	tsc = rte_rdtsc();
-	for (w = 0; w < RTE_MAX_LCORE && nflog_rings.ring[w] != NULL; w++) {
-		while (done < budget) {
-			e = &capture[next_seq & (CAPTURE_RECORDS - 1)];
-			if (rte_ring_sc_dequeue_elem(nflog_rings.ring[w], &e->r,
-					sizeof(e->r)) != 0)
-				break;
-			e->seq = next_seq++;
-			if (nb_kept < CAPTURE_RECORDS)
-				nb_kept++;
-			/* Back-date the stamp by the time spent in the ring. */
-			ago_ns = tsc > e->r.tsc ?
-				(tsc - e->r.tsc) * 1000000000ull / hz : 0;
-			e->when = now;
-			e->when.tv_sec -= (time_t)(ago_ns / 1000000000ull);
-			e->when.tv_nsec -= (long)(ago_ns % 1000000000ull);
-			if (e->when.tv_nsec < 0) {
-				e->when.tv_nsec += 1000000000L;
-				e->when.tv_sec--;
-			}
-			done++;
-		}
-	}
-	return done;
+	return pgt_rs_capture_poll(&capture, &nflog_rings, budget);
 }
 
 json_t *
@@ -103,31 +68,32 @@ pgt_rs_nflog_stats(void)
 	pgt_rs_record_rings_counts(&nflog_rings, &posted, &overflow);
 	return json_pack("{s:I, s:I, s:I}", "posted", (json_int_t)posted,
 		"ring_full", (json_int_t)overflow,
-		"captured", (json_int_t)next_seq);
+		"captured", (json_int_t)capture.next_seq);
 }
 
 static json_t *
-entry_json(const struct pgt_port_view *v, const struct capture_entry *e)
+entry_json(const struct pgt_port_view *v, const struct pgt_rs_capture_hdr *h)
 {
+	const struct pgt_rs_nflog_record *r = pgt_rs_capture_record(h);
 	static const char digits[] = "0123456789abcdef";
 	char hex[2 * PGT_RS_NFLOG_SNAP_MAX + 1];
 	unsigned int i;
 
-	for (i = 0; i < e->r.caplen; i++) {
-		hex[2 * i] = digits[e->r.data[i] >> 4];
-		hex[2 * i + 1] = digits[e->r.data[i] & 0xf];
+	for (i = 0; i < r->caplen; i++) {
+		hex[2 * i] = digits[r->data[i] >> 4];
+		hex[2 * i + 1] = digits[r->data[i] & 0xf];
 	}
 	hex[2 * i] = '\0';
 	return json_pack("{s:I, s:I, s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:s}",
-		"seq", (json_int_t)e->seq,
-		"time_s", (json_int_t)e->when.tv_sec,
-		"time_ns", (int)e->when.tv_nsec,
-		"group", e->r.group,
-		"prefix", e->r.prefix,
-		"hook", pgt_rs_hook_names[e->r.hook],
-		"in", pgt_rs_port_name(v, e->r.in_port),
-		"out", pgt_rs_port_name(v, e->r.out_port),
-		"len", e->r.len,
+		"seq", (json_int_t)h->seq,
+		"time_s", (json_int_t)h->when.tv_sec,
+		"time_ns", (int)h->when.tv_nsec,
+		"group", r->group,
+		"prefix", r->prefix,
+		"hook", pgt_rs_hook_names[r->hook],
+		"in", pgt_rs_port_name(v, r->in_port),
+		"out", pgt_rs_port_name(v, r->out_port),
+		"len", r->len,
 		"data", hex);
 }
 
@@ -145,32 +111,20 @@ rpc_nflog_read(void *argp, json_t **result, struct pgt_rpc_err *err)
 {
 	struct nflog_read_args *a = argp;
 	const struct pgt_port_view *v = pgt_port_view_get();
-	uint32_t oldest = next_seq - nb_kept, seq, lost = 0, behind;
-	uint32_t max = a->has_max ? a->max : READ_MAX_DEFAULT;
-	const struct capture_entry *e;
+	uint32_t max = a->has_max ? a->max : READ_MAX_DEFAULT, seq, lost;
+	const struct pgt_rs_nflog_record *r;
+	const struct pgt_rs_capture_hdr *h;
 	json_t *packets = json_array();
 
 	RTE_SET_USED(err);
-	seq = a->has_cursor ? a->cursor : oldest;
-	/* Sequence numbers wrap: compare by distance from the newest. */
-	behind = next_seq - seq;
-	if (behind > nb_kept) {
-		if (behind <= UINT32_MAX / 2) {
-			lost = behind - nb_kept;
-			seq = oldest;
-		} else {
-			/* A cursor from the future (a restarted daemon). */
-			seq = next_seq;
-		}
-	}
-	if (max == 0) {
-		seq = next_seq;
-		lost = 0;
-	}
-	for (; seq != next_seq && json_array_size(packets) < max; seq++) {
-		e = &capture[seq & (CAPTURE_RECORDS - 1)];
-		if (!a->has_group || e->r.group == a->group)
-			json_array_append_new(packets, entry_json(v, e));
+	seq = pgt_rs_capture_start(&capture, a->has_cursor, a->cursor, max,
+		&lost);
+	for (; seq != capture.next_seq && json_array_size(packets) < max;
+			seq++) {
+		h = pgt_rs_capture_entry(&capture, seq);
+		r = pgt_rs_capture_record(h);
+		if (!a->has_group || r->group == a->group)
+			json_array_append_new(packets, entry_json(v, h));
 	}
 	*result = json_pack("{s:I, s:I, s:o}", "cursor", (json_int_t)seq,
 		"lost", (json_int_t)lost, "packets", packets);

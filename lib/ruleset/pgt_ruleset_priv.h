@@ -124,6 +124,7 @@ void pgt_rs_index_lookup(const struct pgt_rs_index *ix, uint16_t dport,
 	uint32_t dst, struct pgt_rs_cursor *cur);
 
 struct pgt_rs_cchain {
+	char name[PGT_RS_CHAIN_NAMESIZE];	/* for TRACE */
 	bool builtin;
 	uint8_t policy;
 	uint32_t counter;

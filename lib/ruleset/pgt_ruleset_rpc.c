@@ -272,15 +272,16 @@ rpc_ruleset_stats(void *args, json_t **result, struct pgt_rpc_err *err)
 	uint64_t posted, overflow, written;
 
 	pgt_ruleset_log_stats(&posted, &overflow, &written);
-	*result = json_pack("{s:{s:I, s:I, s:I}, s:o}", "log",
+	*result = json_pack("{s:{s:I, s:I, s:I}, s:o, s:o}", "log",
 		"posted", (json_int_t)posted, "ring_full", (json_int_t)overflow,
-		"written", (json_int_t)written, "nflog", pgt_rs_nflog_stats());
+		"written", (json_int_t)written, "nflog", pgt_rs_nflog_stats(),
+		"trace", pgt_rs_trace_stats());
 	json_object_set_new(*result, "sets", pgt_rs_sets_json());
 	return 0;
 }
 
 PGT_RPC_METHOD_NOARGS(ruleset_stats_method, "ruleset_stats",
-	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written; NFLOG records posted, lost to a full ring, and captured; each set's type, entries, maxelem and references",
+	"Counters of the ruleset engine: LOG records posted by workers, lost to a full ring, and written; NFLOG records posted, lost to a full ring, and captured; TRACE events posted, lost to a full ring, and kept; each set's type, entries, maxelem and references",
 	rpc_ruleset_stats);
 
 /* The JSON form of rules (pgt_ruleset_json.c). */
