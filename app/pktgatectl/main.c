@@ -425,6 +425,14 @@ const struct ctl_command ctl_commands[] = {
 	  "                                     first in raw PREROUTING and OUTPUT\n"
 	  "                                     while it runs; none: what TRACE rules\n"
 	  "                                     in the ruleset trace; -j: JSON lines\n" },
+	{ "explain", "what pktgate would do with a packet, sending nothing",
+	  "  explain [--config FILE [--ports N]] [--ruleset FILE]\n"
+	  "          PROTO SRC[:PORT] > DST[:PORT] [in PORT] [FLAG...]\n"
+	  "                                     through an offline copy of the\n"
+	  "                                     running configuration (or FILEs);\n"
+	  "                                     FLAG: syn ack fin rst psh urg, ttl N,\n"
+	  "                                     len N, type N, code N; -j: JSON\n"
+	  "  explain [...] -r FILE [--in PORT]  every packet of a capture, in order\n" },
 	{ "top", "live rates per port, worker and service, refreshed in place",
 	  "  top [-d SECONDS] [-n ITERATIONS]\n" },
 	{ "rpc", "call any JSON-RPC method (docs/rpc.md)",
@@ -1033,6 +1041,8 @@ ctl_run(int argc, char **argv)
 		ctl_capture(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "trace") == 0)
 		ctl_trace(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "explain") == 0)
+		ctl_explain(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "top") == 0)
 		ctl_top(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)

@@ -86,6 +86,9 @@ void ctl_trace(int argc, char **argv);
 /* One trace event (a trace_read object) as a line of text. */
 void ctl_trace_print(FILE *f, json_t *event);
 
+/* explain.c: pktgatectl explain (a packet through an offline engine). */
+void ctl_explain(int argc, char **argv);
+
 /* top.c: pktgatectl top (live rates). */
 void ctl_top(int argc, char **argv);
 

@@ -39,8 +39,14 @@ ctl_trace_print(FILE *f, json_t *e)
 	const char *type = str(e, "type"), *pkt = str(e, "packet");
 	char where[64];
 
-	fprintf(f, "[%lld]%s ", num(e, "id"),
-		json_is_true(json_object_get(e, "derived")) ? " answer" : "");
+	/* Offline results are per packet already: no id to say. */
+	if (json_object_get(e, "id") != NULL)
+		fprintf(f, "[%lld]%s ", num(e, "id"),
+			json_is_true(json_object_get(e, "derived")) ?
+			" answer" : "");
+	else
+		fprintf(f, "  %s", json_is_true(json_object_get(e,
+			"derived")) ? "answer " : "");
 	ports(e, where, sizeof(where));
 	if (strcmp(type, "rx") == 0)
 		fprintf(f, "rx%s: %s\n", where, pkt);
