@@ -635,6 +635,10 @@ packet_result(const struct offline *off, unsigned int k)
 			held = true;
 		}
 	}
+	/* Offline there is no host interface to take what INPUT accepted:
+	 * that it reached the box is the answer. */
+	if (local && reason != NULL && strcmp(reason, "local_no_handler") == 0)
+		verdict = NULL, reason = NULL;
 	if (verdict == NULL)
 		verdict = local ? "local" : out ? "out" : queued ? "queued" :
 			held ? "held" : "none";

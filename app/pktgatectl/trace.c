@@ -67,11 +67,13 @@ ctl_trace_print(FILE *f, json_t *e)
 		fprintf(f, "  %s %s policy: %s\n", str(e, "table"),
 			str(e, "chain"), str(e, "verdict"));
 	else if (strcmp(type, "conntrack") == 0)
-		fprintf(f, "  conntrack: %s\n", str(e, "ct"));
+		fprintf(f, "  conntrack: %s%s%s\n", str(e, "ct"),
+			json_object_get(e, "ct_dir") != NULL ? ", " : "",
+			str(e, "ct_dir"));
 	else if (strcmp(type, "nat") == 0 || strcmp(type, "ipvs") == 0)
 		fprintf(f, "  %s: %s\n", type, pkt);
 	else if (strcmp(type, "local") == 0)
-		fprintf(f, "local: to the host%s\n", where);
+		fprintf(f, "local: for the box%s\n", where);
 	else if (strcmp(type, "answered") == 0)
 		fprintf(f, "local: answered by pktgate\n");
 	else if (strcmp(type, "consumed") == 0)

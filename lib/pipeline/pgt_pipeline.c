@@ -445,7 +445,6 @@ host_punt(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 		return;
 	}
 	PGT_COUNT(w->id, port, HOST_PUNTED, 1);
-	pgt_trace_event(w, m, PGT_RS_TRACE_LOCAL, 0, 0, true);
 	pgt_tx_stage(w, hp, m);
 }
 
@@ -779,6 +778,7 @@ local_input(struct pgt_worker *w, struct rte_mbuf *m, uint8_t nh_type)
 		return;
 	/* The fast path's own answers; then the host. */
 	PGT_COUNT(w->id, meta->in_port, LOCAL_IN, 1);
+	pgt_trace_event(w, m, PGT_RS_TRACE_LOCAL, 0, 0, false);
 	if (meta->frag) {
 		/* The host reassembles; pktgate answers nothing fragmented. */
 		if (w->view->port[meta->in_port].host_port == PGT_PORT_NONE) {

@@ -297,7 +297,7 @@ enum pgt_rs_trace_type {
 	PGT_RS_TRACE_CT,	/**< Conntrack's state (arg: status bits). */
 	PGT_RS_TRACE_NAT,	/**< NAT rewrote it (the new headers). */
 	PGT_RS_TRACE_IPVS,	/**< A virtual service sends it to a server. */
-	PGT_RS_TRACE_LOCAL,	/**< For the box: to its host interface. */
+	PGT_RS_TRACE_LOCAL,	/**< For the box: INPUT accepted it. */
 	PGT_RS_TRACE_ANSWERED,	/**< For the box: the fast path answers it. */
 	PGT_RS_TRACE_CONSUMED,	/**< For the box: an ARP answer, learned. */
 	PGT_RS_TRACE_QUEUED,	/**< Waits for its next hop's ARP answer. */

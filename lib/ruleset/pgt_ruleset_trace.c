@@ -68,8 +68,8 @@ static const char *const ct_names[] = {
 	[PGT_CT_ESTABLISHED] = "established",
 	[PGT_CT_RELATED] = "related",
 	[PGT_CT_NEW] = "new",
-	[PGT_CT_ESTABLISHED_REPLY] = "established reply",
-	[PGT_CT_RELATED_REPLY] = "related reply",
+	[PGT_CT_ESTABLISHED_REPLY] = "established",
+	[PGT_CT_RELATED_REPLY] = "related",
 	[PGT_CT_UNTRACKED] = "untracked",
 	[PGT_CT_INVALID] = "invalid",
 	[PGT_CT_NONE] = "none",
@@ -384,6 +384,10 @@ event_json(const struct pgt_port_view *v, const struct pgt_rs_capture_hdr *h)
 		json_object_set_new(o, "ct", json_string(
 			r->ctinfo < RTE_DIM(ct_names) ? ct_names[r->ctinfo] :
 			"none"));
+		if (r->ctinfo <= PGT_CT_RELATED_REPLY)
+			json_object_set_new(o, "ct_dir", json_string(
+				pgt_ct_info_dir(r->ctinfo) == PGT_CT_DIR_REPLY ?
+				"reply" : "original"));
 		json_object_set_new(o, "ct_status", json_integer(r->arg));
 		break;
 	case PGT_RS_TRACE_DROP:
