@@ -78,9 +78,13 @@ usage(const char *prog)
 		"  --max-neigh N        ARP table size (default %u)\n"
 		"  --max-rules N        firewall rules, all tables (default %u)\n"
 		"  --conntrack-max N    connections tracked (default %u)\n"
-		"Every lcore but the main one runs a worker; give at least 2.\n",
+		"Every lcore but the main one runs a worker; give at least 2.\n"
+		"\n"
+		"       %s --offline --in [PORT=]FILE ... [options]\n"
+		"  --offline            the pipeline over captures, then exit\n"
+		"                       (no EAL options; --offline --help)\n",
 		prog, DEFAULT_RPC_SOCKET, DEFAULT_MBUFS, DEFAULT_MAX_ROUTES,
-		DEFAULT_MAX_NEIGH, DEFAULT_MAX_RULES, DEFAULT_CONNTRACK_MAX);
+		DEFAULT_MAX_NEIGH, DEFAULT_MAX_RULES, DEFAULT_CONNTRACK_MAX, prog);
 }
 
 static int
