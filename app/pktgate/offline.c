@@ -298,30 +298,12 @@ ports_address(const struct offline *off)
 }
 
 static int
-read_text(const char *path, char **text)
-{
-	size_t cap = 0;
-	FILE *f = fopen(path, "r");
-	ssize_t n;
-
-	if (f == NULL)
-		return -errno;
-	n = getdelim(text, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(*text);
-		*text = strdup("");
-		if (*text == NULL)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int
 apply_config(const struct offline *off)
 {
 	struct pgt_rs_err err = { .msg = "" };
-	char msg[512], *text = NULL;
+	uint8_t *text = NULL;
+	char msg[512];
+	size_t len;
 	int rc;
 
 	if (off->config != NULL) {
@@ -333,13 +315,13 @@ apply_config(const struct offline *off)
 	}
 	if (off->ruleset == NULL)
 		return 0;
-	rc = read_text(off->ruleset, &text);
+	rc = pktgate_file_read(off->ruleset, &text, &len);
 	if (rc != 0) {
 		fprintf(stderr, "pktgate: %s: %s\n", off->ruleset,
 			strerror(-rc));
 		return rc;
 	}
-	rc = pgt_ruleset_restore(text, false, false, &err);
+	rc = pgt_ruleset_restore((const char *)text, false, false, &err);
 	free(text);
 	if (rc != 0)
 		fprintf(stderr, "pktgate: %s: %s\n", off->ruleset, err.msg);
@@ -637,8 +619,11 @@ packet_result(const struct offline *off, unsigned int k)
 	}
 	/* Offline there is no host interface to take what INPUT accepted:
 	 * that it reached the box is the answer. */
-	if (local && reason != NULL && strcmp(reason, "local_no_handler") == 0)
-		verdict = NULL, reason = NULL;
+	if (local && reason != NULL &&
+			strcmp(reason, "local_no_handler") == 0) {
+		verdict = NULL;
+		reason = NULL;
+	}
 	if (verdict == NULL)
 		verdict = local ? "local" : out ? "out" : queued ? "queued" :
 			held ? "held" : "none";

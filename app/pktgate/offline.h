@@ -12,6 +12,12 @@
 
 /* offline_pcap.c */
 
+/*
+ * Read file @p path whole into @p buf (malloc'd, NUL-terminated after
+ * @p len bytes). @return 0, -ENOMEM, or the negative errno of fopen().
+ */
+int pktgate_file_read(const char *path, uint8_t **buf, size_t *len);
+
 struct pktgate_pcap_packet {
 	uint64_t ts_ns;
 	uint8_t *data;

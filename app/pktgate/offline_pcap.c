@@ -52,8 +52,8 @@ get16(const uint8_t *p, bool swap)
 	return swap ? __builtin_bswap16(v) : v;
 }
 
-static int
-read_file(const char *path, uint8_t **buf, size_t *len)
+int
+pktgate_file_read(const char *path, uint8_t **buf, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0, r;
 	FILE *f = fopen(path, "rb");
@@ -62,9 +62,10 @@ read_file(const char *path, uint8_t **buf, size_t *len)
 	if (f == NULL)
 		return -errno;
 	b = malloc(cap);
-	while (b != NULL && (r = fread(b + n, 1, cap - n, f)) > 0) {
+	/* One byte beyond the data stays free for the terminating NUL. */
+	while (b != NULL && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
 		n += r;
-		if (n == cap) {
+		if (n == cap - 1) {
 			uint8_t *nb = realloc(b, cap * 2);
 
 			if (nb == NULL) {
@@ -79,6 +80,7 @@ read_file(const char *path, uint8_t **buf, size_t *len)
 	fclose(f);
 	if (b == NULL)
 		return -ENOMEM;
+	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return 0;
@@ -277,7 +279,7 @@ pktgate_pcap_read(const char *path, struct pktgate_pcap *pc, char *err,
 	uint32_t magic;
 	int rc;
 
-	rc = read_file(path, &b, &n);
+	rc = pktgate_file_read(path, &b, &n);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s", strerror(-rc));
 		return rc;

@@ -91,6 +91,8 @@ answer_send(struct pgt_worker *w, struct rte_mbuf *m,
 	const struct rte_mbuf *orig, bool no_mbuf, uint16_t sport,
 	enum pgt_counter counter)
 {
+	uint32_t trace;
+
 	if (m == NULL) {
 		if (no_mbuf)
 			PGT_DROP(w->id, sport, NO_MBUF);
@@ -98,9 +100,9 @@ answer_send(struct pgt_worker *w, struct rte_mbuf *m,
 	}
 	originated(m, sport);
 	/* An answer about a traced packet is traced as its consequence. */
-	if (pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig)->trace != 0)
-		pgt_pkt_meta(m)->trace = PGT_RS_TRACE_DERIVED |
-			pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig)->trace;
+	trace = pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)orig)->trace;
+	if (trace != 0)
+		pgt_pkt_meta(m)->trace = PGT_RS_TRACE_DERIVED | trace;
 	pgt_ct_attach(m, orig);
 	pgt_stats_worker[w->id].port[sport].cnt[counter]++;
 	local_output(w, m);
@@ -1072,6 +1074,7 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct pgt_port *p = &w->view->port[port];
+	const bool trace_all = pgt_pipeline_cfg.trace_all;
 	bool tracking = w->tracking;
 	struct rte_mbuf *ip_pkts[PGT_BURST], *whole[PGT_BURST], *m;
 	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
@@ -1099,7 +1102,7 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], port, &p->mac);
-		if (unlikely(pgt_pipeline_cfg.trace_all)) {
+		if (unlikely(trace_all)) {
 			pgt_pkt_meta(pkts[i])->trace =
 				pgt_ruleset_trace_id(w->id);
 			pgt_pipeline_trace(w, pkts[i], PGT_RS_TRACE_RX, 0,

@@ -1083,6 +1083,9 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	unsigned int depth = 0;
 	enum pgt_verdict v;
 	uint32_t i = 0;
+	/* A RETURN rule ends the chain as falling off it does; its own
+	 * rule event says so already. */
+	bool returned = false;
 
 	enter_chain(c, p, &cur);
 	for (;;) {
@@ -1097,9 +1100,10 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			 * off the built-in chain, or a chain reached by goto
 			 * from it, the policy applies. */
 			if (depth > 0 && !c->builtin) {
-				if (traced)
+				if (traced && !returned)
 					trace_rule(p, table, c, 0,
 						PGT_RS_TRACE_RETURN);
+				returned = false;
 				depth--;
 				c = stack[depth].c;
 				i = stack[depth].next;
@@ -1126,12 +1130,7 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			return PGT_VERDICT_DROP;
 		case PGT_RS_RETURN:
 			i = c->nb_rules;	/* as if it fell off */
-			if (depth > 0 && !c->builtin) {
-				depth--;
-				c = stack[depth].c;
-				i = stack[depth].next;
-				cur = stack[depth].cur;
-			}
+			returned = traced;
 			break;
 		case PGT_RS_JUMP:
 			stack[depth].c = c;
