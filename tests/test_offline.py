@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 
 import pytest
-from scapy.all import (ICMP, IP, TCP, UDP, Ether, Raw, rdpcap, wrpcap)
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, Raw, rdpcap,
+                       wrpcap)
 
 from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
                       PCAP_MAC0 as MAC0, PCAP_SERVER as SERVER,
@@ -385,6 +386,42 @@ COMMIT
 -A FORWARD -p icmp --icmp-type echo-request -j ACCEPT
 COMMIT
 """
+
+
+def test_unresolved_next_hop_is_queued(tmp_path, router):
+    """Offline nobody answers ARP: a packet for an unknown neighbour is
+    reported as waiting for it, not as dropped when the run ends."""
+    cfg, rules = router
+    wrpcap(str(tmp_path / "in.pcap"), stamp(
+        [c2s(TCP(sport=1000, dport=8080, flags="S"), dst="10.2.0.7")]))
+    expect = tmp_path / "x.txt"
+    expect.write_text("1 queued\n")
+    offline("--config", cfg, "--ruleset", rules, "--in",
+            tmp_path / "in.pcap", "--expect", expect, "--out",
+            tmp_path / "out", check=0)
+    arp = [p for p in rdpcap(str(tmp_path / "out" / "port1.pcap"))
+           if ARP in p and p[ARP].pdst == "10.2.0.7"]
+    assert len(arp) == 1
+
+
+def test_explain_uses_learned_neighbours(tmp_path):
+    """A neighbour the daemon learned by ARP is known to explain's
+    sandbox too, so the packet is explained as sent, not as waiting."""
+    learned = "10.1.0.5"
+    arp = Ether(src="02:00:00:00:01:05", dst="ff:ff:ff:ff:ff:ff") / ARP(
+        op=1, hwsrc="02:00:00:00:01:05", psrc=learned, pdst="10.1.0.1")
+    d, _, _ = pcap_daemon(tmp_path, [arp], pcap_router_config())
+    try:
+        d.wait_for(lambda: any(n["address"] == learned and "mac" in n
+                               for n in d.call("ip_neigh_list")[
+                                   "neighbours"]), what="the learned MAC")
+        r = d.ctl("explain", "udp", SERVER + ":5", ">", learned + ":53",
+                  "in", "port1")
+    finally:
+        d.stop()
+    assert r.stdout.rstrip().endswith(
+        "verdict: out; sent on port0: udp 10.2.0.2:5 > 10.1.0.5:53 len 28 "
+        "ttl 63"), r.stdout
 
 
 def random_packets(n, seed=7):

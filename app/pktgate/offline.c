@@ -601,7 +601,13 @@ packet_result(const struct offline *off, unsigned int k)
 		}
 		if (derived)
 			continue;
-		if (strcmp(type, "drop") == 0) {
+		/* Still waiting (for ARP) when the run ended: the end of
+		 * the run is not the pipeline's verdict. */
+		if (strcmp(type, "drop") == 0 && queued &&
+				strcmp(json_string_value(json_object_get(e,
+					"reason")), "shutdown") == 0) {
+			continue;
+		} else if (strcmp(type, "drop") == 0) {
 			reason = json_string_value(json_object_get(e,
 				"reason"));
 			verdict = "drop";

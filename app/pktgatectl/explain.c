@@ -216,14 +216,16 @@ write_pcap(const char *path, const uint8_t *pkt, size_t len)
 
 /*
  * The running daemon's configuration, less what needs the host (its
- * interfaces, routes imported from it): @return the number of data ports.
+ * interfaces, routes imported from it), plus the neighbours it learned
+ * (offline nobody answers ARP: without them a packet would only wait):
+ * @return the number of data ports.
  */
 static unsigned int
 daemon_config(const char *path)
 {
 	static const char *const host_only[] = { "host_iface_add",
 		"ip_route_import" };
-	json_t *doc, *calls, *call, *kept, *ports, *p;
+	json_t *doc, *calls, *call, *kept, *ports, *p, *neigh;
 	unsigned int nb_ports = 0, i;
 	const char *m;
 	size_t k;
@@ -240,6 +242,17 @@ daemon_config(const char *path)
 		if (i == NELEMS(host_only))
 			json_array_append(kept, call);
 	}
+	neigh = ctl_call("ip_neigh_list", NULL);
+	json_array_foreach(json_object_get(neigh, "neighbours"), k, call)
+		if (json_object_get(call, "mac") != NULL &&
+				strcmp(str(call, "state"), "PERMANENT") != 0)
+			json_array_append_new(kept, json_pack(
+				"{s:s, s:{s:O, s:O, s:O}}", "method",
+				"ip_neigh_add", "params",
+				"address", json_object_get(call, "address"),
+				"port", json_object_get(call, "port"),
+				"mac", json_object_get(call, "mac")));
+	json_decref(neigh);
 	json_object_set_new(doc, "config", kept);
 	f = fopen(path, "w");
 	if (f == NULL || json_dumpf(doc, f, 0) != 0 || fclose(f) != 0)
