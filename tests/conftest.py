@@ -55,6 +55,37 @@ def read_reply(s):
             continue
 
 
+# A UDP stream for "nothing lost" tests: the receiver prints how many
+# distinct sequence numbers reached ADDR:9999 before a quiet TIMEOUT;
+# the sender sends N numbered datagrams at RATE per second.
+UDP_RECEIVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((sys.argv[1], 9999))
+s.settimeout(float(sys.argv[2]))
+seen = set()
+try:
+    while True:
+        seen.add(int(s.recv(64).split()[0]))
+except socket.timeout:
+    pass
+print(len(seen))
+"""
+
+UDP_SENDER = """
+import socket, sys, time
+n, rate = int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start = time.monotonic()
+for i in range(n):
+    s.sendto(b"%d seq" % i, (sys.argv[1], 9999))
+    delay = start + (i + 1) / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+"""
+
+
 class Daemon:
     """pktgate on virtual ports, with --no-huge and --no-pci."""
 

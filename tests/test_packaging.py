@@ -47,6 +47,8 @@ def test_systemd_unit_verifies(installed, tmp_path):
     assert "ExecStart=%s/bin/pktgate $PKTGATE_EAL -- --config " \
         "%s/etc/pktgate/pktgate.json" % (PREFIX, PREFIX) in unit
     assert "LimitMEMLOCK=infinity" in unit and "--rpc-group pktgate" in unit
+    assert "ExecReload=%s/bin/pktgatectl -s /run/pktgate/pktgate.sock " \
+        "reload\n" % PREFIX in unit
     # Verify the installed copy: its paths moved under the destdir.
     moved = tmp_path / "pktgate.service"
     moved.write_text(unit.replace(PREFIX, str(installed) + PREFIX))

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -386,8 +387,8 @@ const struct ctl_command ctl_commands[] = {
 	  "  ip addr [show]\n"
 	  "  ip addr add|del ADDR/LEN dev PORT\n"
 	  "  ip route [show]\n"
-	  "  ip route add|del PREFIX|default [via GW] [dev PORT]\n"
-	  "  ip route add|del blackhole|unreachable|prohibit PREFIX\n"
+	  "  ip route add|replace|del PREFIX|default [via GW] [dev PORT]\n"
+	  "  ip route add|replace|del blackhole|unreachable|prohibit PREFIX\n"
 	  "  ip route get ADDR\n"
 	  "  ip route import                    copy the host's routes via host interfaces\n"
 	  "  ip neigh [show] [dev PORT]\n"
@@ -440,6 +441,9 @@ const struct ctl_command ctl_commands[] = {
 	{ "save", "the running configuration (replayable with --config)",
 	  "  save                               print it\n"
 	  "  save --to-config                   write it over the --config file, atomically\n" },
+	{ "reload", "make the running state the configuration file's, changing only what differs",
+	  "  reload [-n|--dry-run] [FILE]       the --config file, or FILE; -n: only\n"
+	  "                                     say what would change\n" },
 	{ "help", "this list, or one command's usage",
 	  "  help [COMMAND]\n" },
 	{ NULL, NULL, NULL },
@@ -587,11 +591,15 @@ cmd_route(int argc, char **argv)
 		json_decref(res);
 		return;
 	}
-	if (!(is(argv[0], "add") || is(argv[0], "delete")) || argc < 2)
-		ctl_die("usage: ip route add|del PREFIX [via GW] [dev PORT]");
-	add = argv[0][0] == 'a';
+	if (!(is(argv[0], "add") || is(argv[0], "delete") ||
+			is(argv[0], "replace")) || argc < 2)
+		ctl_die("usage: ip route add|replace|del PREFIX [via GW] [dev PORT]");
+	add = argv[0][0] != 'd';
 	i = 1;
 	params = json_object();
+	/* replace: the route changes without a moment with none. */
+	if (argv[0][0] == 'r')
+		json_object_set_new(params, "replace", json_true());
 	if (strcmp(argv[i], "blackhole") == 0 ||
 			strcmp(argv[i], "unreachable") == 0 ||
 			strcmp(argv[i], "prohibit") == 0) {
@@ -1014,6 +1022,64 @@ cmd_rpc(int argc, char **argv)
 	json_decref(res);
 }
 
+/* One change of a reload: METHOD and its params, a long one cut short. */
+static void
+print_change(const json_t *change)
+{
+	char *p = json_dumps(json_object_get(change, "params"), 0);
+
+	if (p == NULL)
+		return;
+	printf("  %s %.200s%s\n", json_string_value(json_object_get(change,
+		"method")), p,
+		strlen(p) > 200 ? "..." : "");
+	free(p);
+}
+
+static void
+cmd_reload(int argc, char **argv)
+{
+	json_t *params = json_object(), *res, *c;
+	char path[PATH_MAX];
+	bool dry_run = false;
+	size_t i, n;
+	int a;
+
+	for (a = 0; a < argc; a++) {
+		if (strcmp(argv[a], "-n") == 0 ||
+				strcmp(argv[a], "--dry-run") == 0) {
+			dry_run = true;
+		} else if (argv[a][0] != '-' && !json_object_get(params,
+				"path")) {
+			/* The daemon's directory is not ours. */
+			if (realpath(argv[a], path) == NULL)
+				ctl_die("reload: %s: %s", argv[a],
+					strerror(errno));
+			json_object_set_new(params, "path", json_string(path));
+		} else {
+			ctl_die("usage: reload [-n|--dry-run] [FILE]");
+		}
+	}
+	if (dry_run)
+		json_object_set_new(params, "dry_run", json_true());
+	res = ctl_call("config_reload", params);
+	if (ctl_json_output) {
+		ctl_print_json(res);
+		json_decref(res);
+		return;
+	}
+	n = json_array_size(json_object_get(res, "changes"));
+	if (n == 0)
+		printf("%s: no changes\n", str(res, "path"));
+	else
+		printf("%s: %zu change%s%s\n", str(res, "path"), n,
+			n == 1 ? "" : "s",
+			dry_run ? " (dry run: nothing done)" : "");
+	json_array_foreach(json_object_get(res, "changes"), i, c)
+		print_change(c);
+	json_decref(res);
+}
+
 void
 ctl_run(int argc, char **argv)
 {
@@ -1047,6 +1113,8 @@ ctl_run(int argc, char **argv)
 		ctl_top(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "rpc") == 0)
 		cmd_rpc(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "reload") == 0)
+		cmd_reload(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "save") == 0 && argc == 1) {
 		res = ctl_call("save_config", NULL);
 		ctl_print_json(res);

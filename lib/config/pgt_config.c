@@ -59,94 +59,264 @@ out:
 	return rc;
 }
 
-int
-pgt_config_load(const char *path, char *msg, size_t msg_size)
+/* A configuration file, read and checked: its calls and where they are. */
+struct config_file {
+	char *text;
+	json_t *doc;
+	json_t *calls;		/* borrowed from doc */
+	size_t *offsets;	/* of each call in text, for line numbers */
+};
+
+static void
+config_file_free(struct config_file *cf)
 {
-	struct pgt_rpc_err err;
+	free(cf->offsets);
+	json_decref(cf->doc);
+	free(cf->text);
+}
+
+static unsigned int
+config_line(const struct config_file *cf, size_t i)
+{
+	return pgt_json_line_of(cf->text, cf->offsets[i]);
+}
+
+/* Read @p path and check its shape; nothing is applied. */
+static int
+config_read(const char *path, struct config_file *cf, char *msg,
+	size_t msg_size)
+{
+	json_t *version, *call, *method, *params;
 	json_error_t jerr;
-	json_t *doc = NULL, *calls, *call, *method, *params, *version, *result;
-	size_t *offsets = NULL, len = 0, i, n;
-	char *text = NULL;
-	unsigned int line;
+	size_t len = 0, i, n;
 	int rc;
 
-	rc = read_file(path, &text, &len);
+	memset(cf, 0, sizeof(*cf));
+	rc = read_file(path, &cf->text, &len);
 	if (rc < 0) {
 		snprintf(msg, msg_size, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (doc == NULL) {
+	cf->doc = json_loadb(cf->text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (cf->doc == NULL) {
 		snprintf(msg, msg_size, "%s:%d: %s", path, jerr.line, jerr.text);
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	version = json_object_get(doc, "version");
-	calls = json_object_get(doc, "config");
-	if (!json_is_object(doc) || !json_is_integer(version) ||
-			!json_is_array(calls)) {
+	version = json_object_get(cf->doc, "version");
+	cf->calls = json_object_get(cf->doc, "config");
+	if (!json_is_object(cf->doc) || !json_is_integer(version) ||
+			!json_is_array(cf->calls)) {
 		snprintf(msg, msg_size,
 			"%s:1: expected {\"version\": %d, \"config\": [calls]}",
 			path, PGT_CONFIG_VERSION);
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	if (json_integer_value(version) != PGT_CONFIG_VERSION) {
 		snprintf(msg, msg_size, "%s:1: unsupported version %lld (this pktgate reads %d)",
 			path, (long long)json_integer_value(version),
 			PGT_CONFIG_VERSION);
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	n = json_array_size(calls);
-	offsets = calloc(n + 1, sizeof(*offsets));
-	if (offsets == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	n = json_array_size(cf->calls);
+	cf->offsets = calloc(n + 1, sizeof(*cf->offsets));
+	if (cf->offsets == NULL)
+		return -ENOMEM;
 	/* Map each call back to its line for error messages. */
-	if (pgt_json_array_offsets(text, len, "config", offsets, n) != (int)n)
-		memset(offsets, 0, (n + 1) * sizeof(*offsets));
-
-	json_array_foreach(calls, i, call) {
-		line = pgt_json_line_of(text, offsets[i]);
+	if (pgt_json_array_offsets(cf->text, len, "config", cf->offsets, n) !=
+			(int)n)
+		memset(cf->offsets, 0, (n + 1) * sizeof(*cf->offsets));
+	json_array_foreach(cf->calls, i, call) {
 		method = json_object_get(call, "method");
 		params = json_object_get(call, "params");
 		if (!json_is_object(call) || !json_is_string(method) ||
 				(params != NULL && !json_is_object(params))) {
 			snprintf(msg, msg_size,
 				"%s:%u: each call must be {\"method\": NAME, \"params\": {...}}",
-				path, line);
-			rc = -EINVAL;
-			goto out;
+				path, config_line(cf, i));
+			return -EINVAL;
 		}
 		if (json_object_size(call) > (params != NULL ? 2u : 1u)) {
 			snprintf(msg, msg_size,
 				"%s:%u: a call has only \"method\" and \"params\"",
-				path, line);
-			rc = -EINVAL;
-			goto out;
-		}
-		rc = pgt_rpc_call(json_string_value(method), params, &result,
-			&err);
-		json_decref(result);
-		if (rc != 0) {
-			snprintf(msg, msg_size, "%s:%u: %s: %s", path, line,
-				json_string_value(method), err.msg);
-			goto out;
+				path, config_line(cf, i));
+			return -EINVAL;
 		}
 	}
-	PGT_LOG(INFO, config, "%s: applied %zu calls", path, n);
-	/* Saving writes back to it, wherever the daemon's directory is. */
-	if (realpath(path, config_path) == NULL)
-		config_path[0] = '\0';
-	rc = 0;
-out:
-	free(offsets);
-	json_decref(doc);
-	free(text);
+	return 0;
+}
+
+int
+pgt_config_load(const char *path, char *msg, size_t msg_size)
+{
+	struct config_file cf;
+	struct pgt_rpc_err err;
+	json_t *call, *result;
+	size_t i;
+	int rc;
+
+	rc = config_read(path, &cf, msg, msg_size);
+	json_array_foreach(cf.calls, i, call) {
+		if (rc != 0)
+			break;
+		rc = pgt_rpc_call(json_string_value(json_object_get(call,
+			"method")), json_object_get(call, "params"), &result,
+			&err);
+		json_decref(result);
+		if (rc != 0)
+			snprintf(msg, msg_size, "%s:%u: %s: %s", path,
+				config_line(&cf, i), json_string_value(
+					json_object_get(call, "method")),
+				err.msg);
+	}
+	if (rc == 0) {
+		PGT_LOG(INFO, config, "%s: applied %zu calls", path,
+			json_array_size(cf.calls));
+		/* Saving writes back to it, wherever the daemon's directory is. */
+		if (realpath(path, config_path) == NULL)
+			config_path[0] = '\0';
+	}
+	config_file_free(&cf);
 	return rc;
 }
+
+/* Run the calls of @p plan in order; on failure, @p failed is the call. */
+static int
+plan_run(json_t *plan, json_t **failed, struct pgt_rpc_err *err)
+{
+	json_t *call, *result;
+	size_t i;
+	int rc;
+
+	json_array_foreach(plan, i, call) {
+		rc = pgt_rpc_call(json_string_value(json_object_get(call,
+			"method")), json_object_get(call, "params"), &result,
+			err);
+		json_decref(result);
+		if (rc != 0) {
+			*failed = call;
+			/* A JSON-RPC code (bad params) is an invalid file. */
+			return rc > -32000 ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* After a failed step: back to @p before, by the same planner. */
+static void
+reload_undo(json_t *before, struct pgt_rpc_err *err)
+{
+	json_t *now = pgt_rpc_save_calls(), *back = NULL, *failed;
+	struct pgt_rpc_err e = { .msg = "" };
+
+	if (pgt_rpc_plan(now, before, &back, &e) != 0 ||
+			plan_run(back, &failed, &e) != 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s", e.msg);
+		PGT_LOG(CRIT, config, "a reload failed and undoing it failed: %s",
+			e.msg);
+	}
+	json_decref(back);
+	json_decref(now);
+}
+
+int
+pgt_config_reload(const char *path, bool dry_run, json_t **changes,
+	char *msg, size_t msg_size)
+{
+	json_t *running = NULL, *plan = NULL, *call, *failed;
+	struct pgt_rpc_err err = { .msg = "" }, undo = { .msg = "" };
+	struct config_file cf;
+	size_t i;
+	int rc;
+
+	*changes = NULL;
+	if (path == NULL || path[0] == '\0')
+		path = config_path;
+	if (path[0] == '\0') {
+		snprintf(msg, msg_size,
+			"pktgate was started without --config: name the file to reload");
+		return -ENOENT;
+	}
+	rc = config_read(path, &cf, msg, msg_size);
+	json_array_foreach(cf.calls, i, call) {
+		if (rc != 0)
+			break;
+		if (!pgt_rpc_plannable(json_string_value(json_object_get(call,
+				"method")))) {
+			snprintf(msg, msg_size,
+				"%s:%u: %s is not a call save_config writes, so a reload cannot tell what it changes (restart to apply it, or reload what config_save writes)",
+				path, config_line(&cf, i), json_string_value(
+					json_object_get(call, "method")));
+			rc = -ENOTSUP;
+		}
+	}
+	if (rc != 0)
+		goto out;
+	running = pgt_rpc_save_calls();
+	rc = pgt_rpc_plan(running, cf.calls, &plan, &err);
+	if (rc != 0) {
+		snprintf(msg, msg_size, "%s: %s (nothing changed)", path,
+			err.msg);
+		goto out;
+	}
+	if (!dry_run) {
+		rc = plan_run(plan, &failed, &err);
+		if (rc != 0) {
+			reload_undo(running, &undo);
+			snprintf(msg, msg_size, "%s: %s: %s (%s%s)", path,
+				json_string_value(json_object_get(failed,
+					"method")), err.msg, undo.msg[0] == '\0' ?
+				"reload undone: nothing changed" :
+				"undoing it failed too, the state is part old, part new: ",
+				undo.msg);
+			goto out;
+		}
+		PGT_LOG(NOTICE, config, "%s: reloaded, %zu changes", path,
+			json_array_size(plan));
+	}
+	*changes = plan;
+	plan = NULL;
+out:
+	json_decref(plan);
+	json_decref(running);
+	config_file_free(&cf);
+	return rc;
+}
+
+struct reload_args {
+	const char *path;
+	bool has_path;
+	bool dry_run;
+	bool has_dry_run;
+};
+
+static int
+rpc_config_reload(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct reload_args *args = argp;
+	json_t *changes;
+	char msg[512];
+	int rc;
+
+	rc = pgt_config_reload(args->has_path ? args->path : NULL,
+		args->dry_run, &changes, msg, sizeof(msg));
+	if (rc != 0)
+		return pgt_rpc_errorf(err, rc, "%s", msg);
+	*result = json_pack("{s:s, s:b, s:o}", "path", args->has_path ?
+		args->path : config_path, "dry_run", args->dry_run, "changes",
+		changes);
+	return 0;
+}
+
+static const struct pgt_rpc_param reload_params[] = {
+	PGT_RPC_PARAM_OPT(struct reload_args, path, PGT_RPC_TEXT,
+		"the file to apply (default: the one given with --config)"),
+	PGT_RPC_PARAM_OPT(struct reload_args, dry_run, PGT_RPC_BOOL,
+		"only say what would change"),
+};
+
+PGT_RPC_METHOD(config_reload_method, "config_reload",
+	"Make the running state what a restart with the file would give, changing only what differs (no port, rule or connection is disturbed by what stays); a failure undoes it; ports' names and host interfaces change only by a restart",
+	reload_params, struct reload_args, rpc_config_reload);
 
 static int
 rpc_save_config(void *args, json_t **result, struct pgt_rpc_err *err)

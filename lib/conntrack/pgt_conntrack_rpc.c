@@ -963,6 +963,34 @@ save_config(json_t *calls)
 	pgt_rpc_save_call(calls, "conntrack_config_set", o);
 }
 
+/* What a fresh start has: conntrack_config_set's every value. */
+static json_t *
+config_defaults(void)
+{
+	json_t *o = json_pack("{s:i, s:b, s:b, s:i}", "max",
+		(json_int_t)pgt_ct_capacity(), "tcp_be_liberal", false,
+		"tcp_loose", true, "tcp_max_retrans", 3);
+	unsigned int t;
+
+	for (t = 0; t < PGT_CT_TO_MAX; t++)
+		json_object_set_new(o, pgt_ct_timeout_name(t),
+			json_integer(pgt_ct_timeout_default(t)));
+	return o;
+}
+
+static int
+plan_config(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	RTE_SET_USED(err);
+	pgt_rpc_plan_setting("conntrack_config_set", config_defaults(),
+		running, wanted, phase, plan);
+	return 0;
+}
+
+static const char *const conntrack_methods[] = { "conntrack_config_set",
+	NULL };
 static struct pgt_rpc_saver conntrack_saver = { .order = 50,
-	.save = save_config };
+	.save = save_config, .methods = conntrack_methods,
+	.plan = plan_config };
 PGT_RPC_REGISTER_SAVER(conntrack_saver);

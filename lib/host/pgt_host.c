@@ -477,5 +477,55 @@ host_save(json_t *calls)
 }
 
 /* After ports are named (10), before addresses (20) so they reach the host. */
-static struct pgt_rpc_saver host_saver = { .order = 15, .save = host_save };
+/* A call of @p calls matching none of @p of (its params within, or around), or NULL. */
+static json_t *
+host_iface_unmatched(json_t *calls, json_t *of, bool within)
+{
+	json_t *c, *o, *cp, *op;
+	size_t i, j;
+
+	json_array_foreach(calls, i, c) {
+		cp = json_object_get(c, "params");
+		json_array_foreach(of, j, o) {
+			op = json_object_get(o, "params");
+			if (within ? pgt_rpc_params_within(cp, op) :
+					pgt_rpc_params_within(op, cp))
+				break;
+		}
+		if (j == json_array_size(of))
+			return cp;
+	}
+	return NULL;
+}
+
+/*
+ * A host interface is a kernel tap the host's programs and routes hold on
+ * to: a reload neither makes nor removes one. A file's call may leave out
+ * what the saved one spells (the host port's name).
+ */
+static int
+host_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	json_t *p;
+
+	RTE_SET_USED(plan);
+	if (phase != PGT_RPC_PHASE_ADD)
+		return 0;
+	p = host_iface_unmatched(wanted, running, true);
+	if (p != NULL)
+		return pgt_rpc_errorf(err, -EPERM,
+			"host_iface_add for port %s: host interfaces are made only at start (restart to apply)",
+			json_string_value(json_object_get(p, "port")));
+	p = host_iface_unmatched(running, wanted, false);
+	if (p != NULL)
+		return pgt_rpc_errorf(err, -EPERM,
+			"the file has no host_iface_add for port %s: host interfaces are removed only by a restart",
+			json_string_value(json_object_get(p, "port")));
+	return 0;
+}
+
+static const char *const host_methods[] = { "host_iface_add", NULL };
+static struct pgt_rpc_saver host_saver = { .order = 15, .save = host_save,
+	.methods = host_methods, .plan = host_plan };
 PGT_RPC_REGISTER_SAVER(host_saver);

@@ -235,7 +235,20 @@ icmp_save(json_t *calls)
 			limit_burst));
 }
 
-static struct pgt_rpc_saver icmp_saver = { .order = 50, .save = icmp_save };
+static int
+icmp_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	RTE_SET_USED(err);
+	pgt_rpc_plan_setting("icmp_ratelimit_set", json_pack("{s:i, s:i}",
+		"rate", PGT_ICMP_DEFAULT_RATE, "burst", PGT_ICMP_DEFAULT_BURST),
+		running, wanted, phase, plan);
+	return 0;
+}
+
+static const char *const icmp_methods[] = { "icmp_ratelimit_set", NULL };
+static struct pgt_rpc_saver icmp_saver = { .order = 50, .save = icmp_save,
+	.methods = icmp_methods, .plan = icmp_plan };
 PGT_RPC_REGISTER_SAVER(icmp_saver);
 
 struct rte_mbuf *

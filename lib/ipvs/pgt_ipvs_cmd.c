@@ -1449,30 +1449,43 @@ PGT_RPC_METHOD(ipvsadm_method, "ipvsadm",
 	"Run one ipvsadm command (-A -E -D -C -a -e -d --set --add-laddr --del-laddr, or -L/-S/--get-laddr to list); atomic: on error nothing changes",
 	ipvsadm_params, struct ipvsadm_args, rpc_ipvsadm);
 
+/* Apply the lines of @p text to *tx (the live model's copy if NULL). */
+static int
+restore_lines(const char *text, struct ipvs_model **tx, int *lineno,
+	char *err)
+{
+	char *copy, *line, *nl, **argv;
+	int argc, rc = 0;
+
+	copy = strdup(text);
+	if (copy == NULL)
+		return -ENOMEM;
+	*lineno = 0;
+	for (line = copy; line != NULL && rc == 0; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl++ = '\0';
+		(*lineno)++;
+		rc = split(line, &argv, &argc);
+		if (rc != 0)
+			break;
+		if (argc > 0 && argv[0][0] != '#')
+			rc = run(argc, argv, NULL, tx, err);
+		free(argv);
+	}
+	free(copy);
+	return rc;
+}
+
 static int
 rpc_ipvsadm_restore(void *argp, json_t **result, struct pgt_rpc_err *e)
 {
 	struct ipvsadm_args *a = argp;
 	struct ipvs_model *tx = NULL;
-	char err[ERR_MAX] = "", *text, *line, *nl, **argv;
-	int argc, rc = 0, lineno = 0;
+	char err[ERR_MAX] = "";
+	int rc, lineno;
 
-	text = strdup(a->command);
-	if (text == NULL)
-		return -ENOMEM;
-	for (line = text; line != NULL && rc == 0; line = nl) {
-		nl = strchr(line, '\n');
-		if (nl != NULL)
-			*nl++ = '\0';
-		lineno++;
-		rc = split(line, &argv, &argc);
-		if (rc != 0)
-			break;
-		if (argc > 0 && argv[0][0] != '#')
-			rc = run(argc, argv, NULL, &tx, err);
-		free(argv);
-	}
-	free(text);
+	rc = restore_lines(a->command, &tx, &lineno, err);
 	if (rc == 0 && tx != NULL) {
 		rc = pgt_ipvs_publish(tx);
 		if (rc == 0) {
@@ -1704,5 +1717,182 @@ ipvs_save(json_t *calls)
 	free(text);
 }
 
-static struct pgt_rpc_saver ipvs_saver = { .order = 70, .save = ipvs_save };
+/*
+ * Reload. The services of the running state and of the file, each read
+ * into a model of its own and printed as ipvsadm -S prints, so that two
+ * spellings of one service compare equal:
+ * {"-t VIP:PORT": {"service": LINE, "laddrs": {LINE: true},
+ *                  "dests": {"-r RIP:PORT": LINE}}}.
+ */
+static int
+services_model(json_t *calls, json_t *out, struct pgt_rpc_err *e)
+{
+	struct ipvs_model *m = calloc(1, sizeof(*m));
+	char err[ERR_MAX] = "", key[64], *text = NULL, *line, *nl, *sp;
+	struct ipvs_msvc **order;
+	json_t *call, *svc = NULL;
+	const char *cmd;
+	size_t i, len = 0;
+	int rc = 0, lineno;
+	FILE *f;
+
+	if (m == NULL)
+		return -ENOMEM;
+	json_array_foreach(calls, i, call) {
+		if (strcmp(json_string_value(json_object_get(call, "method")),
+				"ipvsadm_restore") != 0)
+			continue;
+		cmd = json_string_value(json_object_get(json_object_get(call,
+			"params"), "command"));
+		if (cmd == NULL)
+			rc = pgt_rpc_errorf(e, -EINVAL,
+				"ipvsadm_restore without 'command'");
+		else if (restore_lines(cmd, &m, &lineno, err) != 0)
+			rc = pgt_rpc_errorf(e, -EINVAL,
+				"ipvsadm_restore line %d: %s", lineno, err);
+		if (rc != 0)
+			goto out;
+	}
+	order = malloc((m->nb + 1) * sizeof(*order));
+	f = order != NULL ? open_memstream(&text, &len) : NULL;
+	if (f == NULL) {
+		free(order);
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (m->nb > 0)
+		memcpy(order, m->svc, m->nb * sizeof(*order));
+	qsort(order, m->nb, sizeof(*order), cmp_svc);
+	for (i = 0; i < m->nb; i++)
+		print_service(f, order[i], 0, true);
+	fclose(f);
+	free(order);
+	/* -A SVC ..., --add-laddr -z A SVC, -a SVC -r R ...: SVC is 2 words. */
+	for (line = text; line != NULL && *line != '\0'; line = nl) {
+		nl = strchr(line, '\n');
+		*nl++ = '\0';
+		if (strncmp(line, "-A ", 3) == 0) {
+			sp = strchr(line + 3, ' ');
+			sp = sp != NULL ? strchr(sp + 1, ' ') : NULL;
+			svc = json_pack("{s:s, s:o, s:o}", "service", line,
+				"laddrs", json_object(), "dests", json_object());
+			snprintf(key, sizeof(key), "%.*s", sp != NULL ?
+				(int)(sp - line - 3) : (int)strlen(line + 3),
+				line + 3);
+			json_object_set_new(out, key, svc);
+		} else if (strncmp(line, "--add-laddr ", 12) == 0) {
+			json_object_set_new(json_object_get(svc, "laddrs"),
+				line, json_true());
+		} else if (strncmp(line, "-a ", 3) == 0) {
+			sp = strstr(line, " -r ");
+			snprintf(key, sizeof(key), "%.*s", sp != NULL ?
+				(int)strcspn(sp + 4, " ") + 3 : 0,
+				sp != NULL ? sp + 1 : "");
+			json_object_set_new(json_object_get(svc, "dests"), key,
+				json_string(line));
+		}
+	}
+out:
+	free(text);
+	pgt_ipvs_model_free(m);
+	return rc;
+}
+
+/* The lines of @p svc (a services_model() entry) that make it. */
+static void
+service_fill(FILE *f, json_t *svc)
+{
+	const char *k;
+	json_t *v;
+
+	fprintf(f, "%s\n", json_string_value(json_object_get(svc, "service")));
+	json_object_foreach(json_object_get(svc, "laddrs"), k, v)
+		fprintf(f, "%s\n", k);
+	json_object_foreach(json_object_get(svc, "dests"), k, v)
+		fprintf(f, "%s\n", json_string_value(v));
+}
+
+/* The lines taking service @p name from @p from to @p to. */
+static void
+service_edit(FILE *f, const char *name, json_t *from, json_t *to)
+{
+	json_t *fd = json_object_get(from, "dests"),
+		*td = json_object_get(to, "dests"), *v;
+	const char *k;
+
+	json_object_foreach(json_object_get(from, "laddrs"), k, v)
+		if (json_object_get(json_object_get(to, "laddrs"), k) == NULL)
+			fprintf(f, "--del-laddr%s\n", k + strlen("--add-laddr"));
+	json_object_foreach(json_object_get(to, "laddrs"), k, v)
+		if (json_object_get(json_object_get(from, "laddrs"), k) == NULL)
+			fprintf(f, "%s\n", k);
+	/* A server whose options change is replaced in the same step: its
+	 * connections go on, its counters restart. */
+	json_object_foreach(fd, k, v)
+		if (!json_equal(v, json_object_get(td, k)))
+			fprintf(f, "-d %s %s\n", name, k);
+	json_object_foreach(td, k, v)
+		if (!json_equal(v, json_object_get(fd, k)))
+			fprintf(f, "%s\n", json_string_value(v));
+}
+
+static int
+ipvs_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	json_t *now = json_object(), *next = json_object(), *v, *old;
+	const char *name;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	pgt_rpc_plan_setting("ipvs_config_set", json_pack(
+		"{s:i, s:i, s:i, s:i, s:b}", "tcp_timeout", 900,
+		"tcpfin_timeout", 120, "udp_timeout", 300, "mh_table_size",
+		4093, "reject_tcp_reset", false), running, wanted, phase, plan);
+	rc = services_model(running, now, err);
+	if (rc == 0)
+		rc = services_model(wanted, next, err);
+	f = rc == 0 ? open_memstream(&text, &len) : NULL;
+	if (rc == 0 && f == NULL)
+		rc = -ENOMEM;
+	if (rc != 0)
+		goto out;
+	if (phase == PGT_RPC_PHASE_ADD) {
+		json_object_foreach(next, name, v) {
+			old = json_object_get(now, name);
+			if (old == NULL) {
+				service_fill(f, v);
+			} else if (!json_equal(json_object_get(old, "service"),
+					json_object_get(v, "service"))) {
+				/* New options: the service is replaced in
+				 * one step, its connections go on. */
+				fprintf(f, "-D %s\n", name);
+				service_fill(f, v);
+			} else {
+				service_edit(f, name, old, v);
+			}
+		}
+	} else {
+		json_object_foreach(now, name, v)
+			if (json_object_get(next, name) == NULL)
+				fprintf(f, "-D %s\n", name);
+	}
+	fclose(f);
+	/* One ipvsadm_restore: one model published, all or nothing. */
+	if (len > 0)
+		pgt_rpc_save_call(plan, "ipvsadm_restore", json_pack("{s:s}",
+			"command", text));
+	free(text);
+out:
+	json_decref(now);
+	json_decref(next);
+	return rc;
+}
+
+static const char *const ipvs_methods[] = { "ipvs_config_set",
+	"ipvsadm_restore", NULL };
+static struct pgt_rpc_saver ipvs_saver = { .order = 70, .save = ipvs_save,
+	.methods = ipvs_methods, .plan = ipvs_plan };
 PGT_RPC_REGISTER_SAVER(ipvs_saver);

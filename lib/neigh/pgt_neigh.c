@@ -674,5 +674,20 @@ neigh_save(json_t *calls)
 	}
 }
 
-static struct pgt_rpc_saver neigh_saver = { .order = 40, .save = neigh_save };
+/* Permanent entries only: what the daemon learned by ARP stays learned. */
+static int
+neigh_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	static const char *const key[] = { "address", "port", NULL };
+	static const struct pgt_rpc_items items = { .add = "ip_neigh_add",
+		.del = "ip_neigh_del", .key = key, .del_params = key,
+		.replace = PGT_RPC_REPLACE_BY_ADD };
+
+	return pgt_rpc_plan_items(&items, running, wanted, phase, plan, err);
+}
+
+static const char *const neigh_methods[] = { "ip_neigh_add", NULL };
+static struct pgt_rpc_saver neigh_saver = { .order = 40, .save = neigh_save,
+	.methods = neigh_methods, .plan = neigh_plan };
 PGT_RPC_REGISTER_SAVER(neigh_saver);

@@ -677,5 +677,105 @@ port_save(json_t *calls)
 	}
 }
 
-static struct pgt_rpc_saver port_saver = { .order = 10, .save = port_save };
+/*
+ * port_set calls by what they do: @p renames gets each {port, name}, and
+ * @p settings each port's MTU and state under the name it ends up with.
+ */
+static void
+port_calls_split(json_t *calls, json_t *renames, json_t *settings)
+{
+	json_t *call, *p, *name, *set, *one;
+	size_t i;
+
+	json_array_foreach(calls, i, call) {
+		p = json_object_get(call, "params");
+		name = json_object_get(p, "name");
+		if (name != NULL)
+			json_array_append_new(renames, json_pack("{s:O, s:O}",
+				"port", json_object_get(p, "port"),
+				"name", name));
+		one = json_deep_copy(p);
+		json_object_del(one, "port");
+		json_object_del(one, "name");
+		if (json_object_size(one) > 0) {
+			if (name == NULL)
+				name = json_object_get(p, "port");
+			set = json_object_get(settings,
+				json_string_value(name));
+			if (set != NULL)
+				json_object_update(set, one);
+			else
+				json_object_set(settings,
+					json_string_value(name), one);
+		}
+		json_decref(one);
+	}
+}
+
+/* A port's name is in rules, routes and services: only a restart moves it. */
+static int
+port_renames_differ(json_t *from, json_t *to, const char *why,
+	struct pgt_rpc_err *err)
+{
+	json_t *r, *o;
+	size_t i, j;
+
+	json_array_foreach(from, i, r) {
+		json_array_foreach(to, j, o)
+			if (json_equal(r, o))
+				break;
+		if (j == json_array_size(to))
+			return pgt_rpc_errorf(err, -EPERM,
+				"%s %s named '%s': a port is renamed only by a restart (rules, routes and services name it)",
+				why, json_string_value(json_object_get(r, "port")),
+				json_string_value(json_object_get(r, "name")));
+	}
+	return 0;
+}
+
+static int
+port_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	json_t *rn = json_array(), *wn = json_array(), *rs = json_object(),
+		*ws = json_object(), *names, *v;
+	const char *name;
+	int rc;
+
+	port_calls_split(running, rn, rs);
+	port_calls_split(wanted, wn, ws);
+	rc = port_renames_differ(wn, rn, "the file has", err);
+	if (rc == 0)
+		rc = port_renames_differ(rn, wn, "the file no longer has", err);
+	if (rc == 0 && phase == PGT_RPC_PHASE_ADD) {
+		names = json_deep_copy(rs);
+		json_object_update(names, ws);
+		json_object_foreach(names, name, v) {
+			json_t *r = json_array(), *w = json_array();
+
+			if (json_object_get(rs, name) != NULL)
+				pgt_rpc_save_call(r, "port_set", json_incref(
+					json_object_get(rs, name)));
+			if (json_object_get(ws, name) != NULL)
+				pgt_rpc_save_call(w, "port_set", json_incref(
+					json_object_get(ws, name)));
+			pgt_rpc_plan_setting("port_set", json_pack(
+				"{s:s, s:i, s:b}", "port", name, "mtu",
+				PGT_PORT_DEFAULT_MTU, "up", true), r, w,
+				phase, plan);
+			json_decref(r);
+			json_decref(w);
+		}
+		json_decref(names);
+	}
+	json_decref(rn);
+	json_decref(wn);
+	json_decref(rs);
+	json_decref(ws);
+	return rc;
+}
+
+static const char *const port_methods[] = { "port_set", NULL };
+static struct pgt_rpc_saver port_saver = { .order = 10, .save = port_save,
+	.methods = port_methods, .plan = port_plan };
 PGT_RPC_REGISTER_SAVER(port_saver);

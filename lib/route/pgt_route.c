@@ -169,9 +169,13 @@ pgt_route_find(uint32_t prefix, uint8_t len)
 	return data;
 }
 
-/* Install or withdraw a route's LPM entry to match its port's state. */
+/*
+ * Install or withdraw a route's LPM entry to match its port's state; with
+ * @p renew, an installed entry is rewritten in place for a new next hop
+ * (rte_lpm_add overwrites, so a lookup meets the old hop or the new one).
+ */
 static int
-route_sync(struct pgt_route *r)
+route_sync(struct pgt_route *r, bool renew)
 {
 	const struct pgt_nexthop *nh = &pgt_route_nexthops[r->nh];
 	const struct pgt_port_view *v = pgt_port_view_get();
@@ -180,7 +184,7 @@ route_sync(struct pgt_route *r)
 
 	if (nh->type == PGT_NH_UNICAST && !v->port[nh->port].up)
 		want = false;
-	if (want == r->installed)
+	if (want == r->installed && !(renew && want))
 		return 0;
 	if (r->key.len == 0) {
 		__atomic_store_n(&pgt_route_default_nh,
@@ -223,7 +227,7 @@ pgt_route_add(uint32_t prefix, uint8_t len, enum pgt_nh_type type,
 	rc = rte_hash_add_key_data(pgt_route_table, &r->key, r);
 	if (rc < 0)
 		goto fail;
-	rc = route_sync(r);
+	rc = route_sync(r, false);
 	if (rc < 0) {
 		rte_hash_del_key(pgt_route_table, &r->key);
 		goto fail;
@@ -233,6 +237,35 @@ fail:
 	nexthop_put(r->nh);
 	free(r);
 	return rc == -ENOSPC || rc == -ENOMEM ? -ENOSPC : rc;
+}
+
+int
+pgt_route_replace(uint32_t prefix, uint8_t len, enum pgt_nh_type type,
+	uint32_t gw, uint16_t port)
+{
+	struct pgt_route *r = pgt_route_find(prefix, len);
+	uint32_t old;
+	int nh, rc;
+
+	if (r == NULL)
+		return pgt_route_add(prefix, len, type, gw, port,
+			PGT_ROUTE_PROTO_STATIC);
+	if (r->proto != PGT_ROUTE_PROTO_STATIC)
+		return -EPERM;
+	nh = nexthop_get(type, gw, port);
+	if (nh < 0)
+		return nh;
+	old = r->nh;
+	r->nh = (uint32_t)nh;
+	rc = route_sync(r, true);
+	if (rc < 0) {
+		r->nh = old;
+		nexthop_put((uint32_t)nh);
+		return rc == -ENOMEM ? -ENOSPC : rc;
+	}
+	/* After the swap: put waits out the workers still using it. */
+	nexthop_put(old);
+	return 0;
 }
 
 int
@@ -263,7 +296,7 @@ port_state_changed(uint16_t port, bool up)
 	while (rte_hash_iterate(pgt_route_table, &key, &data, &iter) >= 0) {
 		r = data;
 		if (pgt_route_nexthops[r->nh].port == port &&
-				route_sync(r) < 0)
+				route_sync(r, false) < 0)
 			PGT_LOG(ERR, route,
 				"cannot %s a route via port %u: LPM full",
 				up ? "restore" : "withdraw", port);

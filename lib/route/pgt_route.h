@@ -113,6 +113,17 @@ int pgt_route_add(uint32_t prefix, uint8_t len, enum pgt_nh_type type,
 	uint32_t gw, uint16_t port, enum pgt_route_proto proto);
 
 /**
+ * Add a static route or change the next hop of the one for exactly
+ * @p prefix/@p len without withdrawing it (management thread): lookups
+ * meet the old next hop or the new one, never none.
+ *
+ * @return 0; -EPERM if that route belongs to an address; -ENOSPC if the
+ *   LPM or the next hop table is full; -EINVAL on a bad prefix length.
+ */
+int pgt_route_replace(uint32_t prefix, uint8_t len, enum pgt_nh_type type,
+	uint32_t gw, uint16_t port);
+
+/**
  * Delete the route for exactly @p prefix/@p len.
  *
  * @return 0, or -ENOENT if there is none.

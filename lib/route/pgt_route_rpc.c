@@ -152,6 +152,8 @@ struct route_args {
 	bool has_port;
 	char type[PGT_RPC_STR_MAX];
 	bool has_type;
+	bool replace;
+	bool has_replace;
 };
 
 static const struct pgt_rpc_param route_params[] = {
@@ -163,6 +165,8 @@ static const struct pgt_rpc_param route_params[] = {
 		"output port (the gateway's port if omitted)"),
 	PGT_RPC_PARAM_OPT(struct route_args, type, PGT_RPC_STRING,
 		"unicast (default), blackhole, unreachable or prohibit"),
+	PGT_RPC_PARAM_OPT(struct route_args, replace, PGT_RPC_BOOL,
+		"change the route to the prefix if there is one, without a moment with none (ip route replace)"),
 };
 
 static int
@@ -227,8 +231,16 @@ rpc_route_add(void *argp, json_t **result, struct pgt_rpc_err *err)
 					"gateway %s is a local address", g);
 		}
 	}
-	rc = pgt_route_add(args->prefix.addr, args->prefix.len, type, gw, port,
-		PGT_ROUTE_PROTO_STATIC);
+	if (args->replace)
+		rc = pgt_route_replace(args->prefix.addr, args->prefix.len,
+			type, gw, port);
+	else
+		rc = pgt_route_add(args->prefix.addr, args->prefix.len, type,
+			gw, port, PGT_ROUTE_PROTO_STATIC);
+	if (rc == -EPERM)
+		return pgt_rpc_errorf(err, rc,
+			"the route to %s belongs to an address: delete the address",
+			a);
 	if (rc == -EEXIST)
 		return pgt_rpc_errorf(err, rc, "a route to %s exists", a);
 	if (rc == -ENOSPC)
@@ -400,7 +412,22 @@ addr_save(json_t *calls)
 				"port", v->port[pid].name));
 }
 
-static struct pgt_rpc_saver addr_saver = { .order = 20, .save = addr_save };
+static int
+addr_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	/* An address is on one port: moving it is a delete and an add. */
+	static const char *const key[] = { "address", NULL };
+	static const struct pgt_rpc_items items = { .add = "ip_addr_add",
+		.del = "ip_addr_del", .key = key,
+		.replace = PGT_RPC_REPLACE_BY_DELETE };
+
+	return pgt_rpc_plan_items(&items, running, wanted, phase, plan, err);
+}
+
+static const char *const addr_methods[] = { "ip_addr_add", NULL };
+static struct pgt_rpc_saver addr_saver = { .order = 20, .save = addr_save,
+	.methods = addr_methods, .plan = addr_plan };
 PGT_RPC_REGISTER_SAVER(addr_saver);
 
 static void
@@ -436,5 +463,19 @@ route_save(json_t *calls)
 	free(list);
 }
 
-static struct pgt_rpc_saver route_saver = { .order = 30, .save = route_save };
+static int
+route_plan(json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan, struct pgt_rpc_err *err)
+{
+	static const char *const key[] = { "prefix", NULL };
+	static const struct pgt_rpc_items items = { .add = "ip_route_add",
+		.del = "ip_route_del", .key = key, .del_params = key,
+		.replace = PGT_RPC_REPLACE_BY_PARAM };
+
+	return pgt_rpc_plan_items(&items, running, wanted, phase, plan, err);
+}
+
+static const char *const route_methods[] = { "ip_route_add", NULL };
+static struct pgt_rpc_saver route_saver = { .order = 30, .save = route_save,
+	.methods = route_methods, .plan = route_plan };
 PGT_RPC_REGISTER_SAVER(route_saver);

@@ -8,6 +8,7 @@
 
 #include "pgt_log.h"
 #include "pgt_rpc.h"
+#include "pgt_rpc_priv.h"
 
 PGT_LOG_REGISTER(rpc);
 
@@ -294,6 +295,12 @@ pgt_rpc_register_saver(struct pgt_rpc_saver *sv)
 			break;
 	sv->next = *pp;
 	*pp = sv;
+}
+
+const struct pgt_rpc_saver *
+pgt_rpc_savers(void)
+{
+	return savers;
 }
 
 json_t *

@@ -167,10 +167,36 @@ int pgt_rpc_call(const char *method, json_t *params, json_t **result,
  */
 typedef void (*pgt_rpc_saver_t)(json_t *calls);
 
+/**
+ * When a reload's step runs. Additions and changes run first, savers in
+ * order (an address before the routes through it); removals run after, in
+ * reverse order (a route before its address, a rule before its set).
+ */
+enum pgt_rpc_phase {
+	PGT_RPC_PHASE_ADD,
+	PGT_RPC_PHASE_REMOVE,
+};
+
+/**
+ * A reload planner: appends to @p plan the calls that take its module from
+ * @p running (what its saver writes now) to @p wanted (a file's calls of
+ * the saver's methods) in @p phase. It changes nothing itself.
+ *
+ * @return 0, or a negative errno with @p err filled when the file asks
+ *   for a change a running daemon cannot make (-EPERM) or is malformed
+ *   (-EINVAL).
+ */
+typedef int (*pgt_rpc_planner_t)(json_t *running, json_t *wanted,
+	enum pgt_rpc_phase phase, json_t *plan, struct pgt_rpc_err *err);
+
 /** A saver and its place in the saved configuration. */
 struct pgt_rpc_saver {
 	unsigned int order;	/**< Lower first: ports before addresses... */
 	pgt_rpc_saver_t save;
+	/** The methods save writes, NULL-terminated: a reloaded file's
+	 * calls to them are this saver's to plan. */
+	const char *const *methods;
+	pgt_rpc_planner_t plan;	/**< How a reload converges them. */
 	struct pgt_rpc_saver *next;
 };
 
@@ -186,6 +212,65 @@ json_t *pgt_rpc_save_calls(void);
 
 /** Append {"method": @p method, "params": @p params (stolen)} to @p calls. */
 void pgt_rpc_save_call(json_t *calls, const char *method, json_t *params);
+
+/**
+ * Plan the reload from the running state @p running to @p wanted (arrays
+ * of {"method", "params"}): the calls that, run in order, leave the state
+ * a fresh start with @p wanted would have. It changes nothing.
+ *
+ * Calls of @p wanted that no saver plans are ignored: check each with
+ * pgt_rpc_plannable() first.
+ *
+ * @return 0 with *plan set (new reference), or a planner's error (a
+ *   negative errno) with @p err filled.
+ */
+int pgt_rpc_plan(json_t *running, json_t *wanted, json_t **plan,
+	struct pgt_rpc_err *err);
+
+/** Does a saver plan @p method's calls (is it part of a saved state)? */
+bool pgt_rpc_plannable(const char *method);
+
+/** True when every member of object @p part is equal in object @p whole. */
+bool pgt_rpc_params_within(const json_t *part, const json_t *whole);
+
+/** How a planner of items (addresses, routes...) replaces a changed one. */
+enum pgt_rpc_replace {
+	PGT_RPC_REPLACE_BY_ADD,		/**< Adding it replaces the old one. */
+	PGT_RPC_REPLACE_BY_PARAM,	/**< Add with "replace": true. */
+	PGT_RPC_REPLACE_BY_DELETE,	/**< Delete it, then add it. */
+};
+
+/** Items one method adds and another deletes, named by their key params. */
+struct pgt_rpc_items {
+	const char *add;		/**< Method adding one item. */
+	const char *del;		/**< Method deleting one. */
+	const char *const *key;		/**< Params naming an item, NULL-ended. */
+	/** Params del takes, NULL-ended: NULL for all the item's. */
+	const char *const *del_params;
+	enum pgt_rpc_replace replace;
+};
+
+/**
+ * Plan items: a wanted item whose params are all equal in a running one is
+ * kept, one whose key names a running item replaces it, others are added
+ * (PGT_RPC_PHASE_ADD); running items no wanted one names are deleted
+ * (PGT_RPC_PHASE_REMOVE). Calls in @p wanted of another method are ignored.
+ *
+ * @return 0, or -EINVAL with @p err filled if a wanted item lacks a key.
+ */
+int pgt_rpc_plan_items(const struct pgt_rpc_items *items, json_t *running,
+	json_t *wanted, enum pgt_rpc_phase phase, json_t *plan,
+	struct pgt_rpc_err *err);
+
+/**
+ * Plan a setting whose unsaved values are @p defaults: in
+ * PGT_RPC_PHASE_ADD, @p method with every value (defaults overlaid with the
+ * params of the wanted calls to @p method, in order) unless the running
+ * ones are the same. Steals @p defaults.
+ */
+void pgt_rpc_plan_setting(const char *method, json_t *defaults,
+	json_t *running, json_t *wanted, enum pgt_rpc_phase phase,
+	json_t *plan);
 
 /**
  * Handle one decoded request value and build the response.

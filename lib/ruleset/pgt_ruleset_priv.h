@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "pgt_rpc.h"
 #include "pgt_ruleset.h"
 
 /* What a rule does when it matches. */
@@ -49,6 +50,32 @@ void pgt_rs_minst_free(struct pgt_rs_minst *mi);
 
 /* Every set: name, type, entries, maxelem, references (a JSON array). */
 json_t *pgt_rs_sets_json(void);
+
+/**
+ * Run the ipset commands of @p text, one per line (the form of ipset
+ * save), stopping at the first error; or, with @p model, read its create
+ * and add lines into @p model instead, creating nothing:
+ * {NAME: {"type", "maxelem", "entries": {ENTRY: true}}}, each entry in the
+ * form ipset save writes.
+ *
+ * @param[out] lineno  The line the error is on.
+ * @return 0, or the failing command's error (with @p model: -EINVAL for
+ *   another command, an unknown type, a bad entry, an add before its
+ *   create) with @p err filled, or -ENOMEM.
+ */
+int pgt_rs_sets_lines(const char *text, json_t *model, int *lineno,
+	struct pgt_rs_err *err);
+
+/** Does a rule of the running ruleset match against set @p name? */
+bool pgt_rs_set_in_use(const char *name);
+
+/** The reload planner of iptables_restore (pgt_rpc_planner_t). */
+int pgt_rs_plan_tables(json_t *running, json_t *wanted,
+	enum pgt_rpc_phase phase, json_t *plan, struct pgt_rpc_err *err);
+
+/** The reload planner of ipset_restore (pgt_rpc_planner_t). */
+int pgt_rs_plan_sets(json_t *running, json_t *wanted,
+	enum pgt_rpc_phase phase, json_t *plan, struct pgt_rpc_err *err);
 
 /* A rule as the management thread keeps it: immutable once made, shared
  * by reference between a transaction's copy and the live model. */

@@ -105,25 +105,9 @@ rpc_ipset_restore(void *argp, json_t **result, struct pgt_rpc_err *err)
 {
 	struct iptables_args *args = argp;
 	struct pgt_rs_err e = { .msg = "" };
-	const char *p = args->command, *nl;
-	char *line, **argv;
-	int argc, rc = 0, lineno = 0;
+	int rc, lineno;
 
-	while (*p != '\0' && rc == 0) {
-		nl = strchr(p, '\n');
-		line = strndup(p, nl != NULL ? (size_t)(nl - p) : strlen(p));
-		if (line == NULL)
-			return -ENOMEM;
-		lineno++;
-		argv = NULL;
-		argc = 0;
-		rc = pgt_rs_tokenize(line, &argv, &argc, &e);
-		if (rc == 0 && argc > 0 && argv[0][0] != '#')
-			rc = pgt_ruleset_ipset(argc, argv, NULL, &e);
-		pgt_rs_free_argv(argv, argc);
-		free(line);
-		p = nl != NULL ? nl + 1 : p + strlen(p);
-	}
+	rc = pgt_rs_sets_lines(args->command, NULL, &lineno, &e);
 	if (rc != 0)
 		return pgt_rpc_errorf(err, rc, "line %d: %s", lineno, e.msg);
 	*result = NULL;
@@ -158,7 +142,9 @@ sets_save(json_t *calls)
 }
 
 /* Before the ruleset (60), whose rules name sets. */
-static struct pgt_rpc_saver sets_saver = { .order = 55, .save = sets_save };
+static const char *const sets_methods[] = { "ipset_restore", NULL };
+static struct pgt_rpc_saver sets_saver = { .order = 55, .save = sets_save,
+	.methods = sets_methods, .plan = pgt_rs_plan_sets };
 PGT_RPC_REGISTER_SAVER(sets_saver);
 
 /* iptables_restore */
@@ -262,8 +248,10 @@ ruleset_save(json_t *calls)
 }
 
 /* After ports and addresses: rules name ports. */
+static const char *const ruleset_methods[] = { "iptables_restore", NULL };
 static struct pgt_rpc_saver ruleset_saver = {
-	.order = 60, .save = ruleset_save };
+	.order = 60, .save = ruleset_save, .methods = ruleset_methods,
+	.plan = pgt_rs_plan_tables };
 PGT_RPC_REGISTER_SAVER(ruleset_saver);
 
 static int

@@ -128,16 +128,14 @@ set_refs(const struct pgt_rs_set *s)
 	return refs;
 }
 
+/* A create line's type and options: the set type's index, or an error. */
 static int
-set_create(const char *name, const char *type, int argc, char **argv,
-	bool exist, struct pgt_rs_err *err)
+create_args(const char *type, int argc, char **argv, uint32_t *maxelem,
+	struct pgt_rs_err *err)
 {
-	struct rte_hash_parameters hp = { 0 };
-	char hname[RTE_HASH_NAMESIZE];
-	struct pgt_rs_set *s;
-	uint32_t maxelem = DEFAULT_MAXELEM;
-	unsigned int t, i, slot;
+	unsigned int t, i;
 
+	*maxelem = DEFAULT_MAXELEM;
 	for (t = 0; t < RTE_DIM(type_names); t++)
 		if (strcmp(type, type_names[t]) == 0)
 			break;
@@ -148,7 +146,7 @@ set_create(const char *name, const char *type, int argc, char **argv,
 	for (i = 0; i < (unsigned int)argc; i += 2) {
 		if (strcmp(argv[i], "maxelem") == 0 && i + 1 < (unsigned int)argc) {
 			if (pgt_rs_parse_u32(argv[i + 1], 1, MAX_MAXELEM,
-					&maxelem) != 0)
+					maxelem) != 0)
 				return pgt_rs_errorf(err,
 					"maxelem: '%s' is not 1 to %u",
 					argv[i + 1], MAX_MAXELEM);
@@ -163,12 +161,29 @@ set_create(const char *name, const char *type, int argc, char **argv,
 				"create: unknown option '%s'", argv[i]);
 		}
 	}
+	return (int)t;
+}
+
+static int
+set_create(const char *name, const char *type, int argc, char **argv,
+	bool exist, struct pgt_rs_err *err)
+{
+	struct rte_hash_parameters hp = { 0 };
+	char hname[RTE_HASH_NAMESIZE];
+	struct pgt_rs_set *s;
+	uint32_t maxelem;
+	unsigned int slot;
+	int t;
+
+	t = create_args(type, argc, argv, &maxelem, err);
+	if (t < 0)
+		return t;
 	if (strlen(name) == 0 || strlen(name) >= PGT_RS_SET_NAMESIZE)
 		return pgt_rs_errorf(err, "set name '%s': 1 to %u characters",
 			name, PGT_RS_SET_NAMESIZE - 1);
 	s = pgt_ruleset_set_find(name);
 	if (s != NULL) {
-		if (exist && s->type == t)
+		if (exist && s->type == (uint8_t)t)
 			return 0;
 		pgt_rs_errorf(err, "set %s already exists", name);
 		return -EEXIST;
@@ -419,6 +434,96 @@ pgt_rs_sets_json(void)
 				"maxelem", (int)sets[i]->maxelem,
 				"references", (int)set_refs(sets[i])));
 	return out;
+}
+
+/* One line of a sets document into @p model (see pgt_rs_sets_lines()). */
+static int
+model_line(int argc, char **argv, json_t *model, struct pgt_rs_err *err)
+{
+	struct pgt_rs_set probe = { .type = 0 };
+	char entry[64];
+	struct set_key k;
+	uint32_t maxelem;
+	json_t *set;
+	FILE *f;
+	int t;
+
+	if (argc > 0 && strcmp(argv[argc - 1], "-exist") == 0)
+		argc--;
+	if (argc >= 3 && (strcmp(argv[0], "create") == 0 ||
+			strcmp(argv[0], "-N") == 0)) {
+		t = create_args(argv[2], argc - 3, argv + 3, &maxelem, err);
+		if (t < 0)
+			return t;
+		if (json_object_get(model, argv[1]) != NULL)
+			return pgt_rs_errorf(err, "set %s is created twice",
+				argv[1]);
+		json_object_set_new(model, argv[1], json_pack(
+			"{s:s, s:i, s:o}", "type", type_names[t], "maxelem",
+			(json_int_t)maxelem, "entries", json_object()));
+		return 0;
+	}
+	if (argc != 3 || (strcmp(argv[0], "add") != 0 &&
+			strcmp(argv[0], "-A") != 0))
+		return pgt_rs_errorf(err,
+			"'%s': a set configuration creates sets and adds to them",
+			argc > 0 ? argv[0] : "");
+	set = json_object_get(model, argv[1]);
+	if (set == NULL)
+		return pgt_rs_errorf(err, "add to set %s before its create line",
+			argv[1]);
+	for (t = 0; t < (int)RTE_DIM(type_names); t++)
+		if (strcmp(json_string_value(json_object_get(set, "type")),
+				type_names[t]) == 0)
+			probe.type = (uint8_t)t;
+	snprintf(probe.name, sizeof(probe.name), "%s", argv[1]);
+	if (parse_entry(&probe, argv[2], &k, err) != 0)
+		return -EINVAL;
+	/* The form ipset save writes, so equal entries compare equal. */
+	f = fmemopen(entry, sizeof(entry), "w");
+	if (f == NULL)
+		return -ENOMEM;
+	print_entry(&probe, &k, f);
+	fclose(f);
+	json_object_set_new(json_object_get(set, "entries"), entry,
+		json_true());
+	return 0;
+}
+
+bool
+pgt_rs_set_in_use(const char *name)
+{
+	const struct pgt_rs_set *s = pgt_ruleset_set_find(name);
+
+	return s != NULL && set_refs(s) > 0;
+}
+
+int
+pgt_rs_sets_lines(const char *text, json_t *model, int *lineno,
+	struct pgt_rs_err *err)
+{
+	const char *p = text, *nl;
+	char *line, **argv;
+	int argc, rc = 0;
+
+	*lineno = 0;
+	while (*p != '\0' && rc == 0) {
+		nl = strchr(p, '\n');
+		line = strndup(p, nl != NULL ? (size_t)(nl - p) : strlen(p));
+		if (line == NULL)
+			return -ENOMEM;
+		(*lineno)++;
+		argv = NULL;
+		argc = 0;
+		rc = pgt_rs_tokenize(line, &argv, &argc, err);
+		if (rc == 0 && argc > 0 && argv[0][0] != '#')
+			rc = model != NULL ? model_line(argc, argv, model, err) :
+				pgt_ruleset_ipset(argc, argv, NULL, err);
+		pgt_rs_free_argv(argv, argc);
+		free(line);
+		p = nl != NULL ? nl + 1 : p + strlen(p);
+	}
+	return rc;
 }
 
 static int

@@ -8,38 +8,12 @@ import time
 
 import pytest
 
-from conftest import NsRouter, sh
+from conftest import UDP_RECEIVER as RECEIVER, UDP_SENDER as SENDER, \
+    NsRouter, sh
 
 TAG = "pf%d" % (os.getpid() % 100000)
 CLIENT_NS, SERVER_NS = TAG + "c", TAG + "s"
 CLIENT_NET, SERVER_NET = "10.215.1", "10.215.2"
-
-RECEIVER = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind((sys.argv[1], 9999))
-s.settimeout(float(sys.argv[2]))
-seen = set()
-try:
-    while True:
-        seen.add(int(s.recv(64).split()[0]))
-except socket.timeout:
-    pass
-print(len(seen))
-"""
-
-SENDER = """
-import socket, sys, time
-n, rate = int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-start = time.monotonic()
-for i in range(n):
-    s.sendto(b"%d seq" % i, (sys.argv[1], 9999))
-    delay = start + (i + 1) / rate - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-"""
 
 
 @pytest.fixture(scope="module")
