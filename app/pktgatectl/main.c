@@ -407,7 +407,8 @@ const struct ctl_command ctl_commands[] = {
 	  "  iptables-restore [--noflush] [-c] [FILE]\n" },
 	{ "ipset", "named address sets, in ipset's words",
 	  "  ipset create|add|del|test|list|save|flush|destroy ...\n"
-	  "  ipset list [NAME] [-n|-t]          -n: names only; -t: no members\n" },
+	  "  ipset list [NAME] [-n|-t]          -n: names only; -t: no members;\n"
+	  "                                     -j: the sets as JSON\n" },
 	{ "conntrack", "the connection table, in conntrack-tools' words",
 	  "  conntrack -L|-D [FILTERS] [-o extended,id] | -F | -C | -S\n"
 	  "  conntrack -E [-e NEW,UPDATES,DESTROY] [FILTERS]   until interrupted\n" },
@@ -762,6 +763,35 @@ cmd_words(const char *method, int argc, char **argv)
 	json_decref(res);
 }
 
+/* ipset: its words, except that a listing with -j is the sets as data. */
+static void
+cmd_ipset(int argc, char **argv)
+{
+	json_t *params, *res;
+	int i;
+
+	if (!ctl_json_output || argc == 0 || (strcmp(argv[0], "list") != 0 &&
+			strcmp(argv[0], "-L") != 0)) {
+		cmd_words("ipset", argc, argv);
+		return;
+	}
+	params = json_object();
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "-terse") == 0 ||
+				strcmp(argv[i], "-n") == 0 ||
+				strcmp(argv[i], "-name") == 0)
+			json_object_set_new(params, "members", json_false());
+		else if (argv[i][0] != '-' && !json_object_get(params, "name"))
+			json_object_set_new(params, "name",
+				json_string(argv[i]));
+		else
+			ctl_die("usage: ipset list [NAME] [-n|-t]");
+	}
+	res = ctl_call("ipset_list", params);
+	ctl_print_json(res);
+	json_decref(res);
+}
+
 static bool
 is_list_word(const char *w)
 {
@@ -1092,7 +1122,7 @@ ctl_run(int argc, char **argv)
 	else if (strcmp(argv[0], "iptables") == 0)
 		cmd_iptables(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "ipset") == 0)
-		cmd_words("ipset", argc - 1, argv + 1);
+		cmd_ipset(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables-save") == 0)
 		cmd_iptables_save(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "iptables-restore") == 0)

@@ -48,8 +48,12 @@ struct pgt_rs_minst {
 struct pgt_rs_minst *pgt_rs_minst_new(const struct pgt_match_ops *ops);
 void pgt_rs_minst_free(struct pgt_rs_minst *mi);
 
-/* Every set: name, type, entries, maxelem, references (a JSON array). */
-json_t *pgt_rs_sets_json(void);
+/*
+ * The sets (only @p name's if not NULL): name, type, entries, maxelem,
+ * references, and with @p members their entries as ipset save writes them
+ * (a JSON array).
+ */
+json_t *pgt_rs_sets_json(const char *name, bool members);
 
 /**
  * Run the ipset commands of @p text, one per line (the form of ipset

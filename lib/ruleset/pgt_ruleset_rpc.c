@@ -98,6 +98,42 @@ PGT_RPC_METHOD(ipset_method, "ipset",
 	"Run one ipset command (create, add, del, test, list, save, flush, destroy) on the named sets -m set matches",
 	ipset_params, struct iptables_args, rpc_ipset);
 
+/* ipset_list: ipset list as data, for pktgatectl -j and scripts. */
+
+struct ipset_list_args {
+	char name[PGT_RPC_STR_MAX];
+	bool has_name;
+	bool members;
+	bool has_members;
+};
+
+static int
+rpc_ipset_list(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct ipset_list_args *args = argp;
+
+	*result = pgt_rs_sets_json(args->has_name ? args->name : NULL,
+		!args->has_members || args->members);
+	if (args->has_name && json_array_size(*result) == 0) {
+		json_decref(*result);
+		*result = NULL;
+		return pgt_rpc_errorf(err, -ENOENT, "no set named '%s'",
+			args->name);
+	}
+	return 0;
+}
+
+static const struct pgt_rpc_param ipset_list_params[] = {
+	PGT_RPC_PARAM_OPT(struct ipset_list_args, name, PGT_RPC_STRING,
+		"only this set"),
+	PGT_RPC_PARAM_OPT(struct ipset_list_args, members, PGT_RPC_BOOL,
+		"with the entries (default true; false: ipset list -t)"),
+};
+
+PGT_RPC_METHOD(ipset_list_method, "ipset_list",
+	"The sets with type, size, references and entries, as data",
+	ipset_list_params, struct ipset_list_args, rpc_ipset_list);
+
 /* ipset_restore: the lines of `ipset save`, applied in order. */
 
 static int
@@ -264,7 +300,7 @@ rpc_ruleset_stats(void *args, json_t **result, struct pgt_rpc_err *err)
 		"posted", (json_int_t)posted, "ring_full", (json_int_t)overflow,
 		"written", (json_int_t)written, "nflog", pgt_rs_nflog_stats(),
 		"trace", pgt_rs_trace_stats());
-	json_object_set_new(*result, "sets", pgt_rs_sets_json());
+	json_object_set_new(*result, "sets", pgt_rs_sets_json(NULL, false));
 	return 0;
 }
 

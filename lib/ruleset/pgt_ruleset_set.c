@@ -419,20 +419,45 @@ set_list(const struct pgt_rs_set *s, FILE *f, bool members)
 	}
 }
 
+/* Set @p s as JSON, with its entries in the form ipset save writes. */
+static json_t *
+set_json(const struct pgt_rs_set *s, bool members)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i}", "name", s->name,
+		"type", type_names[s->type], "entries", (int)s->nb_entries,
+		"maxelem", (int)s->maxelem, "references", (int)set_refs(s));
+	const void *key;
+	void *data;
+	uint32_t iter = 0;
+	char entry[64];
+	json_t *list;
+	FILE *f;
+
+	if (!members)
+		return o;
+	list = json_array();
+	while (rte_hash_iterate(s->h, &key, &data, &iter) >= 0) {
+		f = fmemopen(entry, sizeof(entry), "w");
+		if (f == NULL)
+			break;
+		print_entry(s, key, f);
+		fclose(f);
+		json_array_append_new(list, json_string(entry));
+	}
+	json_object_set_new(o, "members", list);
+	return o;
+}
+
 json_t *
-pgt_rs_sets_json(void)
+pgt_rs_sets_json(const char *name, bool members)
 {
 	json_t *out = json_array();
 	unsigned int i;
 
 	for (i = 0; i < MAX_SETS; i++)
-		if (sets[i] != NULL)
-			json_array_append_new(out, json_pack(
-				"{s:s, s:s, s:i, s:i, s:i}", "name",
-				sets[i]->name, "type", type_names[sets[i]->type],
-				"entries", (int)sets[i]->nb_entries,
-				"maxelem", (int)sets[i]->maxelem,
-				"references", (int)set_refs(sets[i])));
+		if (sets[i] != NULL && (name == NULL ||
+				strcmp(sets[i]->name, name) == 0))
+			json_array_append_new(out, set_json(sets[i], members));
 	return out;
 }
 

@@ -2,6 +2,8 @@
 """Named sets (ipset's hash:ip, hash:net, hash:ip,port) and -m set: the
 commands, their errors, the saved configuration, and verdicts through the
 daemon on net_pcap."""
+import json
+
 import pytest
 from scapy.all import IP, UDP, Ether, Raw, rdpcap
 
@@ -80,6 +82,16 @@ def test_commands(d):
     out = ipset(d, "list s")
     assert "Type: hash:net" in out and "Number of entries: 1" in out
     assert out.endswith("Members:\n10.0.0.0/8\n")
+    # -j: the same listing as data.
+    listed = json.loads(d.ctl("-j", "ipset", "list", "s").stdout)
+    assert listed == [{"name": "s", "type": "hash:net", "entries": 1,
+                       "maxelem": 3, "references": 0,
+                       "members": ["10.0.0.0/8"]}]
+    terse = json.loads(d.ctl("-j", "ipset", "list", "-t").stdout)
+    assert [t for t in terse if t["name"] == "s"] == [
+        {k: v for k, v in listed[0].items() if k != "members"}]
+    r = d.ctl("-j", "ipset", "list", "nosuch", check=False)
+    assert r.returncode == 1 and "no set named 'nosuch'" in r.stderr
     assert ipset(d, "save") == (
         "create s hash:net family inet hashsize 1024 maxelem 3\n"
         "add s 10.0.0.0/8\n")
