@@ -139,3 +139,65 @@ def test_live_capture_of_a_ping(tmp_path):
         lines = tcpdump(out)
         assert sum("ICMP echo request" in x for x in lines) == 2
         assert sum("ICMP echo reply" in x for x in lines) == 2
+
+
+def test_drops_captured_as_they_were(tmp_path):
+    """The drop watch copies dropped packets with their reason: frames as
+    they came before routing, IP packets after; `capture --drops` writes
+    them as one Ethernet pcapng that tcpdump reads."""
+    eth = Ether(src=CLIENT_MAC, dst=MAC0)
+    pkts = [
+        eth / IP(src=CLIENT, dst=SERVER) / UDP(dport=53) / Raw(b"ok"),
+        Ether(src=CLIENT_MAC, dst=MAC0, type=0x88b5) / Raw(b"x" * 50),
+        eth / IP(src=CLIENT, dst="10.77.7.7") / UDP(dport=53),
+        eth / IP(src=CLIENT, dst=SERVER, ttl=1) / UDP(dport=53),
+        eth / IP(src=CLIENT, dst=SERVER) / TCP(dport=23, flags="S"),
+    ]
+    cfg = pcap_router_config() + [
+        {"method": "drop_watch_set", "params": {"reasons": "all"}},
+        {"method": "iptables", "params": {
+            "command": "-t mangle -A POSTROUTING -p tcp --dport 23 -j DROP"}},
+    ]
+    d, _, out1 = pcap_daemon(tmp_path, pkts, cfg)
+    try:
+        d.wait_for(lambda: len(d.call("nflog_read", {"drops": True})
+                               ["packets"]) == 4, what="the drops")
+        got = d.call("nflog_read", {"drops": True})["packets"]
+        assert [(p["drop"], p["ethernet"], p["in"]) for p in got] == [
+            ("ethertype_unsupported", True, "port0"),
+            ("no_route", True, "port0"),
+            ("ttl_exceeded", True, "port0"),
+            ("ruleset_drop", False, "port0")]
+        assert got[3]["out"] == "port1"
+        # Frames from their Ethernet header, the routed one from its IP.
+        assert bytes.fromhex(got[0]["data"]) == bytes(pkts[1])
+        routed = IP(bytes.fromhex(got[3]["data"]))
+        assert routed[TCP].dport == 23 and routed.ttl == 63
+        # NFLOG's readers do not see them.
+        assert d.call("nflog_read", {"drops": False})["packets"] == []
+        assert d.call("drop_watch_get")["reasons"][0] == "l2_truncated"
+        out = tmp_path / "drops.pcapng"
+        r = d.ctl("capture", "--drops", "no_route,ruleset_drop", "--recent",
+                  "-c", "4", "-w", str(out))
+        assert "4 packets captured" in r.stderr
+        p = subprocess.run(["tcpdump", "-n", "-e", "-r", str(out)],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "link-type EN10MB" in p.stderr, p.stderr
+        # One line per packet (tcpdump adds hex lines under unknown ones).
+        lines = [x for x in p.stdout.splitlines() if not x.startswith("\t")]
+        assert len(lines) == 4
+        assert "ethertype Unknown (0x88b5)" in lines[0]
+        assert "10.77.7.7.53" in lines[1]
+        assert "> 10.2.0.2.23: Flags [S]" in lines[3], lines[3]
+        read = rdpcap(str(out))
+        assert read[3][Ether].src == "00:00:00:00:00:00"
+        assert read[3][IP].ttl == 63      # as it was: routed
+        # The capture put the watch back as it found it.
+        assert len(d.call("drop_watch_get")["reasons"]) > 40
+        d.call("drop_watch_set", {"reasons": ""})
+        assert d.call("drop_watch_get")["reasons"] == []
+        r = d.ctl("rpc", "drop_watch_set", '{"reasons": "bogus"}',
+                  check=False)
+        assert "no drop reason 'bogus'" in r.stderr
+    finally:
+        d.stop()

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pktgatectl capture: the packets NFLOG rules copy, as a pcapng stream.
+ * pktgatectl capture: the packets NFLOG rules copy, and those the drop
+ * watch copies as they are dropped, as a pcapng stream.
  *
  * Polls nflog_read with a cursor and writes each packet as an Enhanced
- * Packet Block of one raw-IP interface (the packets are copied from their
- * IP header, as Linux's NFLOG does), with nanosecond time stamps and a
- * comment naming the group, prefix, hook and ports. The output is flushed
- * after every batch, so `pktgatectl capture | tcpdump -r -` is live.
+ * Packet Block, with nanosecond time stamps and a comment naming the group,
+ * prefix, hook and ports (or the drop's reason). NFLOG copies start at the
+ * IP header, as Linux's NFLOG does: one raw-IP interface. Drops (--drops)
+ * go to a capture of their own with one Ethernet interface, as libpcap
+ * reads one link type per file: a drop before routing is the frame as it
+ * came, one after routing (an IP packet) gets a header of zero MACs. The
+ * output is flushed after every batch, so `pktgatectl capture | tcpdump -r
+ * -` is live.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +27,8 @@
 
 #include "pktgatectl.h"
 
+#define LINKTYPE_ETHERNET	1
+#define ETH_HLEN		14
 #define LINKTYPE_RAW		101	/* raw IPv4/IPv6, no link header */
 #define SHB_TYPE		0x0A0D0D0Au
 #define IDB_TYPE		1u
@@ -77,11 +84,27 @@ put_opt(FILE *f, uint16_t code, const void *v, size_t len)
 }
 
 static void
-write_headers(FILE *f)
+write_idb(FILE *f, uint16_t linktype, const char *ifname)
+{
+	static const uint8_t tsresol = 9;	/* nanoseconds */
+	uint32_t len;
+
+	len = 20 + (uint32_t)(opt_size(strlen(ifname)) + opt_size(1)) + 4;
+	put32(f, IDB_TYPE);
+	put32(f, len);
+	put16(f, linktype);
+	put16(f, 0);
+	put32(f, 0);			/* snap length: none */
+	put_opt(f, IF_NAME, ifname, strlen(ifname));
+	put_opt(f, IF_TSRESOL, &tsresol, 1);
+	put32(f, OPT_END);
+	put32(f, len);
+}
+
+static void
+write_headers(FILE *f, bool drops)
 {
 	static const char appl[] = "pktgatectl capture";
-	static const char ifname[] = "nflog";
-	static const uint8_t tsresol = 9;	/* nanoseconds */
 	uint32_t len;
 
 	len = 28 + (uint32_t)opt_size(strlen(appl)) + 4;
@@ -95,17 +118,10 @@ write_headers(FILE *f)
 	put_opt(f, SHB_USERAPPL, appl, strlen(appl));
 	put32(f, OPT_END);
 	put32(f, len);
-
-	len = 20 + (uint32_t)(opt_size(strlen(ifname)) + opt_size(1)) + 4;
-	put32(f, IDB_TYPE);
-	put32(f, len);
-	put16(f, LINKTYPE_RAW);
-	put16(f, 0);
-	put32(f, 0);			/* snap length: none */
-	put_opt(f, IF_NAME, ifname, strlen(ifname));
-	put_opt(f, IF_TSRESOL, &tsresol, 1);
-	put32(f, OPT_END);
-	put32(f, len);
+	if (drops)
+		write_idb(f, LINKTYPE_ETHERNET, "drops");
+	else
+		write_idb(f, LINKTYPE_RAW, "nflog");
 }
 
 static int
@@ -122,8 +138,12 @@ hexval(char c)
 static void
 write_packet(FILE *f, json_t *p)
 {
+	static const uint8_t ip_frame[ETH_HLEN] = { [12] = 0x08, [13] = 0x00 };
 	const char *hex = str(p, "data");
-	size_t caplen = strlen(hex) / 2, i, clen;
+	/* A drop's IP packet goes in a frame (see the top of this file). */
+	size_t head = json_object_get(p, "drop") != NULL &&
+		!json_is_true(json_object_get(p, "ethernet")) ? ETH_HLEN : 0;
+	size_t caplen = head + strlen(hex) / 2, i, clen;
 	uint64_t ts = (uint64_t)num(p, "time_s") * 1000000000ull +
 		(uint64_t)num(p, "time_ns");
 	uint8_t *data = malloc(caplen + 1);
@@ -133,17 +153,22 @@ write_packet(FILE *f, json_t *p)
 
 	if (data == NULL)
 		ctl_die("out of memory");
-	for (i = 0; i < caplen; i++) {
-		hi = hexval(hex[2 * i]);
-		lo = hexval(hex[2 * i + 1]);
+	memcpy(data, ip_frame, head);
+	for (i = head; i < caplen; i++) {
+		hi = hexval(hex[2 * (i - head)]);
+		lo = hexval(hex[2 * (i - head) + 1]);
 		if (hi < 0 || lo < 0)
 			ctl_die("capture: malformed packet data from the daemon");
 		data[i] = (uint8_t)(hi << 4 | lo);
 	}
-	snprintf(comment, sizeof(comment),
-		"group=%lld prefix=\"%s\" hook=%s in=%s out=%s",
-		num(p, "group"), str(p, "prefix"), str(p, "hook"),
-		str(p, "in"), str(p, "out"));
+	if (json_object_get(p, "drop") != NULL)
+		snprintf(comment, sizeof(comment), "drop=%s in=%s out=%s",
+			str(p, "drop"), str(p, "in"), str(p, "out"));
+	else
+		snprintf(comment, sizeof(comment),
+			"group=%lld prefix=\"%s\" hook=%s in=%s out=%s",
+			num(p, "group"), str(p, "prefix"), str(p, "hook"),
+			str(p, "in"), str(p, "out"));
 	clen = strlen(comment);
 	len = 32 + (uint32_t)pad4(caplen) + (uint32_t)opt_size(clen) + 4;
 	put32(f, EPB_TYPE);
@@ -152,7 +177,7 @@ write_packet(FILE *f, json_t *p)
 	put32(f, (uint32_t)(ts >> 32));
 	put32(f, (uint32_t)ts);
 	put32(f, (uint32_t)caplen);
-	put32(f, (uint32_t)num(p, "len"));
+	put32(f, (uint32_t)(head + (size_t)num(p, "len")));
 	fwrite(data, 1, caplen, f);
 	put_pad(f, caplen);
 	put_opt(f, OPT_COMMENT, comment, clen);
@@ -164,14 +189,15 @@ write_packet(FILE *f, json_t *p)
 static void
 usage_die(void)
 {
-	ctl_die("usage: capture [-g GROUP] [-w FILE|-] [-c COUNT] [-t SECONDS] [--recent]");
+	ctl_die("usage: capture [-g GROUP | --drops [REASON,...|all]] [-w FILE|-] [-c COUNT] [-t SECONDS] [--recent]");
 }
 
 void
 ctl_capture(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *drops = NULL;
 	long group = -1, count = 0, seconds = 0, got = 0, lost = 0;
+	json_t *watched = NULL;
 	bool recent = false, write_failed = false;
 	json_t *params, *res, *p;
 	time_t deadline = 0;
@@ -182,6 +208,9 @@ ctl_capture(int argc, char **argv)
 	for (a = 0; a < argc; a++) {
 		if (strcmp(argv[a], "--recent") == 0)
 			recent = true;
+		else if (strcmp(argv[a], "--drops") == 0)
+			drops = a + 1 < argc && argv[a + 1][0] != '-' ?
+				argv[++a] : "all";
 		else if (a + 1 >= argc)
 			usage_die();
 		else if (strcmp(argv[a], "-g") == 0)
@@ -200,6 +229,8 @@ ctl_capture(int argc, char **argv)
 	}
 	if (path == NULL && isatty(STDOUT_FILENO))
 		ctl_die("capture: not writing pcapng to a terminal: give -w FILE, or pipe it (| tcpdump -n -r -)");
+	if (drops != NULL && group >= 0)
+		usage_die();
 	params = json_pack("{s:i}", "max", READ_BATCH);
 	if (group >= 0)
 		json_object_set_new(params, "group", json_integer(group));
@@ -217,7 +248,15 @@ ctl_capture(int argc, char **argv)
 		json_decref(params);
 		ctl_die("capture: %s: %s", path, strerror(errno));
 	}
-	write_headers(out);
+	/* Watch the drops while it runs; put the watch back after. */
+	if (drops != NULL) {
+		res = ctl_call("drop_watch_set", json_pack("{s:s}", "reasons",
+			drops));
+		watched = json_incref(json_object_get(res, "previous"));
+		json_decref(res);
+	}
+	json_object_set_new(params, "drops", json_boolean(drops != NULL));
+	write_headers(out, drops != NULL);
 	fflush(out);
 	ctl_catch_interrupts(true);
 	if (seconds > 0)
@@ -243,6 +282,17 @@ ctl_capture(int argc, char **argv)
 	}
 	ctl_catch_interrupts(false);
 	json_decref(params);
+	if (watched != NULL) {
+		char *before = NULL;
+		size_t blen = 0;
+
+		json_array_foreach(watched, i, p)
+			ctl_append_word(&before, &blen, json_string_value(p));
+		json_decref(ctl_call("drop_watch_set", json_pack("{s:s}",
+			"reasons", before != NULL ? before : "")));
+		free(before);
+		json_decref(watched);
+	}
 	if (out != stdout)
 		fclose(out);
 	fprintf(stderr, "%ld packets captured", got);

@@ -416,10 +416,13 @@ const struct ctl_command ctl_commands[] = {
 	  "  ipvsadm -A|-E|-D|-C|-a|-e|-d|-L|-S|--set ... | -R (stdin)\n"
 	  "  ipvsadm -A|-E|-a|-e ... --check tcp|http|none [--check-* ...]\n"
 	  "                                     health checks; -L -n --checks\n" },
-	{ "capture", "packets of NFLOG rules as pcapng (for tcpdump, Wireshark)",
-	  "  capture [-g GROUP] [-w FILE|-] [-c COUNT] [-t SECONDS] [--recent]\n"
+	{ "capture", "packets of NFLOG rules, or dropped ones, as pcapng (for tcpdump, Wireshark)",
+	  "  capture [-g GROUP | --drops [REASON,...]] [-w FILE|-] [-c COUNT]\n"
+	  "          [-t SECONDS] [--recent]\n"
 	  "                                     -w - (default when piped): stdout;\n"
-	  "                                     --recent: start with the kept ones\n" },
+	  "                                     --recent: start with the kept ones;\n"
+	  "                                     --drops: what pktgate drops for\n"
+	  "                                     those reasons (default all)\n" },
 	{ "trace", "every step of chosen packets: hooks, rules, conntrack, NAT, fate",
 	  "  trace [-c COUNT] [-t SECONDS] [--recent] [MATCH...]\n"
 	  "                                     MATCH: iptables match words (-p tcp\n"

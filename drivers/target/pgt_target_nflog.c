@@ -120,6 +120,8 @@ nflog_exec(const void *data, struct pgt_rs_pkt *p)
 	r.in_port = p->in_port;
 	r.out_port = p->out_port;
 	r.hook = p->hook;
+	r.drop = 0;
+	r.l2 = 0;
 	r.caplen = (uint16_t)caplen;
 	r.len = p->ip_len;
 	pgt_ruleset_nflog_post(p->worker, &r);

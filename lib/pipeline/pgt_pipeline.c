@@ -48,6 +48,37 @@ pgt_pipeline_trace(struct pgt_worker *w, const struct rte_mbuf *m,
 	pgt_ruleset_trace(w->id, m, l3, arp, type, hook, in, out, arg);
 }
 
+void
+pgt_pipeline_drop_copy(struct pgt_worker *w, const struct rte_mbuf *m,
+	enum pgt_drop reason)
+{
+	const struct pgt_pkt_meta *meta =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)m);
+	struct pgt_rs_nflog_record r;
+	uint32_t caplen = RTE_MIN(rte_pktmbuf_pkt_len(m),
+		(uint32_t)PGT_RS_NFLOG_SNAP_MAX);
+	const void *src;
+
+	/* As it was when dropped: the frame before routing, the IP
+	 * packet after (see pgt_pkt_meta.l3_off). */
+	src = rte_pktmbuf_read(m, 0, caplen, r.data);
+	if (src == NULL)
+		return;
+	if (src != r.data)
+		memcpy(r.data, src, caplen);
+	snprintf(r.prefix, sizeof(r.prefix), "%s", pgt_stats_drop_name(reason));
+	r.tsc = w->now;
+	r.group = 0;
+	r.in_port = meta->in_port;
+	r.out_port = meta->out_port;
+	r.hook = 0;
+	r.drop = (uint8_t)(reason + 1);
+	r.l2 = meta->l3_off != 0;
+	r.caplen = (uint16_t)caplen;
+	r.len = (uint16_t)RTE_MIN(rte_pktmbuf_pkt_len(m), (uint32_t)UINT16_MAX);
+	pgt_ruleset_nflog_post(w->id, &r);
+}
+
 /* ICMP errors */
 
 static void local_output(struct pgt_worker *w, struct rte_mbuf *m);

@@ -109,6 +109,10 @@ pgt_trace_event(struct pgt_worker *w, const struct rte_mbuf *m,
 			meta->out_port, arg, at_l2);
 }
 
+/* Copy dropped @p m into the capture buffer (the drop watch is on). */
+void pgt_pipeline_drop_copy(struct pgt_worker *w, const struct rte_mbuf *m,
+	enum pgt_drop reason);
+
 /* Drop @p m, counted; a new connection it started goes with it. */
 static inline void
 pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
@@ -117,6 +121,9 @@ pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
 
 	pgt_stats_worker[w->id].port[pgt_pkt_stat_port(m)].drop[reason]++;
 	pgt_trace_event(w, m, PGT_RS_TRACE_DROP, 0, reason, false);
+	if (unlikely(__atomic_load_n(&pgt_ruleset_drop_watch,
+			__ATOMIC_RELAXED) & (UINT64_C(1) << reason)))
+		pgt_pipeline_drop_copy(w, m, reason);
 	if (unlikely(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED))
 		pgt_ct_release(w->id, meta);
 	rte_pktmbuf_free(m);

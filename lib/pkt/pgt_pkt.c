@@ -88,7 +88,8 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	meta->ctinfo = PGT_PKT_CTINFO_NONE;
 	meta->ct_flags = 0;
 	meta->trace = 0;
-	meta->l3_off = 0;
+	/* Where the IP or ARP header will be: the data is a frame. */
+	meta->l3_off = sizeof(*eth);
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth)) {
 		meta->drop = PGT_DROP_L2_TRUNCATED;
 		return PGT_PKT_DROP;

@@ -33,7 +33,10 @@ enum pgt_pkt_kind {
 struct pgt_pkt_meta {
 	uint16_t in_port;	/**< Arrival port, or UINT16_MAX if local. */
 	uint16_t out_port;	/**< Set by routing. */
-	uint16_t l3_off;	/**< Offset of the IP/ARP header. */
+	/** Offset of the IP/ARP header: not 0 while the data starts at an
+	 * Ethernet header (from receipt to routing, even if the parse
+	 * failed), 0 once routing strips it or for packets made here. */
+	uint16_t l3_off;
 	uint8_t l3_hlen;	/**< IPv4 header length in bytes. */
 	uint8_t l2_bcast;	/**< Received as L2 broadcast. */
 	uint32_t src;		/**< IPv4 source, host order. */

@@ -250,18 +250,30 @@ unsigned int pgt_ruleset_poll(void);
 #define PGT_RS_NFLOG_PREFIX_MAX 64	/**< As Linux, with the NUL. */
 #define PGT_RS_NFLOG_SNAP_MAX 1600	/**< Bytes of packet kept at most. */
 
-/** What a worker hands over for one NFLOG'ed packet. */
+/**
+ * What a worker hands over for one NFLOG'ed packet, or for one dropped
+ * packet the drop watch copies (pgt_ruleset_drop_watch).
+ */
 struct pgt_rs_nflog_record {
-	uint64_t tsc;		/**< When the rule matched. */
-	char prefix[PGT_RS_NFLOG_PREFIX_MAX];
-	uint16_t group;
+	uint64_t tsc;		/**< When the rule matched or it was dropped. */
+	char prefix[PGT_RS_NFLOG_PREFIX_MAX];	/**< Or the drop's name. */
+	uint16_t group;		/**< 0 for drops. */
 	uint16_t in_port, out_port;
 	uint16_t caplen;	/**< Bytes in data. */
-	uint16_t len;		/**< The IP packet's length. */
-	uint8_t hook;
-	uint8_t pad;
-	uint8_t data[PGT_RS_NFLOG_SNAP_MAX];	/**< From the IP header on. */
+	uint16_t len;		/**< The packet's length from where data starts. */
+	uint8_t hook;		/**< NFLOG only. */
+	uint8_t drop;		/**< 0: NFLOG; else the enum pgt_drop + 1. */
+	uint8_t l2;		/**< data starts at an Ethernet header. */
+	uint8_t pad[3];
+	uint8_t data[PGT_RS_NFLOG_SNAP_MAX];	/**< Else at the IP header. */
 };
+
+/**
+ * The drops copied into the capture buffer, a bit per enum pgt_drop (0:
+ * none). Set by the drop_watch_set method; workers read it, relaxed, only
+ * on their drop path.
+ */
+extern uint64_t pgt_ruleset_drop_watch;
 
 /**
  * Hand an NFLOG record to the management thread (worker context): never

@@ -22,6 +22,7 @@
 #include "pgt_rpc.h"
 #include "pgt_ruleset_log.h"
 #include "pgt_ruleset_priv.h"
+#include "pgt_stats.h"
 
 #define NFLOG_RING_SIZE 256
 #define CAPTURE_RECORDS 2048	/* a power of 2 */
@@ -29,6 +30,10 @@
 
 _Static_assert(sizeof(struct pgt_rs_nflog_record) % 4 == 0,
 	"an NFLOG record is a whole number of ring words");
+
+_Static_assert(PGT_DROP_MAX <= 64, "a drop reason is a bit of the watch");
+
+uint64_t pgt_ruleset_drop_watch;
 
 static struct pgt_rs_record_rings nflog_rings;
 static struct pgt_rs_capture capture;
@@ -84,6 +89,17 @@ entry_json(const struct pgt_port_view *v, const struct pgt_rs_capture_hdr *h)
 		hex[2 * i + 1] = digits[r->data[i] & 0xf];
 	}
 	hex[2 * i] = '\0';
+	if (r->drop != 0)
+		return json_pack("{s:I, s:I, s:i, s:s, s:b, s:s, s:s, s:i, s:s}",
+			"seq", (json_int_t)h->seq,
+			"time_s", (json_int_t)h->when.tv_sec,
+			"time_ns", (int)h->when.tv_nsec,
+			"drop", r->prefix,
+			"ethernet", r->l2,
+			"in", pgt_rs_port_name(v, r->in_port),
+			"out", pgt_rs_port_name(v, r->out_port),
+			"len", r->len,
+			"data", hex);
 	return json_pack("{s:I, s:I, s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:s}",
 		"seq", (json_int_t)h->seq,
 		"time_s", (json_int_t)h->when.tv_sec,
@@ -104,6 +120,8 @@ struct nflog_read_args {
 	bool has_group;
 	uint32_t max;
 	bool has_max;
+	bool drops;
+	bool has_drops;
 };
 
 static int
@@ -123,7 +141,9 @@ rpc_nflog_read(void *argp, json_t **result, struct pgt_rpc_err *err)
 			seq++) {
 		h = pgt_rs_capture_entry(&capture, seq);
 		r = pgt_rs_capture_record(h);
-		if (!a->has_group || r->group == a->group)
+		if (a->has_drops && a->drops != (r->drop != 0))
+			continue;
+		if (!a->has_group || (r->drop == 0 && r->group == a->group))
 			json_array_append_new(packets, entry_json(v, h));
 	}
 	*result = json_pack("{s:I, s:I, s:o}", "cursor", (json_int_t)seq,
@@ -138,8 +158,88 @@ static const struct pgt_rpc_param nflog_read_params[] = {
 		"only packets of this --nflog-group"),
 	PGT_RPC_PARAM_U32(struct nflog_read_args, max, 0, 1024,
 		"at most this many packets (default 256); 0 returns no packet and the newest cursor, to read only what comes next"),
+	PGT_RPC_PARAM_OPT(struct nflog_read_args, drops, PGT_RPC_BOOL,
+		"true: only the drops the drop watch copied; false: only NFLOG's copies (default: both)"),
 };
 
 PGT_RPC_METHOD(nflog_read_method, "nflog_read",
-	"Packets copied by NFLOG rules since a cursor (the last 2048 are kept): time, group, prefix, hook, ports and the IP packet in hex; lost counts those overwritten before this read",
+	"Packets copied by NFLOG rules and by the drop watch since a cursor (the last 2048 are kept): time, group, prefix and hook (or the drop's name), ports and the packet in hex (from its IP header, or its Ethernet header if 'ethernet'); lost counts those overwritten before this read",
 	nflog_read_params, struct nflog_read_args, rpc_nflog_read);
+
+/* drop_watch_set / drop_watch_get: which drops are copied for capture. */
+
+static json_t *
+watch_json(uint64_t mask)
+{
+	json_t *names = json_array();
+	unsigned int d;
+
+	for (d = 0; d < PGT_DROP_MAX; d++)
+		if (mask & (UINT64_C(1) << d))
+			json_array_append_new(names,
+				json_string(pgt_stats_drop_name(d)));
+	return names;
+}
+
+struct drop_watch_args {
+	const char *reasons;
+};
+
+static int
+rpc_drop_watch_set(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	struct drop_watch_args *a = argp;
+	const char *p = a->reasons;
+	uint64_t mask = 0, old;
+	size_t n;
+	unsigned int d;
+
+	while (*p != '\0') {
+		n = strcspn(p, ", ");
+		if (n == 3 && strncmp(p, "all", 3) == 0) {
+			mask |= PGT_DROP_MAX == 64 ? UINT64_MAX :
+				(UINT64_C(1) << PGT_DROP_MAX) - 1;
+		} else if (n > 0) {
+			for (d = 0; d < PGT_DROP_MAX; d++)
+				if (strlen(pgt_stats_drop_name(d)) == n &&
+						strncmp(p, pgt_stats_drop_name(d),
+							n) == 0)
+					break;
+			if (d == PGT_DROP_MAX)
+				return pgt_rpc_errorf(err, -EINVAL,
+					"no drop reason '%.*s' (port_stats_get names them)",
+					(int)n, p);
+			mask |= UINT64_C(1) << d;
+		}
+		p += n;
+		p += strspn(p, ", ");
+	}
+	old = __atomic_exchange_n(&pgt_ruleset_drop_watch, mask,
+		__ATOMIC_RELAXED);
+	*result = json_pack("{s:o, s:o}", "reasons", watch_json(mask),
+		"previous", watch_json(old));
+	return 0;
+}
+
+static const struct pgt_rpc_param drop_watch_params[] = {
+	PGT_RPC_PARAM(struct drop_watch_args, reasons, PGT_RPC_TEXT, true,
+		"drop reasons to copy, comma-separated (the names of port_stats_get's drops), \"all\", or \"\" for none"),
+};
+
+PGT_RPC_METHOD(drop_watch_set_method, "drop_watch_set",
+	"Copy the packets dropped for these reasons into the capture buffer (nflog_read, pktgatectl capture --drops); returns the reasons watched now and before",
+	drop_watch_params, struct drop_watch_args, rpc_drop_watch_set);
+
+static int
+rpc_drop_watch_get(void *argp, json_t **result, struct pgt_rpc_err *err)
+{
+	RTE_SET_USED(argp);
+	RTE_SET_USED(err);
+	*result = json_pack("{s:o}", "reasons", watch_json(__atomic_load_n(
+		&pgt_ruleset_drop_watch, __ATOMIC_RELAXED)));
+	return 0;
+}
+
+PGT_RPC_METHOD_NOARGS(drop_watch_get_method, "drop_watch_get",
+	"The drop reasons whose packets are copied for capture",
+	rpc_drop_watch_get);

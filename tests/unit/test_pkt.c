@@ -63,6 +63,8 @@ parse_drop(struct rte_mbuf *m)
 	enum pgt_pkt_kind k = pgt_pkt_parse(m, 0, &port_mac);
 	int reason = k == PGT_PKT_DROP ? pgt_pkt_meta(m)->drop : -1;
 
+	/* A frame refused by the parse is still a frame (drop captures). */
+	CHECK_EQ(pgt_pkt_meta(m)->l3_off, RTE_ETHER_HDR_LEN);
 	rte_pktmbuf_free(m);
 	return reason;
 }
