@@ -124,7 +124,8 @@ CONFIG_B = BASE + [
 def reload(d, path=None, dry_run=None):
     params = {}
     if path is not None:
-        params["path"] = str(path)
+        params["text"] = path.read_text()
+        params["name"] = path.name
     if dry_run is not None:
         params["dry_run"] = dry_run
     return d.call("config_reload", params)
@@ -303,6 +304,19 @@ def test_pktgatectl_reload(daemons, tmp_path):
     r = d.ctl("reload", str(tmp_path / "none.json"), check=False)
     assert r.returncode == 1
     assert "none.json: No such file or directory" in r.stderr
+    # A file is read by pktgatectl and sent: the daemon opens none for
+    # its clients.
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps({"version": 1, "config": CONFIG_A[:3]}))
+    out = d.ctl("reload", "-n", str(b)).stdout
+    assert out.startswith("%s: " % str(b)[:63])
+    assert "ip_addr_del" in out
+    r = d.ctl("rpc", "config_reload", '{"path": "/etc/shadow"}', check=False)
+    assert r.returncode == 1 and "unknown parameter 'path'" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 1,\n "config": [\n  {"method": 3}]}')
+    r = d.ctl("reload", str(bad), check=False)
+    assert "bad.json:3: each call must be" in r.stderr
     assert json.loads(d.ctl("-j", "reload").stdout)["changes"] == []
 
 
@@ -310,7 +324,7 @@ def test_reload_without_config(daemons, tmp_path):
     d = daemons(PORTS).start()
     with pytest.raises(RpcError) as e:
         reload(d)
-    assert "started without --config: name the file to reload" in \
+    assert "started without --config: give the document to reload" in \
         str(e.value)
     b = write_config(tmp_path / "b.json", [
         call("ip_addr_add", address="10.10.0.1/24", port="port0"),

@@ -1073,8 +1073,9 @@ static void
 cmd_reload(int argc, char **argv)
 {
 	json_t *params = json_object(), *res, *c;
-	char path[PATH_MAX];
+	char name[64], *text;
 	bool dry_run = false;
+	FILE *in;
 	size_t i, n;
 	int a;
 
@@ -1083,12 +1084,22 @@ cmd_reload(int argc, char **argv)
 				strcmp(argv[a], "--dry-run") == 0) {
 			dry_run = true;
 		} else if (argv[a][0] != '-' && !json_object_get(params,
-				"path")) {
-			/* The daemon's directory is not ours. */
-			if (realpath(argv[a], path) == NULL)
+				"text")) {
+			/* The daemon gets the document, not a path to open
+			 * as root. */
+			in = fopen(argv[a], "r");
+			if (in == NULL)
 				ctl_die("reload: %s: %s", argv[a],
 					strerror(errno));
-			json_object_set_new(params, "path", json_string(path));
+			text = read_all(in);
+			fclose(in);
+			if (json_object_set_new(params, "text",
+					json_string(text)) != 0)
+				ctl_die("reload: %s is not UTF-8 text",
+					argv[a]);
+			free(text);
+			snprintf(name, sizeof(name), "%.63s", argv[a]);
+			json_object_set_new(params, "name", json_string(name));
 		} else {
 			ctl_die("usage: reload [-n|--dry-run] [FILE]");
 		}

@@ -81,22 +81,15 @@ config_line(const struct config_file *cf, size_t i)
 	return pgt_json_line_of(cf->text, cf->offsets[i]);
 }
 
-/* Read @p path and check its shape; nothing is applied. */
+/* Check the shape of document cf->text, named @p path in messages. */
 static int
-config_read(const char *path, struct config_file *cf, char *msg,
+config_parse(const char *path, struct config_file *cf, char *msg,
 	size_t msg_size)
 {
 	json_t *version, *call, *method, *params;
+	size_t len = strlen(cf->text), i, n;
 	json_error_t jerr;
-	size_t len = 0, i, n;
-	int rc;
 
-	memset(cf, 0, sizeof(*cf));
-	rc = read_file(path, &cf->text, &len);
-	if (rc < 0) {
-		snprintf(msg, msg_size, "%s: %s", path, strerror(-rc));
-		return rc;
-	}
 	cf->doc = json_loadb(cf->text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (cf->doc == NULL) {
 		snprintf(msg, msg_size, "%s:%d: %s", path, jerr.line, jerr.text);
@@ -143,6 +136,23 @@ config_read(const char *path, struct config_file *cf, char *msg,
 		}
 	}
 	return 0;
+}
+
+/* Read @p path and check its shape; nothing is applied. */
+static int
+config_read(const char *path, struct config_file *cf, char *msg,
+	size_t msg_size)
+{
+	size_t len;
+	int rc;
+
+	memset(cf, 0, sizeof(*cf));
+	rc = read_file(path, &cf->text, &len);
+	if (rc < 0) {
+		snprintf(msg, msg_size, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return config_parse(path, cf, msg, msg_size);
 }
 
 int
@@ -219,8 +229,8 @@ reload_undo(json_t *before, struct pgt_rpc_err *err)
 }
 
 int
-pgt_config_reload(const char *path, bool dry_run, json_t **changes,
-	char *msg, size_t msg_size)
+pgt_config_reload(const char *path, const char *text, bool dry_run,
+	json_t **changes, char *msg, size_t msg_size)
 {
 	json_t *running = NULL, *plan = NULL, *call, *failed;
 	struct pgt_rpc_err err = { .msg = "" }, undo = { .msg = "" };
@@ -229,14 +239,19 @@ pgt_config_reload(const char *path, bool dry_run, json_t **changes,
 	int rc;
 
 	*changes = NULL;
-	if (path == NULL || path[0] == '\0')
-		path = config_path;
-	if (path[0] == '\0') {
+	if (text != NULL) {
+		memset(&cf, 0, sizeof(cf));
+		cf.text = strdup(text);
+		rc = cf.text == NULL ? -ENOMEM :
+			config_parse(path, &cf, msg, msg_size);
+	} else if (config_path[0] == '\0') {
 		snprintf(msg, msg_size,
-			"pktgate was started without --config: name the file to reload");
+			"pktgate was started without --config: give the document to reload");
 		return -ENOENT;
+	} else {
+		path = config_path;
+		rc = config_read(path, &cf, msg, msg_size);
 	}
-	rc = config_read(path, &cf, msg, msg_size);
 	json_array_foreach(cf.calls, i, call) {
 		if (rc != 0)
 			break;
@@ -283,8 +298,10 @@ out:
 }
 
 struct reload_args {
-	const char *path;
-	bool has_path;
+	const char *text;
+	bool has_text;
+	char name[PGT_RPC_STR_MAX];
+	bool has_name;
 	bool dry_run;
 	bool has_dry_run;
 };
@@ -297,19 +314,25 @@ rpc_config_reload(void *argp, json_t **result, struct pgt_rpc_err *err)
 	char msg[512];
 	int rc;
 
-	rc = pgt_config_reload(args->has_path ? args->path : NULL,
-		args->dry_run, &changes, msg, sizeof(msg));
+	const char *name = args->has_name ? args->name : "document";
+
+	rc = pgt_config_reload(args->has_text ? name : NULL,
+		args->has_text ? args->text : NULL, args->dry_run, &changes,
+		msg, sizeof(msg));
 	if (rc != 0)
 		return pgt_rpc_errorf(err, rc, "%s", msg);
-	*result = json_pack("{s:s, s:b, s:o}", "path", args->has_path ?
-		args->path : config_path, "dry_run", args->dry_run, "changes",
-		changes);
+	*result = json_pack("{s:s, s:b, s:o}", "path", args->has_text ? name :
+		config_path, "dry_run", args->dry_run, "changes", changes);
 	return 0;
 }
 
 static const struct pgt_rpc_param reload_params[] = {
-	PGT_RPC_PARAM_OPT(struct reload_args, path, PGT_RPC_TEXT,
-		"the file to apply (default: the one given with --config)"),
+	/* A document, not a path: the daemon runs as root and must not
+	 * open files for whoever may use the socket. */
+	PGT_RPC_PARAM_OPT(struct reload_args, text, PGT_RPC_TEXT,
+		"a configuration document to apply (default: the file given with --config, read again)"),
+	PGT_RPC_PARAM_OPT(struct reload_args, name, PGT_RPC_STRING,
+		"what to call the document in messages (default \"document\")"),
 	PGT_RPC_PARAM_OPT(struct reload_args, dry_run, PGT_RPC_BOOL,
 		"only say what would change"),
 };

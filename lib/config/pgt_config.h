@@ -40,26 +40,30 @@
 int pgt_config_load(const char *path, char *msg, size_t msg_size);
 
 /**
- * Make the running state the one a fresh start with @p path would have,
+ * Make the running state the one a fresh start with the configuration
+ * would have,
  * changing only what differs (see pgt_rpc_plan()); if a step fails, the
  * steps done are undone by the same planner.
  *
  * @param path
- *   The file; NULL or "" for the one pgt_config_load() loaded.
+ *   With @p text, the name of the document in messages; else unused.
+ * @param text
+ *   The configuration document; NULL to read again the file
+ *   pgt_config_load() loaded.
  * @param dry_run
  *   Plan only: *changes says what a reload would do, nothing is done.
  * @param[out] changes
  *   The calls run (or to run), {"method", "params"} each.
  * @param msg
  *   On failure, "PATH[:LINE]: reason", and whether the undo succeeded.
- * @return 0; -ENOENT if no file is named or loaded; the read errors and
- *   -EINVAL of pgt_config_load(); -ENOTSUP if the file has a call no
+ * @return 0; -ENOENT if no text is given and no file was loaded; the
+ *   read errors and -EINVAL of pgt_config_load(); -ENOTSUP if it has a call no
  *   saver writes (so no plan can say what it changes); -EPERM if it
  *   changes what only a restart changes (port names, host interfaces);
  *   the failing step's negative errno (-EINVAL for bad parameters).
  */
-int pgt_config_reload(const char *path, bool dry_run, json_t **changes,
-	char *msg, size_t msg_size);
+int pgt_config_reload(const char *path, const char *text, bool dry_run,
+	json_t **changes, char *msg, size_t msg_size);
 
 /**
  * Write the running configuration (as save_config gives it) over the file
