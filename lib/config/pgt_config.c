@@ -211,21 +211,29 @@ plan_run(json_t *plan, json_t **failed, struct pgt_rpc_err *err)
 	return 0;
 }
 
-/* After a failed step: back to @p before, by the same planner. */
-static void
+/*
+ * After a failed step: back to @p before, by the same planner.
+ * @return 0, or the error of the plan or step that failed (@p err says it).
+ */
+static int
 reload_undo(json_t *before, struct pgt_rpc_err *err)
 {
 	json_t *now = pgt_rpc_save_calls(), *back = NULL, *failed;
-	struct pgt_rpc_err e = { .msg = "" };
+	int rc;
 
-	if (pgt_rpc_plan(now, before, &back, &e) != 0 ||
-			plan_run(back, &failed, &e) != 0) {
-		snprintf(err->msg, sizeof(err->msg), "%s", e.msg);
+	rc = pgt_rpc_plan(now, before, &back, err);
+	if (rc == 0)
+		rc = plan_run(back, &failed, err);
+	if (rc != 0) {
+		if (err->msg[0] == '\0')
+			snprintf(err->msg, sizeof(err->msg), "%s",
+				strerror(-rc));
 		PGT_LOG(CRIT, config, "a reload failed and undoing it failed: %s",
-			e.msg);
+			err->msg);
 	}
 	json_decref(back);
 	json_decref(now);
+	return rc;
 }
 
 int
@@ -236,7 +244,7 @@ pgt_config_reload(const char *path, const char *text, bool dry_run,
 	struct pgt_rpc_err err = { .msg = "" }, undo = { .msg = "" };
 	struct config_file cf;
 	size_t i;
-	int rc;
+	int rc, urc;
 
 	*changes = NULL;
 	if (text != NULL) {
@@ -276,13 +284,13 @@ pgt_config_reload(const char *path, const char *text, bool dry_run,
 	if (!dry_run) {
 		rc = plan_run(plan, &failed, &err);
 		if (rc != 0) {
-			reload_undo(running, &undo);
+			urc = reload_undo(running, &undo);
 			snprintf(msg, msg_size, "%s: %s: %s (%s%s)", path,
 				json_string_value(json_object_get(failed,
-					"method")), err.msg, undo.msg[0] == '\0' ?
+					"method")), err.msg, urc == 0 ?
 				"reload undone: nothing changed" :
 				"undoing it failed too, the state is part old, part new: ",
-				undo.msg);
+				urc == 0 ? "" : undo.msg);
 			goto out;
 		}
 		PGT_LOG(NOTICE, config, "%s: reloaded, %zu changes", path,
