@@ -15,7 +15,7 @@ from conftest import ROOT
 SECONDS = int(os.environ.get("PGT_FUZZ_SECONDS", "15"))
 
 
-@pytest.mark.parametrize("target", ["ruleset", "packet", "rpc"])
+@pytest.mark.parametrize("target", ["ruleset", "packet", "rpc", "ipvsadm", "config"])
 def test_fuzz_target_runs_clean(target):
     r = subprocess.run([os.path.join(ROOT, "scripts", "fuzz"), target,
                         str(SECONDS)], capture_output=True, text=True,

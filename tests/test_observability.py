@@ -100,6 +100,11 @@ def test_prometheus_exposition_is_strict_and_exact(gateway):
     assert v(fams, "pktgate_set_entries", set="bad") == 1
     assert v(fams, "pktgate_set_references", set="bad") == 1
     assert v(fams, "pktgate_set_maxelem", set="bad") == 65536
+    # net_pcap's link stays up; the worker loops (the watchdog's view).
+    assert v(fams, "pktgate_port_link_up", port="port0") == 1
+    assert v(fams, "pktgate_port_carrier_changes_total", port="port0") == 0
+    assert v(fams, "pktgate_worker_stalled", worker="0") == 0
+    assert v(fams, "pktgate_worker_stalls_total", worker="0") == 0
     # node_exporter's IPVS names and labels, for its dashboards.
     backend = dict(local_address="10.9.0.1", local_port="80",
                    remote_address="10.2.0.7", remote_port="8080",

@@ -189,16 +189,21 @@ parse_options(int argc, char **argv, struct pktgate_options *o)
 static int
 rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 {
+	struct pgt_pipeline_health h;
 	json_t *workers = json_array();
 	unsigned int w;
 
-	for (w = 0; w < pktgate_nb_workers; w++)
+	for (w = 0; w < pktgate_nb_workers; w++) {
+		pgt_pipeline_health(w, &h);
 		json_array_append_new(workers, json_pack(
-			"{s:i, s:I, s:I, s:I}", "id", w,
+			"{s:i, s:I, s:I, s:I, s:b, s:I, s:I}", "id", w,
 			"loops", (json_int_t)pgt_stats_worker[w].loops,
 			"busy_loops", (json_int_t)pgt_stats_worker[w].busy_loops,
 			"idle_sleeps",
-			(json_int_t)pgt_stats_worker[w].idle_sleeps));
+			(json_int_t)pgt_stats_worker[w].idle_sleeps,
+			"stalled", h.stalled, "stalls", (json_int_t)h.stalls,
+			"stalled_ms", (json_int_t)h.stalled_ms));
+	}
 	struct rte_malloc_socket_stats heap;
 
 	rte_malloc_get_socket_stats((int)rte_socket_id(), &heap);
@@ -215,7 +220,7 @@ rpc_system_info(void *args, json_t **result, struct pgt_rpc_err *err)
 }
 
 PGT_RPC_METHOD_NOARGS(system_info_method, "system_info",
-	"Version, uptime, workers' loop counters, TSC frequency, packet buffers and the bytes allocated from DPDK's heap",
+	"Version, uptime, workers' loop counters and stalls, TSC frequency, packet buffers and the bytes allocated from DPDK's heap",
 	rpc_system_info);
 
 int
@@ -376,6 +381,8 @@ main(int argc, char **argv)
 
 	while (!quit) {
 		pgt_rpc_server_poll(MGMT_POLL_MS);
+		pgt_pipeline_watch();
+		pgt_port_poll();
 		pgt_neigh_poll();
 		pgt_ruleset_poll();
 		pgt_ct_poll();

@@ -287,11 +287,14 @@ static const char *const flag_letters = "AEDCaedLlSZnghimc6";
 static int
 expand(int argc, char **argv, char ***out, int *outc)
 {
+	size_t k, words = 1;
 	char **v;
 	int i, j, n = 0;
-	size_t k;
 
-	v = calloc((size_t)argc * 8 + 1, sizeof(*v));
+	/* A group "-Ln" becomes one word per letter: at most strlen - 1. */
+	for (i = 0; i < argc; i++)
+		words += strlen(argv[i]) > 2 ? strlen(argv[i]) - 1 : 1;
+	v = calloc(words, sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	for (i = 0; i < argc; i++) {
@@ -299,7 +302,7 @@ expand(int argc, char **argv, char ***out, int *outc)
 
 		if (a[0] == '-' && a[1] != '-' && a[1] != '\0' &&
 				strlen(a) > 2 && !isdigit((unsigned char)a[1])) {
-			for (k = 1; a[k] != '\0' && n < argc * 8; k++) {
+			for (k = 1; a[k] != '\0'; k++) {
 				if (strchr(flag_letters, a[k]) == NULL &&
 						a[k + 1] != '\0')
 					break;

@@ -134,6 +134,7 @@ system_section(FILE *f)
 		{ "loops", "Iterations of the worker's loop" },
 		{ "busy_loops", "Iterations that received packets" },
 		{ "idle_sleeps", "Times the idle worker slept (--idle-sleep-us)" },
+		{ "stalls", "Times the worker stopped looping for a second or more" },
 	};
 	char name[96];
 	unsigned int c;
@@ -161,6 +162,14 @@ system_section(FILE *f)
 			sample(f, name, &l, json_object_get(w,
 				worker_counters[c][0]));
 		}
+	}
+	family(f, "pktgate_worker_stalled", "gauge",
+		"1 while the worker has not looped for a second or more");
+	json_array_foreach(json_object_get(si, "workers"), i, w) {
+		l.n = 0;
+		label(&l, "worker", "%zu", i);
+		sample(f, "pktgate_worker_stalled", &l, json_object_get(w,
+			"stalled"));
 	}
 	family(f, "pktgate_packet_buffers", "gauge",
 		"Packet buffers in the pool (--mbufs)");
@@ -225,6 +234,9 @@ port_info_section(FILE *f)
 		"1 if the port is administratively up", NULL, "up");
 	port_family(f, ports, "pktgate_port_link_up", "gauge",
 		"1 if the port's link is up", NULL, "link_up");
+	port_family(f, ports, "pktgate_port_carrier_changes_total", "counter",
+		"Times the port's link went down or up since the start", NULL,
+		"carrier_changes");
 	port_family(f, ports, "pktgate_port_mtu_bytes", "gauge",
 		"The port's MTU", NULL, "mtu");
 	json_decref(ports);

@@ -62,4 +62,29 @@ int pgt_pipeline_worker_main(void *arg);
 /** Ask every worker to stop (signal handler safe). */
 void pgt_pipeline_stop(void);
 
+/**
+ * A worker that has not finished a loop for this long is stalled: stuck
+ * in a driver, or stopped. Its queues fill and overflow (counted by the
+ * NIC as missed), and changes wait for it (pgt_rcu_synchronize()).
+ */
+#define PGT_PIPELINE_STALL_MS	1000
+
+/** What the watchdog knows of one worker. */
+struct pgt_pipeline_health {
+	bool stalled;		/**< Stalled now. */
+	uint64_t stalls;	/**< Times it stalled since the start. */
+	uint64_t stalled_ms;	/**< Time spent stalled, the current stall too. */
+};
+
+/**
+ * The watchdog: compare each worker's loop counter with what it was
+ * and log a worker that stops looping for PGT_PIPELINE_STALL_MS, and
+ * when it loops again. Management thread, after the workers were
+ * launched, as often as convenient (it is a few loads per worker).
+ */
+void pgt_pipeline_watch(void);
+
+/** The watchdog's view of worker @p w (0 <= @p w < nb_workers). */
+void pgt_pipeline_health(unsigned int w, struct pgt_pipeline_health *h);
+
 #endif /* PGT_PIPELINE_H */

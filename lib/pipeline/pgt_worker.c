@@ -41,6 +41,19 @@ struct pgt_pipeline_conf pgt_pipeline_cfg;
 static struct pgt_worker *workers;
 static volatile bool stop_requested;
 
+/*
+ * The watchdog's state, apart from the workers' own cache lines: only the
+ * management thread reads and writes it.
+ */
+struct worker_watch {
+	uint64_t loops_seen;	/* the worker's loop counter when last read */
+	uint64_t seen_at;	/* TSC when it last moved */
+	uint64_t stalled_cycles;	/* ended stalls */
+	uint64_t stalls;
+	bool stalled;
+};
+static struct worker_watch *watch;
+
 int
 pgt_pipeline_init(const struct pgt_pipeline_conf *conf)
 {
@@ -52,8 +65,15 @@ pgt_pipeline_init(const struct pgt_pipeline_conf *conf)
 	pgt_pipeline_cfg = *conf;
 	workers = rte_zmalloc("pgt_workers",
 		sizeof(*workers) * conf->nb_workers, RTE_CACHE_LINE_SIZE);
-	if (workers == NULL)
+	watch = rte_zmalloc("pgt_watch", sizeof(*watch) * conf->nb_workers,
+		0);
+	if (workers == NULL || watch == NULL) {
+		rte_free(workers);
+		rte_free(watch);
+		workers = NULL;
+		watch = NULL;
 		return -ENOMEM;
+	}
 	for (i = 0; i < conf->nb_workers; i++) {
 		workers[i].id = i;
 		workers[i].pool = conf->pool;
@@ -90,6 +110,8 @@ pgt_pipeline_fini(void)
 	}
 	rte_free(workers);
 	workers = NULL;
+	rte_free(watch);
+	watch = NULL;
 }
 
 void
@@ -98,12 +120,64 @@ pgt_pipeline_stop(void)
 	stop_requested = true;
 }
 
-/* A NIC refuses a burst when its ring is full; a tap when the host's
- * interface is down or its queue is full. */
-static inline enum pgt_drop
-tx_fail_reason(const struct pgt_port *p)
+void
+pgt_pipeline_watch(void)
 {
-	return pgt_port_is_host(p) ? PGT_DROP_HOST_TX_FAILED : PGT_DROP_TX_FULL;
+	uint64_t now = rte_get_tsc_cycles(), limit, loops;
+	struct worker_watch *ww;
+	unsigned int i;
+
+	limit = rte_get_tsc_hz() / 1000 * PGT_PIPELINE_STALL_MS;
+	for (i = 0; i < pgt_pipeline_cfg.nb_workers; i++) {
+		ww = &watch[i];
+		loops = __atomic_load_n(&pgt_stats_worker[i].loops,
+			__ATOMIC_RELAXED);
+		if (ww->seen_at == 0 || loops != ww->loops_seen) {
+			if (ww->stalled) {
+				ww->stalled_cycles += now - ww->seen_at;
+				ww->stalled = false;
+				PGT_LOG(NOTICE, pipeline,
+					"worker %u loops again after %.1f s",
+					i, (double)(now - ww->seen_at) /
+					(double)rte_get_tsc_hz());
+			}
+			ww->loops_seen = loops;
+			ww->seen_at = now;
+		} else if (!ww->stalled && now - ww->seen_at > limit) {
+			ww->stalled = true;
+			ww->stalls++;
+			PGT_LOG(WARNING, pipeline,
+				"worker %u stalled: no loop for %u ms; its queues overflow and changes wait for it",
+				i, PGT_PIPELINE_STALL_MS);
+		}
+	}
+}
+
+void
+pgt_pipeline_health(unsigned int w, struct pgt_pipeline_health *h)
+{
+	const struct worker_watch *ww = &watch[w];
+	uint64_t cycles = ww->stalled_cycles;
+
+	if (ww->stalled)
+		cycles += rte_get_tsc_cycles() - ww->seen_at;
+	h->stalled = ww->stalled;
+	h->stalls = ww->stalls;
+	h->stalled_ms = cycles / (rte_get_tsc_hz() / 1000);
+}
+
+/*
+ * A NIC refuses a burst when its ring is full or (some drivers) its link is
+ * down; a tap when the host's interface is down or its queue is full. Read
+ * only on failure, so the link flag costs the sending path nothing.
+ */
+static inline enum pgt_drop
+tx_fail_reason(const struct pgt_port *p, uint16_t port)
+{
+	if (pgt_port_is_host(p))
+		return PGT_DROP_HOST_TX_FAILED;
+	return __atomic_load_n(&pgt_port_link_down[port], __ATOMIC_RELAXED) ?
+		PGT_DROP_LINK_DOWN : PGT_DROP_TX_FULL;
 }
 
 void
@@ -123,7 +197,7 @@ pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port)
 		c->cnt[PGT_CNT_TX_PACKETS] += sent;
 		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 		for (i = sent; i < t->n; i++) {
-			c->drop[tx_fail_reason(&w->view->port[port])]++;
+			c->drop[tx_fail_reason(&w->view->port[port], port)]++;
 			rte_pktmbuf_free(t->pkts[i]);
 		}
 	} else {
@@ -174,7 +248,7 @@ drain_handoff(struct pgt_worker *w)
 		c->cnt[PGT_CNT_TX_PACKETS] += sent;
 		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 		for (i = sent; i < n; i++) {
-			c->drop[tx_fail_reason(&w->view->port[port])]++;
+			c->drop[tx_fail_reason(&w->view->port[port], port)]++;
 			rte_pktmbuf_free(pkts[i]);
 		}
 	}

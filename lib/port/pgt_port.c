@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 
@@ -17,6 +18,8 @@ PGT_LOG_REGISTER(port);
 
 #define MAX_STATE_CBS 8
 #define MAX_ADDR_CBS 8
+/* A carrier change is logged within this; a read costs an ioctl on a tap. */
+#define LINK_POLL_MS 100
 
 struct pgt_port_view *pgt_port_view_cur;
 struct rte_ring *pgt_port_tx_ring[RTE_MAX_ETHPORTS];
@@ -29,6 +32,14 @@ static unsigned int nb_addr_cbs;
 static pgt_port_rename_cb_t rename_cbs[MAX_ADDR_CBS];
 static unsigned int nb_rename_cbs;
 static bool port_started[RTE_MAX_ETHPORTS];
+bool pgt_port_link_down[RTE_MAX_ETHPORTS];
+
+/* Each port's link as pgt_port_poll() last saw it. */
+static struct port_link {
+	bool known;
+	bool up;
+	uint64_t changes;	/* carrier changes seen since the start */
+} links[RTE_MAX_ETHPORTS];
 /* What pgt_port_init() was given, for ports attached later. */
 static struct rte_mempool *port_pool;
 static uint16_t port_nb_rxd, port_nb_txd;
@@ -318,6 +329,48 @@ pgt_port_fini(void)
 	pgt_port_view_cur = NULL;
 }
 
+void
+pgt_port_poll(void)
+{
+	static uint64_t next_poll;
+	const struct pgt_port_view *v = pgt_port_view_cur;
+	struct rte_eth_link link;
+	struct port_link *l;
+	uint64_t now = rte_get_timer_cycles();
+	uint16_t pid;
+	bool up;
+
+	if (v == NULL || now < next_poll)
+		return;
+	next_poll = now + rte_get_timer_hz() / 1000 * LINK_POLL_MS;
+	for (pid = 0; pid < v->nb_ports; pid++) {
+		if (!port_started[pid])
+			continue;
+		memset(&link, 0, sizeof(link));
+		if (rte_eth_link_get_nowait(pid, &link) != 0)
+			continue;
+		up = link.link_status == RTE_ETH_LINK_UP;
+		l = &links[pid];
+		if (l->known && l->up == up)
+			continue;
+		if (l->known)
+			l->changes++;
+		if (up && l->known)
+			PGT_LOG(NOTICE, port, "port %s: link up, %u Mbps",
+				v->port[pid].name, link.link_speed);
+		else if (up)
+			PGT_LOG(INFO, port, "port %s: link up, %u Mbps",
+				v->port[pid].name, link.link_speed);
+		else
+			PGT_LOG(WARNING, port, "port %s: link down",
+				v->port[pid].name);
+		l->known = true;
+		l->up = up;
+		__atomic_store_n(&pgt_port_link_down[pid], !up,
+			__ATOMIC_RELAXED);
+	}
+}
+
 int
 pgt_port_find(const char *name)
 {
@@ -388,11 +441,12 @@ port_json(uint16_t pid, const struct pgt_port *p)
 	rte_eth_link_get_nowait(pid, &link);
 	memset(&info, 0, sizeof(info));
 	rte_eth_dev_info_get(pid, &info);
-	o = json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:I, s:i, s:i, s:o}",
+	o = json_pack("{s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:i, s:I, s:i, s:i, s:o}",
 		"name", p->name, "id", pid,
 		"driver", info.driver_name != NULL ? info.driver_name : "",
 		"mac", pgt_inet_format_mac(&p->mac, mac, sizeof(mac)),
 		"up", p->up, "link_up", link.link_status == RTE_ETH_LINK_UP,
+		"carrier_changes", (json_int_t)links[pid].changes,
 		"mtu", p->mtu, "speed_mbps", (json_int_t)link.link_speed,
 		"rx_queues", p->nb_rxq, "tx_queues", p->nb_txq,
 		"addresses", addrs);

@@ -85,6 +85,12 @@ extern struct pgt_port_view *pgt_port_view_cur;
 /** Handoff TX ring of each port (multi-producer, worker 0 consumes). */
 extern struct rte_ring *pgt_port_tx_ring[RTE_MAX_ETHPORTS];
 
+/**
+ * Ports whose link pgt_port_poll() last saw down. Workers read it only when
+ * a transmit fails, to count the loss as link_down rather than tx_full.
+ */
+extern bool pgt_port_link_down[RTE_MAX_ETHPORTS];
+
 /** Number of workers the ports were set up for. */
 extern unsigned int pgt_port_nb_workers;
 
@@ -187,6 +193,14 @@ void pgt_port_detach(uint16_t pid);
 
 /** Stop and close every port (flushes net_pcap output files). */
 void pgt_port_fini(void);
+
+/**
+ * Read every port's link, at most every 100 ms (management thread, each
+ * loop): log a change, count it (carrier_changes in port_list) and keep
+ * pgt_port_link_down. Forwarding does not depend on it: a port whose
+ * link is down takes packets until its driver refuses them.
+ */
+void pgt_port_poll(void);
 
 /**
  * True if @p s can name a port: 1 to PGT_PORT_NAMESIZE - 1 letters, digits,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
@@ -8,6 +9,13 @@
 #include "pgt_rcu.h"
 
 PGT_LOG_REGISTER(rcu);
+
+/*
+ * A worker that has not passed a quiescent state for this long is stuck
+ * (in a driver, or stopped by a debugger): the change waiting for it is
+ * logged, so an operator whose RPC hangs can see why.
+ */
+#define SYNC_WARN_MS	1000
 
 struct rte_rcu_qsbr *pgt_rcu_qsbr;
 
@@ -54,6 +62,25 @@ pgt_rcu_worker_stop(unsigned int id)
 void
 pgt_rcu_synchronize(void)
 {
-	if (pgt_rcu_qsbr != NULL)
-		rte_rcu_qsbr_synchronize(pgt_rcu_qsbr, RTE_QSBR_THRID_INVALID);
+	uint64_t token, start, warn_after;
+	bool warned = false;
+
+	if (pgt_rcu_qsbr == NULL)
+		return;
+	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
+	start = rte_get_timer_cycles();
+	warn_after = rte_get_timer_hz() / 1000 * SYNC_WARN_MS;
+	while (rte_rcu_qsbr_check(pgt_rcu_qsbr, token, false) == 0) {
+		if (!warned && rte_get_timer_cycles() - start > warn_after) {
+			PGT_LOG(WARNING, rcu,
+				"a change has waited %u ms for a worker to pass a quiescent state: a worker is stalled (see system_info)",
+				SYNC_WARN_MS);
+			warned = true;
+		}
+		rte_pause();
+	}
+	if (warned)
+		PGT_LOG(NOTICE, rcu, "the change went through after %.1f s",
+			(double)(rte_get_timer_cycles() - start) /
+			(double)rte_get_timer_hz());
 }

@@ -65,7 +65,9 @@ pgt_rcu_online(unsigned int id)
 /**
  * Wait until every online worker has passed a quiescent state, i.e. no worker
  * can still see an object unpublished before this call. Management thread
- * only; returns at once before the workers start.
+ * only; returns at once before the workers start. Waits as long as a
+ * stalled worker does (freeing sooner would be unsafe); after a second it
+ * logs a warning, and when it returns, how long it waited.
  */
 void pgt_rcu_synchronize(void);
 

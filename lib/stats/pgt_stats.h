@@ -72,6 +72,7 @@
 	X(UNREACHABLE, "route_unreachable") \
 	X(PROHIBITED, "route_prohibit") \
 	X(PORT_DOWN, "port_down") \
+	X(LINK_DOWN, "link_down") \
 	X(FRAG_NEEDED, "frag_needed_df") \
 	X(FRAG_FAILED, "fragmentation_failed") \
 	X(LOCAL_UNHANDLED, "local_no_handler") \

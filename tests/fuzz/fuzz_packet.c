@@ -17,14 +17,8 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 
-#include "pgt_conntrack.h"
+#include "fuzz_engine.h"
 #include "pgt_pipeline_priv.h"
-#include "pgt_port.h"
-#include "pgt_rcu.h"
-#include "pgt_route.h"
-#include "pgt_rpc.h"
-#include "pgt_ruleset.h"
-#include "pgt_test.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,27 +80,11 @@ configure(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *const vdevs[] = { "net_null0", "net_null1", NULL };
-	struct pgt_pipeline_conf conf;
 	struct rte_mempool *indirect;
 
 	(void)argc;
 	(void)argv;
-	if (pgt_test_eal("pgt_fuzz_packet", vdevs) < 0)
-		abort();
-	pool = rte_pktmbuf_pool_create("fuzz", 4095, 0, PGT_PKT_PRIV_SIZE,
-		RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	indirect = rte_pktmbuf_pool_create("fuzzi", 1023, 0, PGT_PKT_PRIV_SIZE,
-		0, SOCKET_ID_ANY);
-	conf = (struct pgt_pipeline_conf){ .nb_workers = 1, .pool = pool,
-		.indirect_pool = indirect };
-	if (pool == NULL || indirect == NULL || pgt_rcu_init(1) != 0 ||
-			pgt_port_init(1, pool, 256, 256) != 0 ||
-			pgt_neigh_init(64, 1, pool) != 0 ||
-			pgt_route_init(64) != 0 || pgt_ct_init(1, 256) != 0 ||
-			pgt_ruleset_init(1, 1024) != 0 ||
-			pgt_pipeline_init(&conf) != 0)
-		abort();
+	fuzz_engine_init("pgt_fuzz_packet", &pool, &indirect);
 	configure();
 	/* A worker of our own, driven by hand. */
 	w = rte_zmalloc("fuzz_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);

@@ -71,6 +71,15 @@ def test_list_layout(d):
                      "            destination\n")
 
 
+
+def test_long_option_group_with_more_words(d):
+    # Found by fuzz_config: a group of 31 letters and three more words
+    # overflowed the array the group is split into (the sanitizer pass
+    # sees the write; here the listing must come out whole).
+    ipvsadm(d, "-A", "-t", "10.0.0.1:80", "-s", "rr")
+    out = ipvsadm(d, "-L" + "n" * 30, "-n", "--stats", "--exact").stdout
+    assert "TCP  10.0.0.1:80" in out and "Conns" in out
+
 SAVED = """-A -t 10.0.0.100:80 -s wlc -p 300
 -a -t 10.0.0.100:80 -r 192.168.100.2:80 -m -w 1
 -a -t 10.0.0.100:80 -r 192.168.100.3:80 -m -w 3 -x 100 -y 50
