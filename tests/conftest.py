@@ -58,6 +58,15 @@ def read_reply(s):
 # A UDP stream for "nothing lost" tests: the receiver prints how many
 # distinct sequence numbers reached ADDR:9999 before a quiet TIMEOUT;
 # the sender sends N numbered datagrams at RATE per second.
+def free_port():
+    """A TCP port free on loopback now (for a listener a test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 UDP_RECEIVER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

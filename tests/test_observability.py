@@ -14,17 +14,9 @@ from scapy.all import IP, TCP, UDP, Ether, Raw
 import promtext
 from conftest import (PCAP_CLIENT as CLIENT, PCAP_MAC0 as MAC0,
                       PCAP_SERVER as SERVER, PCAP_CLIENT_MAC as CLIENT_MAC,
-                      Daemon, pcap_daemon, pcap_router_config)
+                      Daemon, free_port, pcap_daemon, pcap_router_config)
 
 NB_UDP, NB_SSH = 7, 3
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def fetch(port, method="GET", path="/metrics"):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import RpcError, read_reply, rpc_raw
+from conftest import RpcError, free_port, read_reply, rpc_raw
 
 PORTS = ["net_ring0", "net_ring1"]
 
@@ -200,3 +200,90 @@ def test_socket_is_for_owner_and_one_group(daemons):
     bad.start(expect_ready=False)
     assert bad.proc.wait(30) != 0
     assert "no such group" in bad.log()
+
+
+# The TCP listener: off unless asked for, loopback unless told otherwise,
+# and every request carries the token.
+TOKEN = "s3cret-token-0123456789"
+
+
+def tcp_call(port, req):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(json.dumps(req).encode())
+    reply = read_reply(s)
+    # After an unauthorized answer the server closes the connection.
+    closed = s.recv(1) == b"" if reply and "error" in reply else None
+    s.close()
+    return reply, closed
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    f = tmp_path / "token"
+    f.write_text(TOKEN + "\n")
+    f.chmod(0o600)
+    return f
+
+
+def test_tcp_is_off_by_default(daemon):
+    assert "--rpc-tcp" not in daemon.cmd
+    pids = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    assert daemon.proc.pid in pids
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % daemon.proc.pid):
+        target = os.readlink("/proc/%d/fd/%s" % (daemon.proc.pid, fd))
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    with open("/proc/net/tcp") as f:
+        listening = [line.split() for line in f.readlines()[1:]]
+    # State 0A is LISTEN; none of them is the daemon's.
+    assert not [l for l in listening if l[3] == "0A" and l[9] in inodes]
+
+
+def test_tcp_needs_the_token(daemons, token_file):
+    port = free_port()
+    d = daemons(PORTS, extra=["--rpc-tcp", str(port), "--rpc-token-file",
+                              str(token_file)]).start()
+    assert "JSON-RPC listening on tcp %d (token required)" % port in d.log()
+    req = {"jsonrpc": "2.0", "id": 1, "method": "system_info"}
+    reply, closed = tcp_call(port, req)
+    assert reply["error"]["code"] == -32001 and closed
+    reply, closed = tcp_call(port, dict(req, token=TOKEN[:-1] + "x"))
+    assert reply["error"]["code"] == -32001 and closed
+    reply, _ = tcp_call(port, dict(req, token=TOKEN))
+    assert reply["result"]["nb_workers"] == 1
+    assert "request without the right token; closed" in d.log()
+    # pktgatectl over TCP, with the token file.
+    r = d.ctl("-s", "127.0.0.1:%d" % port, "-T", str(token_file), "ip",
+              "link")
+    assert "port0" in r.stdout
+    r = d.ctl("-s", "127.0.0.1:%d" % port, "ip", "link", check=False)
+    assert r.returncode == 1 and "give the token file" in r.stderr
+    # A bare port listens on loopback only.
+    with open("/proc/net/tcp") as f:
+        assert any(l.split()[1] == "0100007F:%04X" % port and
+                   l.split()[3] == "0A" for l in f.readlines()[1:])
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--rpc-tcp", "5999"], "--rpc-tcp and --rpc-token-file go together"),
+    (["--rpc-tcp", "1.2.3:80", "--rpc-token-file", "{tok}"],
+     "--rpc-tcp 1.2.3:80: not [ADDR:]PORT"),
+    (["--rpc-tcp", "{port}", "--rpc-token-file", "{open}"],
+     "not a regular file readable by its owner only"),
+    (["--rpc-tcp", "{port}", "--rpc-token-file", "{short}"],
+     "fewer than 16 characters"),
+])
+def test_tcp_refusals(daemons, tmp_path, token_file, extra, message):
+    (tmp_path / "open").write_text(TOKEN + "\n")
+    (tmp_path / "open").chmod(0o644)
+    (tmp_path / "short").write_text("short\n")
+    (tmp_path / "short").chmod(0o600)
+    names = {"tok": str(token_file), "port": str(free_port()),
+             "open": str(tmp_path / "open"),
+             "short": str(tmp_path / "short")}
+    d = daemons(PORTS, extra=[e.format(**names) for e in extra])
+    d.start(expect_ready=False)
+    assert d.proc.wait(20) != 0
+    d.logf.flush()
+    assert message in d.log()

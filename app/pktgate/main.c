@@ -68,6 +68,11 @@ usage(const char *prog)
 		"  --rpc-socket PATH    JSON-RPC socket (default %s), mode 0660\n"
 		"  --rpc-group NAME     the socket's group (default: group pktgate\n"
 		"                       if it exists, else root's)\n"
+		"  --rpc-tcp [ADDR:]PORT  also serve JSON-RPC over TCP (off by\n"
+		"                       default; ADDR default 127.0.0.1); every\n"
+		"                       request must carry the token\n"
+		"  --rpc-token-file FILE  the token: FILE's first line, 16 or more\n"
+		"                       characters; FILE readable by its owner only\n"
 		"  --config FILE        apply this configuration at start\n"
 		"  --prometheus [ADDR:]PORT  serve Prometheus metrics on\n"
 		"                       http://ADDR:PORT/metrics (ADDR default\n"
@@ -111,6 +116,8 @@ parse_options(int argc, char **argv, struct pktgate_options *o)
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 's' },
 		{ "rpc-group", required_argument, NULL, 'g' },
+		{ "rpc-tcp", required_argument, NULL, 't' },
+		{ "rpc-token-file", required_argument, NULL, 'T' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "prometheus", required_argument, NULL, 'P' },
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
@@ -132,6 +139,12 @@ parse_options(int argc, char **argv, struct pktgate_options *o)
 			break;
 		case 'g':
 			o->rpc_group = optarg;
+			break;
+		case 't':
+			o->rpc_tcp = optarg;
+			break;
+		case 'T':
+			o->rpc_token_file = optarg;
 			break;
 		case 'c':
 			o->config = optarg;
@@ -180,6 +193,11 @@ parse_options(int argc, char **argv, struct pktgate_options *o)
 	if (optind < argc) {
 		fprintf(stderr, "pktgate: unexpected argument '%s'\n",
 			argv[optind]);
+		return -EINVAL;
+	}
+	if ((o->rpc_tcp == NULL) != (o->rpc_token_file == NULL)) {
+		fprintf(stderr,
+			"pktgate: --rpc-tcp and --rpc-token-file go together: TCP clients must give a token\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -349,6 +367,24 @@ main(int argc, char **argv)
 				o.rpc_group);
 		if (rc != 0)
 			PGT_LOG(ERR, main, "RPC socket %s: %s", o.rpc_socket,
+				strerror(-rc));
+	}
+	if (rc == 0 && o.rpc_tcp != NULL) {
+		rc = pgt_rpc_server_listen_tcp(o.rpc_tcp, o.rpc_token_file);
+		if (rc == -EINVAL)
+			PGT_LOG(ERR, main,
+				"--rpc-tcp %s: not [ADDR:]PORT (an IPv4 address, a port 1..65535)",
+				o.rpc_tcp);
+		else if (rc == -EPERM)
+			PGT_LOG(ERR, main,
+				"--rpc-token-file %s: not a regular file readable by its owner only (chmod 600)",
+				o.rpc_token_file);
+		else if (rc == -EBADMSG)
+			PGT_LOG(ERR, main,
+				"--rpc-token-file %s: the token (first line) has fewer than 16 characters",
+				o.rpc_token_file);
+		else if (rc != 0)
+			PGT_LOG(ERR, main, "--rpc-tcp %s: %s", o.rpc_tcp,
 				strerror(-rc));
 	}
 	if (rc == 0 && o.prometheus != NULL) {

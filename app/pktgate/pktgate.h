@@ -12,6 +12,8 @@
 struct pktgate_options {
 	const char *rpc_socket;
 	const char *rpc_group;
+	const char *rpc_tcp;		/* [ADDR:]PORT, or NULL: no TCP */
+	const char *rpc_token_file;
 	const char *config;
 	const char *prometheus;
 	uint32_t idle_sleep_us;

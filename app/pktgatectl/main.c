@@ -17,6 +17,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <jansson.h>
 
 #include "pgt_json.h"
@@ -29,6 +32,53 @@ bool ctl_json_output;
 static const char *prog = "pktgatectl";
 /* The connection of the call in progress, closed if the call fails. */
 static int conn_fd = -1;
+/*
+ * -s ADDR:PORT: the daemon's TCP listener (pktgate --rpc-tcp); each request
+ * then carries the token, the first line of -T FILE.
+ */
+static bool use_tcp;
+static struct sockaddr_in tcp_addr;
+static char tcp_token[257];
+
+/* Is @p spec "ADDR:PORT"? (A socket path has a '/' or no ':'.) */
+static bool
+parse_tcp(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	char addr[INET_ADDRSTRLEN];
+	unsigned long port;
+	char *end;
+
+	if (colon == NULL || strchr(spec, '/') != NULL ||
+			(size_t)(colon - spec) >= sizeof(addr))
+		return false;
+	memcpy(addr, spec, (size_t)(colon - spec));
+	addr[colon - spec] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || port == 0 || port > 65535 ||
+			inet_pton(AF_INET, addr, &tcp_addr.sin_addr) != 1)
+		return false;
+	tcp_addr.sin_family = AF_INET;
+	tcp_addr.sin_port = htons((uint16_t)port);
+	return true;
+}
+
+static void
+read_token(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL)
+		ctl_die("%s is a TCP address: give the token file (-T FILE, or PKTGATE_RPC_TOKEN_FILE)",
+			ctl_sock_path);
+	f = fopen(path, "re");
+	if (f == NULL)
+		ctl_die("token file %s: %s", path, strerror(errno));
+	if (fgets(tcp_token, sizeof(tcp_token), f) == NULL)
+		tcp_token[0] = '\0';
+	fclose(f);
+	tcp_token[strcspn(tcp_token, "\r\n")] = '\0';
+}
 
 void
 ctl_die(const char *fmt, ...)
@@ -76,9 +126,9 @@ ctl_try_call(const char *method, json_t *params, char *err, size_t errlen)
 	size_t len = 0, cap = 65536;
 	char *text, *buf, *grown;
 	ssize_t n;
-	int end = 0;
+	int end = 0, rc;
 
-	if (strlen(ctl_sock_path) >= sizeof(sa.sun_path)) {
+	if (!use_tcp && strlen(ctl_sock_path) >= sizeof(sa.sun_path)) {
 		json_decref(params);
 		return call_failed(err, errlen, "socket path too long: %s",
 			ctl_sock_path);
@@ -88,13 +138,22 @@ ctl_try_call(const char *method, json_t *params, char *err, size_t errlen)
 		"method", method);
 	if (params != NULL)
 		json_object_set_new(req, "params", params);
+	if (use_tcp)
+		json_object_set_new(req, "token", json_string(tcp_token));
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (text == NULL)
 		return call_failed(err, errlen, "out of memory");
-	conn_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (conn_fd < 0 || connect(conn_fd, (struct sockaddr *)&sa,
-			sizeof(sa)) < 0) {
+	conn_fd = socket(use_tcp ? AF_INET : AF_UNIX,
+		SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conn_fd < 0)
+		rc = -1;
+	else if (use_tcp)
+		rc = connect(conn_fd, (struct sockaddr *)&tcp_addr,
+			sizeof(tcp_addr));
+	else
+		rc = connect(conn_fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0) {
 		free(text);
 		return call_failed(err, errlen,
 			"cannot connect to %s: %s (is pktgate running?)",
@@ -465,8 +524,10 @@ ctl_usage(FILE *f, const char *topic)
 		}
 	if (topic != NULL)
 		ctl_die("help: no command '%s'", topic);
-	fprintf(f, "Usage: pktgatectl [-s SOCKET] [-j] [COMMAND ...]\n"
+	fprintf(f, "Usage: pktgatectl [-s SOCKET|ADDR:PORT [-T TOKENFILE]] [-j] [COMMAND ...]\n"
 		"Without a command: an interactive shell (history, completion).\n"
+		"-s ADDR:PORT: pktgate --rpc-tcp, with the token in TOKENFILE's\n"
+		"first line (or $PKTGATE_RPC_TOKEN_FILE).\n"
 		"-j: JSON output for listings (ip, iptables -L/-S, ipvsadm -L,\n"
 		"conntrack -L). Default socket: %s\n\n",
 		DEFAULT_SOCKET);
@@ -1177,12 +1238,16 @@ ctl_run(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	const char *token_file = getenv("PKTGATE_RPC_TOKEN_FILE");
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+s:jh")) != -1) {
+	while ((opt = getopt(argc, argv, "+s:T:jh")) != -1) {
 		switch (opt) {
 		case 's':
 			ctl_sock_path = optarg;
+			break;
+		case 'T':
+			token_file = optarg;
 			break;
 		case 'j':
 			ctl_json_output = true;
@@ -1197,6 +1262,9 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	use_tcp = parse_tcp(ctl_sock_path);
+	if (use_tcp)
+		read_token(token_file);
 	/* No command: the interactive shell. */
 	if (argc == 0)
 		return ctl_shell();

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgt_inet.h"
@@ -136,4 +139,31 @@ pgt_inet_format_mac(const struct rte_ether_addr *mac, char *buf, size_t size)
 	snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x",
 		b[0], b[1], b[2], b[3], b[4], b[5]);
 	return buf;
+}
+
+int
+pgt_inet_parse_listen(const char *spec, struct sockaddr_in *sa)
+{
+	char addr[INET_ADDRSTRLEN] = "127.0.0.1";
+	const char *colon = strrchr(spec, ':'), *port = spec;
+	unsigned long v;
+	char *end;
+
+	if (colon != NULL) {
+		if ((size_t)(colon - spec) >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, spec, colon - spec);
+		addr[colon - spec] = '\0';
+		port = colon + 1;
+	}
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	if (errno != 0 || end == port || *end != '\0' || v == 0 || v > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)v);
+	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
 }

@@ -53,6 +53,17 @@ int pgt_inet_parse_addr(const char *s, uint32_t *addr);
 int pgt_inet_parse_prefix(const char *s, bool host_bits_ok, uint32_t *addr,
 	uint8_t *len);
 
+struct sockaddr_in;
+
+/**
+ * Parse a listening address "[ADDR:]PORT": an IPv4 address (default
+ * 127.0.0.1, so that a bare port never listens beyond the machine) and a
+ * port 1..65535.
+ *
+ * @return 0, or -EINVAL if @p spec is not of that form.
+ */
+int pgt_inet_parse_listen(const char *spec, struct sockaddr_in *sa);
+
 /** Format @p addr (host order) as dotted quad into @p buf; returns @p buf. */
 char *pgt_inet_format_addr(uint32_t addr, char *buf, size_t size);
 

@@ -21,6 +21,7 @@
 
 #include <rte_common.h>
 
+#include "pgt_inet.h"
 #include "pgt_log.h"
 #include "pgt_metrics.h"
 #include "pgt_metrics_priv.h"
@@ -41,33 +42,6 @@ struct http_client {
 static int listen_fd = -1;
 static struct http_client clients[MAX_CLIENTS];
 
-static int
-parse_spec(const char *spec, struct sockaddr_in *sa)
-{
-	char addr[INET_ADDRSTRLEN] = "127.0.0.1";
-	const char *colon = strrchr(spec, ':'), *port = spec;
-	unsigned long v;
-	char *end;
-
-	if (colon != NULL) {
-		if ((size_t)(colon - spec) >= sizeof(addr))
-			return -EINVAL;
-		memcpy(addr, spec, colon - spec);
-		addr[colon - spec] = '\0';
-		port = colon + 1;
-	}
-	errno = 0;
-	v = strtoul(port, &end, 10);
-	if (errno != 0 || end == port || *end != '\0' || v == 0 || v > 65535)
-		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)v);
-	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
-}
-
 int
 pgt_metrics_http_start(const char *spec)
 {
@@ -77,7 +51,7 @@ pgt_metrics_http_start(const char *spec)
 
 	if (listen_fd >= 0)
 		return -EALREADY;
-	if (parse_spec(spec, &sa) != 0)
+	if (pgt_inet_parse_listen(spec, &sa) != 0)
 		return -EINVAL;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

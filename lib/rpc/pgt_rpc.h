@@ -36,6 +36,8 @@
 #define PGT_RPC_METHOD_NOT_FOUND -32601
 #define PGT_RPC_INVALID_PARAMS	-32602
 #define PGT_RPC_INTERNAL_ERROR	-32603
+/** A request over TCP without the right token; connection closed. */
+#define PGT_RPC_UNAUTHORIZED	-32001
 
 /** Longest string parameter, including the NUL. */
 #define PGT_RPC_STR_MAX 64
@@ -298,7 +300,22 @@ int pgt_rpc_server_start(const char *path, const char *group);
  */
 void pgt_rpc_server_poll(int timeout_ms);
 
-/** Close every client and the listening socket; remove the socket file. */
+/**
+ * Also serve clients over TCP on @p spec, "[ADDR:]PORT" (loopback unless an
+ * address is given). Each of their requests must carry, as member "token",
+ * the first line of @p token_file; else it is answered
+ * PGT_RPC_UNAUTHORIZED and the connection closed. Limits and methods are
+ * those of the Unix socket. Call after pgt_rpc_server_start().
+ *
+ * @return 0; -EINVAL if @p spec is not [ADDR:]PORT; -EPERM if @p token_file
+ *   is not a regular file or others than its owner may read it; -EBADMSG if
+ *   its first line is shorter than 16 characters; -EALREADY if the server
+ *   is not started or already listens on TCP; the negative errno of the
+ *   failing open, socket, bind or listen.
+ */
+int pgt_rpc_server_listen_tcp(const char *spec, const char *token_file);
+
+/** Close every client and the listening sockets; remove the socket file. */
 void pgt_rpc_server_stop(void);
 
 /** Number of connected clients (for tests and stats). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The JSON-RPC Unix socket server.
+ * The JSON-RPC server: a Unix socket, and optionally a TCP listener.
  *
  * One epoll set, non-blocking sockets, bounded buffers. Requests are JSON
  * objects back to back on the stream (no delimiter needed, as with SPDK);
@@ -14,6 +14,13 @@
  *    PGT_RPC_MAX_OUTPUT bytes are queued, and is dropped if it stays so;
  *  - at most PGT_RPC_MAX_CLIENTS connections; more are refused at accept.
  * A client that connects and sends nothing costs one slot and nothing else.
+ *
+ * The Unix socket's permissions say who may connect. TCP has no such
+ * thing, so a TCP client puts a shared token in every request (a "token"
+ * member beside "method"); a request without it, or with a wrong one, is
+ * answered -32001 and its connection closed. The token is compared in
+ * constant time and read from a file only its owner can read, never from
+ * the command line (which every local user can see).
  */
 #include <errno.h>
 #include <grp.h>
@@ -27,8 +34,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <rte_cycles.h>
 
+#include "pgt_inet.h"
 #include "pgt_json.h"
 #include "pgt_log.h"
 #include "pgt_rpc.h"
@@ -39,6 +50,9 @@ PGT_LOG_DECLARE(rpc);
 #define PGT_RPC_MAX_OUTPUT	(16u << 20)
 #define PGT_RPC_IDLE_TIMEOUT_S	10
 #define PGT_RPC_READ_CHUNK	65536
+/* A token shorter than this could be guessed; longer is not needed. */
+#define TOKEN_MIN		16
+#define TOKEN_MAX		256
 
 struct rpc_client {
 	int fd;
@@ -49,9 +63,13 @@ struct rpc_client {
 	size_t out_len, out_off, out_cap;
 	uint64_t last_progress;	/* tsc of the last byte received */
 	bool closing;		/* flush the output, then close */
+	bool need_token;	/* came over TCP */
+	char peer[INET_ADDRSTRLEN + 8];	/* "ADDR:PORT" of a TCP client */
 };
 
 static int listen_fd = -1;
+static int tcp_fd = -1;
+static char token[TOKEN_MAX + 1];
 static int epoll_fd = -1;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct rpc_client *clients[PGT_RPC_MAX_CLIENTS];
@@ -138,6 +156,22 @@ client_error_close(struct rpc_client *c, int code, const char *msg)
 	c->closing = true;
 }
 
+/* Does @p req carry the token? In constant time: the compare says nothing
+ * of how much of a guess was right. */
+static bool
+token_given(const json_t *req)
+{
+	const char *given = json_string_value(json_object_get(req, "token"));
+	size_t i, len = strlen(token);
+	unsigned char diff = 0;
+
+	if (given == NULL || strlen(given) != len)
+		return false;
+	for (i = 0; i < len; i++)
+		diff |= (unsigned char)(given[i] ^ token[i]);
+	return diff == 0;
+}
+
 /* Answer every complete request in the input buffer. */
 static void
 client_process(struct rpc_client *c)
@@ -169,6 +203,16 @@ client_process(struct rpc_client *c)
 			client_error_close(c, PGT_RPC_PARSE_ERROR, msg);
 			break;
 		}
+		if (c->need_token && !token_given(req)) {
+			json_decref(req);
+			PGT_LOG(WARNING, rpc,
+				"RPC client %s: request without the right token; closed",
+				c->peer);
+			client_error_close(c, PGT_RPC_UNAUTHORIZED,
+				"unauthorized: a request over TCP must carry the token (member \"token\")");
+			break;
+		}
+		json_object_del(req, "token");
 		resp = pgt_rpc_handle(req);
 		json_decref(req);
 		if (resp != NULL) {
@@ -249,15 +293,19 @@ client_read(struct rpc_client *c)
 }
 
 static void
-server_accept(void)
+server_accept(int lfd, bool need_token)
 {
+	struct sockaddr_in peer;
+	socklen_t peer_len;
 	struct epoll_event ev;
 	struct rpc_client *c;
+	char addr[INET_ADDRSTRLEN];
 	unsigned int i;
 	int fd;
 
 	for (;;) {
-		fd = accept4(listen_fd, NULL, NULL,
+		peer_len = sizeof(peer);
+		fd = accept4(lfd, (struct sockaddr *)&peer, &peer_len,
 			SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -273,6 +321,11 @@ server_accept(void)
 			continue;
 		}
 		c->fd = fd;
+		c->need_token = need_token;
+		if (need_token && inet_ntop(AF_INET, &peer.sin_addr, addr,
+				sizeof(addr)) != NULL)
+			snprintf(c->peer, sizeof(c->peer), "%s:%u", addr,
+				ntohs(peer.sin_port));
 		c->last_progress = rte_get_tsc_cycles();
 		ev.events = EPOLLIN;
 		ev.data.ptr = c;
@@ -319,8 +372,13 @@ pgt_rpc_server_poll(int timeout_ms)
 		return;
 	n = epoll_wait(epoll_fd, evs, RTE_DIM(evs), timeout_ms);
 	for (i = 0; i < n; i++) {
+		/* The listeners' data: NULL for Unix, &tcp_fd for TCP. */
 		if (evs[i].data.ptr == NULL) {
-			server_accept();
+			server_accept(listen_fd, false);
+			continue;
+		}
+		if (evs[i].data.ptr == &tcp_fd) {
+			server_accept(tcp_fd, true);
 			continue;
 		}
 		c = evs[i].data.ptr;
@@ -415,6 +473,65 @@ fail:
 	return rc;
 }
 
+/* The first line of @p path, which only its owner may read. */
+static int
+read_token(const char *path)
+{
+	struct stat st;
+	size_t len;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	if (fstat(fileno(f), &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0)
+		rc = -EPERM;
+	else if (fgets(token, sizeof(token), f) == NULL)
+		rc = -EINVAL;
+	fclose(f);
+	len = rc == 0 ? strcspn(token, "\r\n") : 0;
+	token[len] = '\0';
+	if (rc == 0 && len < TOKEN_MIN)
+		rc = -EINVAL;
+	if (rc != 0)
+		memset(token, 0, sizeof(token));
+	return rc;
+}
+
+int
+pgt_rpc_server_listen_tcp(const char *spec, const char *token_file)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tcp_fd };
+	struct sockaddr_in sa;
+	int fd, one = 1, rc;
+
+	if (epoll_fd < 0 || tcp_fd >= 0)
+		return -EALREADY;
+	if (pgt_inet_parse_listen(spec, &sa) != 0)
+		return -EINVAL;
+	rc = read_token(token_file);
+	if (rc != 0)
+		return rc == -EINVAL ? -EBADMSG : rc;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+			listen(fd, 16) != 0 ||
+			epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	tcp_fd = fd;
+	PGT_LOG(INFO, rpc, "JSON-RPC listening on tcp %s (token required)",
+		spec);
+	return 0;
+}
+
 void
 pgt_rpc_server_stop(void)
 {
@@ -427,7 +544,10 @@ pgt_rpc_server_stop(void)
 		close(listen_fd);
 		unlink(sock_path);
 	}
+	if (tcp_fd >= 0)
+		close(tcp_fd);
 	if (epoll_fd >= 0)
 		close(epoll_fd);
-	listen_fd = epoll_fd = -1;
+	listen_fd = epoll_fd = tcp_fd = -1;
+	memset(token, 0, sizeof(token));
 }
