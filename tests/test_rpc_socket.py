@@ -252,6 +252,9 @@ def test_tcp_needs_the_token(daemons, token_file):
     assert reply["error"]["code"] == -32001 and closed
     reply, _ = tcp_call(port, dict(req, token=TOKEN))
     assert reply["result"]["nb_workers"] == 1
+    # A batch (refused over the Unix socket too) has no token to give.
+    reply, closed = tcp_call(port, [dict(req, token=TOKEN)])
+    assert reply["error"]["code"] == -32001 and closed
     assert "request without the right token; closed" in d.log()
     # pktgatectl over TCP, with the token file.
     r = d.ctl("-s", "127.0.0.1:%d" % port, "-T", str(token_file), "ip",

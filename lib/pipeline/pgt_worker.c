@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The worker loop: polling, transmit staging, parked packets, RCU. */
+/* The worker loop: polling, transmit staging, parked packets, RCU; and the
+ * management thread's watchdog over it. */
 #include <errno.h>
 #include <unistd.h>
 

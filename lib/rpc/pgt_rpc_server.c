@@ -17,8 +17,8 @@
  *
  * The Unix socket's permissions say who may connect. TCP has no such
  * thing, so a TCP client puts a shared token in every request (a "token"
- * member beside "method"); a request without it, or with a wrong one, is
- * answered -32001 and its connection closed. The token is compared in
+ * member beside "method"); a request without
+ * it, or with a wrong one, is answered -32001 and its connection closed. The token is compared in
  * constant time and read from a file only its owner can read, never from
  * the command line (which every local user can see).
  */
@@ -156,20 +156,34 @@ client_error_close(struct rpc_client *c, int code, const char *msg)
 	c->closing = true;
 }
 
-/* Does @p req carry the token? In constant time: the compare says nothing
- * of how much of a guess was right. */
+/* Is @p given the token? In constant time: the compare says nothing of
+ * how much of a guess was right. */
 static bool
-token_given(const json_t *req)
+token_is(const json_t *given)
 {
-	const char *given = json_string_value(json_object_get(req, "token"));
+	const char *g = json_string_value(given);
 	size_t i, len = strlen(token);
 	unsigned char diff = 0;
 
-	if (given == NULL || strlen(given) != len)
+	if (g == NULL || strlen(g) != len)
 		return false;
 	for (i = 0; i < len; i++)
-		diff |= (unsigned char)(given[i] ^ token[i]);
+		diff |= (unsigned char)(g[i] ^ token[i]);
 	return diff == 0;
+}
+
+/*
+ * Take the "token" member out of @p req, so no handler or error message
+ * sees it; true if it was the token. (A batch, which is refused anyway,
+ * has none.)
+ */
+static bool
+take_token(json_t *req)
+{
+	bool ok = token_is(json_object_get(req, "token"));
+
+	json_object_del(req, "token");
+	return ok;
 }
 
 /* Answer every complete request in the input buffer. */
@@ -203,7 +217,7 @@ client_process(struct rpc_client *c)
 			client_error_close(c, PGT_RPC_PARSE_ERROR, msg);
 			break;
 		}
-		if (c->need_token && !token_given(req)) {
+		if (!take_token(req) && c->need_token) {
 			json_decref(req);
 			PGT_LOG(WARNING, rpc,
 				"RPC client %s: request without the right token; closed",
@@ -212,7 +226,6 @@ client_process(struct rpc_client *c)
 				"unauthorized: a request over TCP must carry the token (member \"token\")");
 			break;
 		}
-		json_object_del(req, "token");
 		resp = pgt_rpc_handle(req);
 		json_decref(req);
 		if (resp != NULL) {
