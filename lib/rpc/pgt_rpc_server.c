@@ -17,8 +17,8 @@
  *
  * The Unix socket's permissions say who may connect. TCP has no such
  * thing, so a TCP client puts a shared token in every request (a "token"
- * member beside "method"); a request without
- * it, or with a wrong one, is answered -32001 and its connection closed. The token is compared in
+ * member beside "method"); a request without it, or with a wrong one, is
+ * answered -32001 and its connection closed. The token is compared in
  * constant time and read from a file only its owner can read, never from
  * the command line (which every local user can see).
  */
