@@ -6,7 +6,6 @@ empty, what arrives is dropped by the driver and counted (rx_nombuf);
 when reassembly gives the fragments up (30 s, Linux's ipfrag_time) every
 buffer comes back and forwarding resumes by itself."""
 import os
-import subprocess
 import time
 
 from conftest import Daemon, setup_ns, sh, write_config

@@ -4,10 +4,10 @@ and a SIGTERM in the middle of a ruleset swap. Neither crashes pktgate,
 half-applies a change or loses a packet without a counter, and the log
 says what happened."""
 import fcntl
+import json
 import os
 import signal
 import socket
-import json
 import threading
 import time
 
@@ -45,7 +45,7 @@ def test_stalled_worker_is_reported_and_resumes(tmp_path):
                           f"net_pcap1,rx_pcap={in1},tx_pcap={fifo}"],
                config=write_config(tmp_path / "cfg.json",
                                    pcap_router_config()))
-    data, change = [], {}
+    data, change, reader = [], {}, None
 
     def drain():
         while True:
@@ -88,7 +88,7 @@ def test_stalled_worker_is_reported_and_resumes(tmp_path):
         assert "the change went through after" in log
     finally:
         assert d.stop() == 0
-        if "reader" in locals():
+        if reader is not None:
             reader.join(15)
         os.close(rfd)
     out = tmp_path / "out1.pcap"
