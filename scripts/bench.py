@@ -575,4 +575,5 @@ def main():
         print("results in", out)
 
 
-main()
+if __name__ == "__main__":
+    main()

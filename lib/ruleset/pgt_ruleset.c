@@ -4,10 +4,14 @@
  *
  * Model and compiled form are separate on purpose: the model (chains of
  * rule objects, names, patterns) is what commands edit and printers show;
- * the compiled form is what workers run: per chain one flat array of rules
- * with interface patterns resolved to port bitmaps, jumps resolved to chain
- * slots, and extension data inline, so evaluating a rule touches one cache
- * line or two and never compares a string.
+ * the compiled form is what workers run: per chain an array of compiled
+ * rules with interface patterns resolved to port bitmaps, jumps resolved to
+ * chain slots and extension data inline, so evaluating a rule touches one
+ * cache line or two and never compares a string. A rule is compiled once
+ * and its compiled form shared by every version of its chain: a change to
+ * a chain of 100,000 rules copies an array of pointers, compiles the rules
+ * it adds and patches the chain's index (pgt_ruleset_index.c), instead of
+ * compiling and indexing 100,000 rules again.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -136,6 +140,10 @@ static struct rs_counter *worker_counters[RTE_MAX_LCORE];
 static struct rs_counter *base_counters;
 static uint32_t *free_slots;
 static uint32_t nb_free_slots;
+/* By a rule's counter slot: how many chains hold the rule, in the live
+ * model and in transactions' copies. Kept here, not in the rule, so that
+ * copying and releasing a long chain touch one dense array. */
+static uint32_t *rule_refs;
 
 static int
 slot_alloc(uint32_t *slot)
@@ -272,16 +280,37 @@ rule_free(struct pgt_rs_rule *r)
 	for (i = 0; i < r->nb_matches; i++)
 		pgt_rs_minst_free(r->m[i]);
 	free(r->tdata);
+	rte_free((void *)(uintptr_t)r->crule);
 	free(r);
+}
+
+static void
+rule_put_slot(struct pgt_rs_rule *r, uint32_t slot)
+{
+	if (--rule_refs[slot] > 0)
+		return;
+	slot_free(slot);
+	rule_free(r);
 }
 
 void
 pgt_rs_rule_put(struct pgt_rs_rule *r)
 {
-	if (--r->refcnt > 0)
-		return;
-	slot_free(r->counter);
-	rule_free(r);
+	rule_put_slot(r, r->counter);
+}
+
+/* Does rule @p r need connection state? */
+static bool
+rule_tracks(const struct pgt_rs_rule *r)
+{
+	unsigned int k;
+
+	if (r->target != NULL && r->target->conntrack)
+		return true;
+	for (k = 0; k < r->nb_matches; k++)
+		if (r->m[k]->ops->conntrack)
+			return true;
+	return false;
 }
 
 static void
@@ -290,9 +319,37 @@ chain_release(struct pgt_rs_chain *c)
 	unsigned int i;
 
 	for (i = 0; i < c->nb_rules; i++)
-		pgt_rs_rule_put(c->rules[i]);
+		rule_put_slot(c->rules[i], c->slots[i]);
 	free(c->rules);
+	free(c->crules);
+	free(c->slots);
 	free(c);
+}
+
+/* Room for @p cap rules in each of @p c's arrays. */
+static int
+chain_reserve(struct pgt_rs_chain *c, unsigned int cap)
+{
+	struct pgt_rs_rule **rules;
+	const struct pgt_rs_crule **crules;
+	uint32_t *slots;
+
+	if (cap <= c->cap)
+		return 0;
+	rules = realloc(c->rules, sizeof(*rules) * cap);
+	if (rules == NULL)
+		return -ENOMEM;
+	c->rules = rules;
+	crules = realloc(c->crules, sizeof(*crules) * cap);
+	if (crules == NULL)
+		return -ENOMEM;
+	c->crules = crules;
+	slots = realloc(c->slots, sizeof(*slots) * cap);
+	if (slots == NULL)
+		return -ENOMEM;
+	c->slots = slots;
+	c->cap = cap;
+	return 0;
 }
 
 static struct pgt_rs_chain *
@@ -305,18 +362,24 @@ chain_clone(const struct pgt_rs_chain *c)
 		return NULL;
 	*n = *c;
 	n->dirty = false;
-	n->cap = c->nb_rules;
+	n->new_jumps = false;
+	n->cap = 0;
+	n->nb_rules = 0;
 	n->rules = NULL;
+	n->crules = NULL;
+	n->slots = NULL;
+	if (chain_reserve(n, c->nb_rules) != 0) {
+		chain_release(n);
+		return NULL;
+	}
+	n->nb_rules = c->nb_rules;
 	if (c->nb_rules > 0) {
-		n->rules = malloc(sizeof(*n->rules) * c->nb_rules);
-		if (n->rules == NULL) {
-			free(n);
-			return NULL;
-		}
 		memcpy(n->rules, c->rules, sizeof(*n->rules) * c->nb_rules);
+		memcpy(n->crules, c->crules, sizeof(*n->crules) * c->nb_rules);
+		memcpy(n->slots, c->slots, sizeof(*n->slots) * c->nb_rules);
 	}
 	for (i = 0; i < n->nb_rules; i++)
-		n->rules[i]->refcnt++;
+		rule_refs[n->slots[i]]++;
 	return n;
 }
 
@@ -429,8 +492,9 @@ pgt_rs_chain_flush(struct pgt_rs_chain *c)
 	unsigned int i;
 
 	for (i = 0; i < c->nb_rules; i++)
-		pgt_rs_rule_put(c->rules[i]);
+		rule_put_slot(c->rules[i], c->slots[i]);
 	c->nb_rules = 0;
+	c->nb_tracking = 0;
 	c->dirty = true;
 }
 
@@ -438,21 +502,20 @@ int
 pgt_rs_chain_insert(struct pgt_rs_chain *c, unsigned int pos,
 	struct pgt_rs_rule *r)
 {
-	struct pgt_rs_rule **n;
-	unsigned int cap;
+	unsigned int n = c->nb_rules - pos;
 
-	if (c->nb_rules == c->cap) {
-		cap = c->cap == 0 ? 8 : c->cap * 2;
-		n = realloc(c->rules, sizeof(*n) * cap);
-		if (n == NULL)
-			return -ENOMEM;
-		c->rules = n;
-		c->cap = cap;
-	}
-	memmove(&c->rules[pos + 1], &c->rules[pos],
-		sizeof(*c->rules) * (c->nb_rules - pos));
+	if (c->nb_rules == c->cap &&
+			chain_reserve(c, c->cap == 0 ? 8 : c->cap * 2) != 0)
+		return -ENOMEM;
+	memmove(&c->rules[pos + 1], &c->rules[pos], sizeof(*c->rules) * n);
+	memmove(&c->crules[pos + 1], &c->crules[pos], sizeof(*c->crules) * n);
+	memmove(&c->slots[pos + 1], &c->slots[pos], sizeof(*c->slots) * n);
 	c->rules[pos] = r;
+	c->crules[pos] = NULL;
+	c->slots[pos] = r->counter;
 	c->nb_rules++;
+	c->nb_tracking += rule_tracks(r);
+	c->new_jumps |= r->kind == PGT_RS_JUMP || r->kind == PGT_RS_GOTO;
 	c->dirty = true;
 	return 0;
 }
@@ -460,10 +523,28 @@ pgt_rs_chain_insert(struct pgt_rs_chain *c, unsigned int pos,
 void
 pgt_rs_chain_remove(struct pgt_rs_chain *c, unsigned int pos)
 {
-	pgt_rs_rule_put(c->rules[pos]);
-	memmove(&c->rules[pos], &c->rules[pos + 1],
-		sizeof(*c->rules) * (c->nb_rules - pos - 1));
+	unsigned int n = c->nb_rules - pos - 1;
+
+	c->nb_tracking -= rule_tracks(c->rules[pos]);
+	rule_put_slot(c->rules[pos], c->slots[pos]);
+	memmove(&c->rules[pos], &c->rules[pos + 1], sizeof(*c->rules) * n);
+	memmove(&c->crules[pos], &c->crules[pos + 1], sizeof(*c->crules) * n);
+	memmove(&c->slots[pos], &c->slots[pos + 1], sizeof(*c->slots) * n);
 	c->nb_rules--;
+	c->dirty = true;
+}
+
+void
+pgt_rs_chain_set(struct pgt_rs_chain *c, unsigned int pos,
+	struct pgt_rs_rule *r)
+{
+	c->nb_tracking -= rule_tracks(c->rules[pos]);
+	rule_put_slot(c->rules[pos], c->slots[pos]);
+	c->rules[pos] = r;
+	c->crules[pos] = NULL;
+	c->slots[pos] = r->counter;
+	c->nb_tracking += rule_tracks(r);
+	c->new_jumps |= r->kind == PGT_RS_JUMP || r->kind == PGT_RS_GOTO;
 	c->dirty = true;
 }
 
@@ -482,7 +563,7 @@ pgt_rs_rule_new(struct pgt_rs_err *err)
 		free(r);
 		return NULL;
 	}
-	r->refcnt = 1;
+	rule_refs[r->counter] = 1;
 	return r;
 }
 
@@ -551,6 +632,7 @@ pgt_rs_tx_abort(struct pgt_rs_tx *tx)
 	for (t = 0; t < PGT_TABLE_MAX; t++)
 		table_release(tx->t[t]);
 	free(tx->counters);
+	free(tx->swaps);
 	memset(tx, 0, sizeof(*tx));
 }
 
@@ -590,57 +672,140 @@ iface_bitmap(const char *pattern, bool inv)
 	return inv ? ~bits : bits;
 }
 
+/*
+ * Bumped when port names change: a rule naming an interface compiled
+ * before then has stale port bitmaps.
+ */
+static uint32_t iface_gen;
+
+static bool
+crule_current(const struct pgt_rs_rule *r)
+{
+	return r->crule != NULL && (r->crule_gen == iface_gen ||
+		(r->in[0] == '\0' && r->out[0] == '\0'));
+}
+
+/* Compile rule @p r of chain @p c (table @p t) into r->crule. */
 static int
-chain_compile(const struct pgt_rs_mtable *t, struct pgt_rs_chain *c,
+crule_make(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
+	const struct pgt_rs_chain *c, struct pgt_rs_rule *r,
 	struct pgt_rs_err *err)
 {
-	struct pgt_rs_cchain *cc;
-	const struct pgt_rs_chain *target;
-	const struct pgt_rs_rule *r;
+	const struct pgt_rs_chain *target = NULL;
+	struct pgt_rs_crule_swap *ns;
 	struct pgt_rs_crule *cr;
-	unsigned int i, j;
+	unsigned int j;
+
+	if (r->kind == PGT_RS_JUMP || r->kind == PGT_RS_GOTO) {
+		/* A target's slot is fixed for the rule's life: a chain
+		 * cannot go while rules jump to it, and renaming one makes
+		 * new rules of those that jump to it. */
+		target = pgt_rs_chain_find(t, r->jump);
+		if (target == NULL) {
+			pgt_rs_errorf(err, "chain %s: jump to unknown chain %s",
+				c->name, r->jump);
+			return -ENOENT;
+		}
+	}
+	if (r->crule != NULL && tx->nb_swaps == tx->cap_swaps) {
+		ns = realloc(tx->swaps, sizeof(*ns) *
+			(tx->cap_swaps == 0 ? 64 : tx->cap_swaps * 2));
+		if (ns == NULL)
+			goto nomem;
+		tx->swaps = ns;
+		tx->cap_swaps = tx->cap_swaps == 0 ? 64 : tx->cap_swaps * 2;
+	}
+	cr = rte_zmalloc("pgt_rs_rule", sizeof(*cr), RTE_CACHE_LINE_SIZE);
+	if (cr == NULL)
+		goto nomem;
+	cr->src = r->src;
+	cr->smsk = r->smsk;
+	cr->dst = r->dst;
+	cr->dmsk = r->dmsk;
+	cr->in_ports = iface_bitmap(r->in, r->inv & PGT_RS_INV_IN);
+	cr->out_ports = iface_bitmap(r->out, r->inv & PGT_RS_INV_OUT);
+	cr->counter = r->counter;
+	cr->proto = r->proto;
+	cr->inv = r->inv;
+	cr->frag = r->frag;
+	cr->kind = r->kind;
+	cr->nb_matches = r->nb_matches;
+	for (j = 0; j < r->nb_matches; j++)
+		cr->m[j] = r->m[j];
+	cr->target = r->target;
+	cr->tdata = r->tdata;
+	if (target != NULL)
+		cr->jump = target->slot;
+	if (r->crule != NULL)
+		tx->swaps[tx->nb_swaps++] = (struct pgt_rs_crule_swap){
+			.rule = r, .old = r->crule, .old_gen = r->crule_gen };
+	r->crule = cr;
+	r->crule_gen = iface_gen;
+	return 0;
+nomem:
+	pgt_rs_errorf(err, "chain %s: no memory to compile its rules",
+		c->name);
+	return -ENOMEM;
+}
+
+/* A failed commit: rules recompiled by it get their old forms back. */
+static void
+crule_swaps_undo(struct pgt_rs_tx *tx)
+{
+	struct pgt_rs_crule_swap *sw;
+
+	while (tx->nb_swaps > 0) {
+		sw = &tx->swaps[--tx->nb_swaps];
+		rte_free((void *)(uintptr_t)sw->rule->crule);
+		sw->rule->crule = sw->old;
+		sw->rule->crule_gen = sw->old_gen;
+	}
+}
+
+/*
+ * Compile chain @p c: its rules' compiled forms in order (made for the
+ * rules that have none yet) and its index, derived from the chain's
+ * previous compiled form where it can be.
+ */
+static int
+chain_compile(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
+	struct pgt_rs_chain *c, struct pgt_rs_err *err)
+{
+	struct pgt_rs_cchain *cc;
+	struct pgt_rs_rule *r;
+	unsigned int i;
 	int rc;
 
-	cc = rte_zmalloc("pgt_rs_chain", sizeof(*cc) +
+	cc = rte_malloc("pgt_rs_chain", sizeof(*cc) +
 		sizeof(cc->rules[0]) * c->nb_rules, RTE_CACHE_LINE_SIZE);
-	if (cc == NULL)
+	if (cc == NULL) {
+		pgt_rs_errorf(err, "chain %s: no memory to compile it",
+			c->name);
 		return -ENOMEM;
+	}
 	memcpy(cc->name, c->name, sizeof(cc->name));
 	cc->builtin = c->builtin;
 	cc->policy = c->policy;
 	cc->counter = c->counter;
 	cc->nb_rules = c->nb_rules;
+	cc->index = NULL;
 	for (i = 0; i < c->nb_rules; i++) {
+		if (c->crules[i] != NULL)
+			continue;
 		r = c->rules[i];
-		cr = &cc->rules[i];
-		cr->src = r->src;
-		cr->smsk = r->smsk;
-		cr->dst = r->dst;
-		cr->dmsk = r->dmsk;
-		cr->in_ports = iface_bitmap(r->in, r->inv & PGT_RS_INV_IN);
-		cr->out_ports = iface_bitmap(r->out, r->inv & PGT_RS_INV_OUT);
-		cr->counter = r->counter;
-		cr->proto = r->proto;
-		cr->inv = r->inv;
-		cr->frag = r->frag;
-		cr->kind = r->kind;
-		cr->nb_matches = r->nb_matches;
-		for (j = 0; j < r->nb_matches; j++)
-			cr->m[j] = r->m[j];
-		cr->target = r->target;
-		cr->tdata = r->tdata;
-		if (r->kind == PGT_RS_JUMP || r->kind == PGT_RS_GOTO) {
-			target = pgt_rs_chain_find(t, r->jump);
-			if (target == NULL) {
+		if (!crule_current(r)) {
+			rc = crule_make(tx, t, c, r, err);
+			if (rc != 0) {
 				rte_free(cc);
-				pgt_rs_errorf(err, "chain %s: jump to unknown chain %s",
-					c->name, r->jump);
-				return -ENOENT;
+				return rc;
 			}
-			cr->jump = target->slot;
 		}
+		c->crules[i] = r->crule;
 	}
-	rc = pgt_rs_index_build(cc, &cc->index);
+	if (c->nb_rules > 0)
+		memcpy(cc->rules, c->crules,
+			sizeof(cc->rules[0]) * c->nb_rules);
+	rc = pgt_rs_index_build(cc, c->compiled, &cc->index);
 	if (rc != 0) {
 		rte_free(cc);
 		pgt_rs_errorf(err, "chain %s: no memory for its index", c->name);
@@ -689,6 +854,8 @@ check_depth(const struct pgt_rs_mtable *t, const struct pgt_rs_chain *c,
 	return 0;
 }
 
+/* Only a jump or goto added can make a loop or nest too deep: a commit
+ * without one does not walk the table's rules. */
 static int
 table_check(const struct pgt_rs_mtable *t, struct pgt_rs_err *err)
 {
@@ -696,6 +863,11 @@ table_check(const struct pgt_rs_mtable *t, struct pgt_rs_err *err)
 	unsigned int i;
 	int rc;
 
+	for (i = 0; i < t->nb_chains; i++)
+		if (t->chains[i] != NULL && t->chains[i]->new_jumps)
+			break;
+	if (i == t->nb_chains)
+		return 0;
 	memset(state, 0, sizeof(state));
 	for (i = 0; i < t->nb_chains; i++) {
 		if (t->chains[i] == NULL || state[i] != 0)
@@ -737,26 +909,16 @@ static bool
 needs_tracking(void)
 {
 	const struct pgt_rs_chain *c;
-	const struct pgt_rs_rule *r;
-	unsigned int i, j, k;
+	unsigned int i;
 	int t;
 
 	for (t = 0; t < PGT_TABLE_MAX; t++) {
 		for (i = 0; i < live.t[t]->nb_chains; i++) {
 			c = live.t[t]->chains[i];
-			if (c == NULL)
-				continue;
 			/* NAT is decided per connection. */
-			if (t == PGT_TABLE_NAT && c->nb_rules > 0)
+			if (c != NULL && (c->nb_tracking > 0 ||
+					(t == PGT_TABLE_NAT && c->nb_rules > 0)))
 				return true;
-			for (j = 0; j < c->nb_rules; j++) {
-				r = c->rules[j];
-				if (r->target != NULL && r->target->conntrack)
-					return true;
-				for (k = 0; k < r->nb_matches; k++)
-					if (r->m[k]->ops->conntrack)
-						return true;
-			}
 		}
 	}
 	return false;
@@ -806,7 +968,7 @@ pgt_rs_tx_commit(struct pgt_rs_tx *tx, struct pgt_rs_err *err)
 		for (i = 0; rc == 0 && i < tx->t[t]->nb_chains; i++) {
 			c = tx->t[t]->chains[i];
 			if (c != NULL && c->dirty)
-				rc = chain_compile(tx->t[t], c, err);
+				rc = chain_compile(tx, tx->t[t], c, err);
 		}
 		if (rc == 0) {
 			ct[t] = table_link(tx->t[t]);
@@ -833,14 +995,17 @@ pgt_rs_tx_commit(struct pgt_rs_tx *tx, struct pgt_rs_err *err)
 			}
 			rte_free(ct[t]);
 		}
+		crule_swaps_undo(tx);
 		pgt_rs_tx_abort(tx);
 		return rc;
 	}
 	for (t = 0; t < PGT_TABLE_MAX; t++) {
 		if (tx->t[t] != NULL) {
-			for (i = 0; i < tx->t[t]->nb_chains; i++)
-				if (tx->t[t]->chains[i] != NULL)
-					tx->t[t]->chains[i]->dirty = false;
+			for (i = 0; i < tx->t[t]->nb_chains; i++) {
+				c = tx->t[t]->chains[i];
+				if (c != NULL)
+					c->dirty = c->new_jumps = false;
+			}
 			old[t] = live.t[t];
 			live.t[t] = tx->t[t];
 			rs->tables[t] = ct[t];
@@ -866,6 +1031,9 @@ pgt_rs_tx_commit(struct pgt_rs_tx *tx, struct pgt_rs_err *err)
 		table_release(old[t]);
 	}
 	rte_free(old_rs);
+	for (i = 0; i < tx->nb_swaps; i++)
+		rte_free((void *)(uintptr_t)tx->swaps[i].old);
+	free(tx->swaps);
 	for (i = 0; i < tx->nb_counters; i++)
 		pgt_rs_counter_set(tx->counters[i].slot, tx->counters[i].pkts,
 			tx->counters[i].bytes);
@@ -884,6 +1052,7 @@ ports_renamed(void)
 	unsigned int i, j;
 	int tb;
 
+	iface_gen++;
 	pgt_rs_tx_begin(&tx);
 	for (tb = 0; tb < PGT_TABLE_MAX; tb++) {
 		t = pgt_rs_tx_table(&tx, tb);
@@ -895,10 +1064,13 @@ ports_renamed(void)
 		for (i = 0; i < t->nb_chains; i++) {
 			if (t->chains[i] == NULL)
 				continue;
-			for (j = 0; j < t->chains[i]->nb_rules; j++)
-				if (t->chains[i]->rules[j]->in[0] != '\0' ||
-						t->chains[i]->rules[j]->out[0] != '\0')
-					t->chains[i]->dirty = true;
+			for (j = 0; j < t->chains[i]->nb_rules; j++) {
+				if (t->chains[i]->rules[j]->in[0] == '\0' &&
+						t->chains[i]->rules[j]->out[0] == '\0')
+					continue;
+				t->chains[i]->crules[j] = NULL;
+				t->chains[i]->dirty = true;
+			}
 		}
 	}
 	if (pgt_rs_tx_commit(&tx, &err) != 0)
@@ -931,7 +1103,8 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 		return -ENOMEM;
 	base_counters = calloc(max_slots, sizeof(*base_counters));
 	free_slots = malloc(sizeof(*free_slots) * max_slots);
-	if (base_counters == NULL || free_slots == NULL)
+	rule_refs = calloc(max_slots, sizeof(*rule_refs));
+	if (base_counters == NULL || free_slots == NULL || rule_refs == NULL)
 		return -ENOMEM;
 	for (i = 0; i < max_slots; i++)
 		free_slots[i] = max_slots - 1 - i;
@@ -1043,7 +1216,7 @@ trace_rule(const struct pgt_rs_pkt *p, uint8_t table,
 	const struct pgt_rs_cchain *c, uint32_t num, enum pgt_rs_trace_type type)
 {
 	struct pgt_rs_trace_record r;
-	const struct pgt_rs_crule *cr = num > 0 ? &c->rules[num - 1] : NULL;
+	const struct pgt_rs_crule *cr = num > 0 ? c->rules[num - 1] : NULL;
 
 	memset(&r, 0, offsetof(struct pgt_rs_trace_record, data));
 	r.id = p->meta->trace;
@@ -1117,7 +1290,7 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			return base->policy == PGT_RS_ACCEPT ?
 				PGT_VERDICT_ACCEPT : PGT_VERDICT_DROP;
 		}
-		r = &c->rules[i++];
+		r = c->rules[i++];
 		if (!rule_match(r, p))
 			continue;
 		count(p->worker, r->counter, p->ip_len);

@@ -603,8 +603,8 @@ rule_copy_renamed(const struct pgt_rs_rule *o, const char *jump,
 		return NULL;
 	slot = r->counter;
 	*r = *o;
-	r->refcnt = 1;
 	r->counter = slot;
+	r->crule = NULL;
 	snprintf(r->jump, sizeof(r->jump), "%s", jump);
 	r->nb_matches = 0;
 	r->tdata = NULL;
@@ -662,9 +662,7 @@ rename_chain(struct pgt_rs_tx *tx, struct pgt_rs_mtable *t,
 				pgt_rs_rule_put(r);
 				return -ENOMEM;
 			}
-			pgt_rs_rule_put(o->rules[j]);
-			o->rules[j] = r;
-			o->dirty = true;
+			pgt_rs_chain_set(o, j, r);
 		}
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);

@@ -82,9 +82,9 @@ int pgt_rs_plan_sets(json_t *running, json_t *wanted,
 	enum pgt_rpc_phase phase, json_t *plan, struct pgt_rpc_err *err);
 
 /* A rule as the management thread keeps it: immutable once made, shared
- * by reference between a transaction's copy and the live model. */
+ * by reference between a transaction's copy and the live model (its
+ * reference count is kept by counter slot, see rule_refs). */
 struct pgt_rs_rule {
-	uint32_t refcnt;
 	uint32_t counter;	/* counter slot, owned by the rule */
 	uint32_t src, smsk, dst, dmsk;	/* host order */
 	char in[IFNAMSIZ], out[IFNAMSIZ];	/* "" = any; '+' suffix */
@@ -97,6 +97,12 @@ struct pgt_rs_rule {
 	struct pgt_rs_minst *m[PGT_RS_MAX_MATCHES];
 	const struct pgt_target_ops *target;
 	void *tdata;
+	/* The compiled form, made once and shared by every compiled chain
+	 * that holds the rule, so that a change compiles only the rules it
+	 * adds. Made again when port names change (crule_gen) if the rule
+	 * names an interface; freed with the rule. Management thread only. */
+	const struct pgt_rs_crule *crule;
+	uint32_t crule_gen;
 };
 
 /* A chain in the model. */
@@ -107,8 +113,17 @@ struct pgt_rs_chain {
 	uint32_t counter;	/* policy counter slot (builtin) */
 	uint16_t slot;		/* index in the compiled table */
 	bool dirty;		/* changed in this transaction */
+	bool new_jumps;		/* a jump or goto added in this transaction */
 	unsigned int nb_rules, cap;
 	struct pgt_rs_rule **rules;
+	/* Parallel to rules: each one's compiled form (NULL: to be made or
+	 * checked at commit) and counter slot. Copying, compiling and
+	 * releasing a chain of 100,000 rules reads these arrays instead of
+	 * 100,000 rules scattered in memory. */
+	const struct pgt_rs_crule **crules;
+	uint32_t *slots;
+	/* Rules that need connection tracking (see rule_tracks()). */
+	unsigned int nb_tracking;
 	const struct pgt_rs_cchain *compiled;
 };
 
@@ -148,8 +163,14 @@ struct pgt_rs_cursor {
 	const uint32_t *at[4], *end[4];
 };
 
+/*
+ * The index of @p c, or NULL in @p out for a short chain. With @p prev,
+ * the same chain's previous compiled form, and few rules inserted or
+ * removed between them, it is derived from @p prev's index in one pass
+ * instead of built anew.
+ */
 int pgt_rs_index_build(const struct pgt_rs_cchain *c,
-	const struct pgt_rs_index **out);
+	const struct pgt_rs_cchain *prev, const struct pgt_rs_index **out);
 void pgt_rs_index_free(const struct pgt_rs_index *ix);
 void pgt_rs_index_lookup(const struct pgt_rs_index *ix, uint16_t dport,
 	uint32_t dst, struct pgt_rs_cursor *cur);
@@ -161,7 +182,9 @@ struct pgt_rs_cchain {
 	uint32_t counter;
 	uint32_t nb_rules;
 	const struct pgt_rs_index *index;	/* NULL: walk every rule */
-	struct pgt_rs_crule rules[];
+	/* In rule order. Pointers, not the rules inline: a change copies
+	 * this array and compiles only the rules it adds. */
+	const struct pgt_rs_crule *rules[];
 };
 
 struct pgt_rs_ctable {
@@ -194,11 +217,21 @@ struct pgt_rs_counter_set {
 	uint64_t pkts, bytes;
 };
 
+/* A rule's compiled form replaced by a commit: the old one is freed once
+ * no worker can see it, or put back if the commit fails. */
+struct pgt_rs_crule_swap {
+	struct pgt_rs_rule *rule;
+	const struct pgt_rs_crule *old;
+	uint32_t old_gen;
+};
+
 /* A transaction: copies of the tables it touches. */
 struct pgt_rs_tx {
 	struct pgt_rs_mtable *t[PGT_TABLE_MAX];	/* NULL: untouched */
 	struct pgt_rs_counter_set *counters;
 	unsigned int nb_counters, cap_counters;
+	struct pgt_rs_crule_swap *swaps;
+	unsigned int nb_swaps, cap_swaps;
 };
 
 void pgt_rs_tx_begin(struct pgt_rs_tx *tx);
@@ -218,6 +251,9 @@ void pgt_rs_chain_flush(struct pgt_rs_chain *c);
 int pgt_rs_chain_insert(struct pgt_rs_chain *c, unsigned int pos,
 	struct pgt_rs_rule *r);
 void pgt_rs_chain_remove(struct pgt_rs_chain *c, unsigned int pos);
+/* Put rule @p r in place of rule @p pos, whose reference is dropped. */
+void pgt_rs_chain_set(struct pgt_rs_chain *c, unsigned int pos,
+	struct pgt_rs_rule *r);
 /* References to chain @p name from rules of table @p t. */
 unsigned int pgt_rs_chain_refs(const struct pgt_rs_mtable *t,
 	const char *name);
