@@ -34,6 +34,7 @@ CT_FLOWS = 2000 if SMOKE else 100000
 NEW_FLOWS = 4096 if SMOKE else 16384
 SET_SIZE = 10000 if SMOKE else 100000
 UPDATES = 5 if SMOKE else 50
+IPVS_SERVICES = 100 if SMOKE else 10000
 SWAPS = 50 if SMOKE else 1000
 MEMORY_SIZES = [100000] if SMOKE else [1000000, 10000000]
 
@@ -286,6 +287,30 @@ def change_times(pg, n):
     return statistics.median(times), max(times)
 
 
+def ipvs_change_times(pg, n):
+    """@n NAT services of two real servers each; how long one real
+    server change (added, reweighted, removed) takes among them."""
+    lines = []
+    for i in range(n):
+        vip = "10.60.%d.%d:80" % (i // 250, 1 + i % 250)
+        lines += ["-A -t %s -s wrr" % vip] + [
+            "-a -t %s -r 10.61.%d.%d:8080 -m" % (vip, i % 200, k + 1)
+            for k in range(2)]
+    pg.call("ipvsadm_restore", {"command": "\n".join(lines) + "\n"})
+    times = []
+    for i in range(UPDATES):
+        vip = "10.60.%d.%d:80" % (i // 250, 1 + i % 250)
+        for cmd in ("-a -t %s -r 10.62.0.1:8080 -m -w 1" % vip,
+                    "-e -t %s -r 10.62.0.1:8080 -m -w 3" % vip,
+                    "-d -t %s -r 10.62.0.1:8080" % vip):
+            t0 = time.monotonic()
+            pg.call("ipvsadm", {"command": cmd})
+            times.append((time.monotonic() - t0) * 1e3)
+    pg.call("ipvsadm", {"command": "-C"})
+    return {"services": n, "median_ms": statistics.median(times),
+            "worst_ms": max(times)}
+
+
 def check_balance(pg, name):
     """The smoke test's one assertion: every packet is accounted for."""
     rx0, done0, rx1, done1 = pg.balance()
@@ -373,6 +398,8 @@ class Run:
                         "worst %.2f ms)" % (load_ms, med, worst)
                 self.report(name, r, extra)
             if not WANTED or "update" in WANTED:
+                if "sets" not in [name for name, _ in wanted]:
+                    self.sets(pg)       # the set update() changes
                 self.update(pg, ceil)
         finally:
             pg.stop()
@@ -410,6 +437,7 @@ class Run:
                 times.append((time.monotonic() - t0) * 1e3)
         r["set_change"] = {"median_ms": statistics.median(times),
                            "worst_ms": max(times)}
+        r["ipvs_dest_change"] = ipvs_change_times(pg, IPVS_SERVICES)
         # The accepting rule replaced by itself, again and again: old and
         # new rulesets both accept, so nothing may be lost.
         pg.call("iptables_restore", {"text": filter_rules(1000, self.rng)})
@@ -425,11 +453,14 @@ class Run:
         r["lost_during_swaps"] = drops() - before
         check_balance(pg, "update")
         print("update: one change at %s; one set change median %.3f ms; "
-              "%d swaps under load, %d packets lost" % (
+              "one real server change among %d services median %.2f ms "
+              "worst %.2f ms; %d swaps under load, %d packets lost" % (
                   ", ".join("%s rules median %.2f ms worst %.2f ms" % (
                       k.split("_")[1], v["median_ms"], v["worst_ms"])
                       for k, v in r.items() if k.startswith("rules_")),
-                  r["set_change"]["median_ms"], SWAPS,
+                  r["set_change"]["median_ms"], IPVS_SERVICES,
+                  r["ipvs_dest_change"]["median_ms"],
+                  r["ipvs_dest_change"]["worst_ms"], SWAPS,
                   r["lost_during_swaps"]), flush=True)
         self.results["scenarios"]["update"] = r
         if r["lost_during_swaps"] != 0:

@@ -42,12 +42,16 @@ def read_reply(s):
     dec = json.JSONDecoder()
     while True:
         try:
-            chunk = s.recv(65536)
+            chunk = s.recv(1 << 20)
         except socket.timeout:
             return None
         if not chunk:
             return None
         buf += chunk
+        # A reply of megabytes comes in many chunks: decode only what can
+        # be whole, or reading it is quadratic.
+        if not buf.rstrip().endswith(b"}"):
+            continue
         try:
             obj, _ = dec.raw_decode(buf.decode().lstrip())
             return obj

@@ -554,14 +554,21 @@ nomem:
 	return NULL;
 }
 
+/*
+ * A free slot of @p state (@p n slots), or 0. The search starts where the
+ * last one ended (*@p hint), so that giving slots to 10,000 new services
+ * in one restore is linear, not quadratic.
+ */
 static uint16_t
-slot_take(uint8_t *state, uint32_t n)
+slot_take(uint8_t *state, uint32_t n, uint32_t *hint)
 {
-	uint32_t i;
+	uint32_t i, k;
 
-	for (i = 1; i < n; i++) {
+	for (k = 0; k < n - 1; k++) {
+		i = 1 + (*hint + k) % (n - 1);
 		if (state[i] == SLOT_FREE) {
 			state[i] = SLOT_USED;
+			*hint = i;
 			return (uint16_t)i;
 		}
 	}
@@ -572,7 +579,9 @@ slot_take(uint8_t *state, uint32_t n)
 static int
 slots_assign(struct ipvs_model *m)
 {
-	uint16_t got_d[PGT_IPVS_MAX_DESTS], got_s[PGT_IPVS_MAX_SERVICES];
+	/* Static: 160 KiB is too much for a stack. */
+	static uint16_t got_d[PGT_IPVS_MAX_DESTS], got_s[PGT_IPVS_MAX_SERVICES];
+	static uint32_t hint_d, hint_s;
 	uint32_t i, j, nd = 0, ns = 0;
 	struct ipvs_msvc *s;
 	uint16_t slot;
@@ -580,7 +589,8 @@ slots_assign(struct ipvs_model *m)
 	for (i = 0; i < m->nb; i++) {
 		s = m->svc[i];
 		if (s->s.slot == 0) {
-			slot = slot_take(svc_slot_state, PGT_IPVS_MAX_SERVICES);
+			slot = slot_take(svc_slot_state, PGT_IPVS_MAX_SERVICES,
+				&hint_s);
 			if (slot == 0)
 				goto full;
 			memset(&svc_rate[slot], 0, sizeof(svc_rate[slot]));
@@ -589,7 +599,8 @@ slots_assign(struct ipvs_model *m)
 		for (j = 0; j < s->nb_dests; j++) {
 			if (s->dests[j].d.slot != 0)
 				continue;
-			slot = slot_take(dest_slot_state, PGT_IPVS_MAX_DESTS);
+			slot = slot_take(dest_slot_state, PGT_IPVS_MAX_DESTS,
+				&hint_d);
 			if (slot == 0)
 				goto full;
 			dest_overloaded[slot] = 0;

@@ -33,9 +33,10 @@
 
 #include "pgt_conntrack.h"
 
-/** Slots (0 means none). */
-#define PGT_IPVS_MAX_DESTS	4096
-#define PGT_IPVS_MAX_SERVICES	1024
+/** Slots (0 means none): up to 16,383 services and 65,534 real servers
+ *  (a connection names its real server in 16 bits). */
+#define PGT_IPVS_MAX_DESTS	65535
+#define PGT_IPVS_MAX_SERVICES	16384
 /** Local addresses of a full-NAT service. */
 #define PGT_IPVS_MAX_LADDRS	16
 

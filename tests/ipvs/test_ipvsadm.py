@@ -324,3 +324,26 @@ def test_checks_survive_restart(tmp_path, daemons):
         assert ipvsadm(d2, "-S", "-n").stdout == CHECKED
     finally:
         d2.stop()
+
+
+def test_ten_thousand_services_and_the_limit(d):
+    # 16,383 services with 2 real servers each in one restore (slots are
+    # given in one pass), then one more service is refused by name and
+    # count, and nothing of the running set changes.
+    lines = []
+    for i in range(16383):
+        vip = "10.60.%d.%d:80" % (i // 250, 1 + i % 250)
+        lines += ["-A -t %s -s rr" % vip] + [
+            "-a -t %s -r 10.61.%d.%d:8080 -m" % (vip, i % 200, k + 1)
+            for k in range(2)]
+    d.call("ipvsadm_restore", {"command": "\n".join(lines) + "\n"})
+    assert len(d.call("ipvs_get")["services"]) == 16383
+    r = ipvsadm(d, "-A", "-t", "10.59.0.1:80", "-s", "rr", check=False)
+    assert r.returncode != 0
+    assert "at most 16383 services" in r.stderr
+    assert len(d.call("ipvs_get")["services"]) == 16383
+    # A real server change among them still goes through.
+    ipvsadm(d, "-e", "-t", "10.60.0.1:80", "-r", "10.61.0.1:8080", "-m",
+            "-w", "5")
+    assert "-a -t 10.60.0.1:80 -r 10.61.0.1:8080 -m -w 5" in \
+        ipvsadm(d, "-S", "-n").stdout
