@@ -419,10 +419,10 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 {
 	struct pgt_ct_conn *c = &t->conns[idx];
 	struct ct_deferred *def;
+	struct ct_grace *g;
 	uint64_t token;
 	int d;
 
-	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
 	def = &t->deferred[(t->def_head + t->def_count) % deferred_cap];
 	for (d = 0; d < 2; d++) {
 		/* Another worker may be reading this key slot: reuse it
@@ -430,8 +430,19 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 		def->pos[d] = rte_hash_del_key_with_hash(t->hash, &c->tuple[d],
 			tuple_sig(&c->tuple[d]));
 	}
-	def->token = token;
+	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
 	t->def_count++;
+	t->def_added++;
+	if (t->grace_count == CT_GRACE_MARKS) {
+		g = &t->grace[(t->grace_head + t->grace_count - 1) %
+			CT_GRACE_MARKS];
+	} else {
+		g = &t->grace[(t->grace_head + t->grace_count) %
+			CT_GRACE_MARKS];
+		t->grace_count++;
+	}
+	g->token = token;
+	g->end = t->def_added;
 	wheel_unlink(t, c);
 	pgt_ct_event_post(t, c, PGT_CT_EVENT_DESTROY, now);
 	conn_free(t, idx);
@@ -845,17 +856,26 @@ reclaim(struct ct_table *t)
 {
 	unsigned int n = 0, i;
 	struct ct_deferred *d;
+	struct ct_grace *g;
 
-	while (t->def_count > 0 && n++ < RECLAIM_BUDGET) {
-		d = &t->deferred[t->def_head];
-		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, d->token, false) != 1)
+	while (t->grace_count > 0 && n < RECLAIM_BUDGET) {
+		g = &t->grace[t->grace_head];
+		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, g->token, false) != 1)
 			return;
-		for (i = 0; i < 2; i++)
-			if (d->pos[i] >= 0)
-				rte_hash_free_key_with_position(t->hash,
-					d->pos[i]);
-		t->def_head = (t->def_head + 1) % deferred_cap;
-		t->def_count--;
+		for (; t->def_freed != g->end && n < RECLAIM_BUDGET; n++) {
+			d = &t->deferred[t->def_head];
+			for (i = 0; i < 2; i++)
+				if (d->pos[i] >= 0)
+					rte_hash_free_key_with_position(
+						t->hash, d->pos[i]);
+			t->def_head = (t->def_head + 1) % deferred_cap;
+			t->def_count--;
+			t->def_freed++;
+		}
+		if (t->def_freed == g->end) {
+			t->grace_head = (t->grace_head + 1) % CT_GRACE_MARKS;
+			t->grace_count--;
+		}
 	}
 }
 

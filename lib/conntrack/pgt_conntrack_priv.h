@@ -16,11 +16,22 @@
 #define CT_NIL		UINT32_MAX
 
 /* The key slots of a deleted connection, reusable once every reader
- * moved on (-1: none). */
+ * moved on (-1: none). There is room for one per connection, so the
+ * grace period's token is not kept here but in a mark shared by the
+ * deletions before it (struct ct_grace): 8 bytes per connection less. */
 struct ct_deferred {
 	int32_t pos[2];
-	uint64_t token;
 };
+
+/* Deletions up to the @p end-th deferred (counted since start) wait for
+ * @p token. When the marks are all in use the newest mark takes the new
+ * deletions and a newer token, which is later, so safe for all of them. */
+struct ct_grace {
+	uint64_t token;
+	uint32_t end;
+};
+
+#define CT_GRACE_MARKS	256
 
 /* A message from the management thread to a table's owner. */
 struct ct_cmd {
@@ -44,6 +55,9 @@ struct ct_table {
 	uint32_t wheel[CT_WHEEL_SLOTS], wheel_tail[CT_WHEEL_SLOTS];
 	struct ct_deferred *deferred;	/* FIFO */
 	uint32_t def_head, def_count;
+	uint32_t def_added, def_freed;	/* since start, wrapping */
+	struct ct_grace grace[CT_GRACE_MARKS];	/* FIFO */
+	uint32_t grace_head, grace_count;
 	bool flushing;
 	uint32_t flush_cursor;
 	struct rte_ring *handoff;	/* mbufs: MP (workers), SC (owner) */
