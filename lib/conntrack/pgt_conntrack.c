@@ -423,7 +423,8 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 	uint64_t token;
 	int d;
 
-	def = &t->deferred[(t->def_head + t->def_count) % deferred_cap];
+	def = &t->deferred[(t->def_head + t->def_added - t->def_freed) %
+		deferred_cap];
 	for (d = 0; d < 2; d++) {
 		/* Another worker may be reading this key slot: reuse it
 		 * only after every worker passed a quiescent state. */
@@ -431,7 +432,6 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 			tuple_sig(&c->tuple[d]));
 	}
 	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
-	t->def_count++;
 	t->def_added++;
 	if (t->grace_count == CT_GRACE_MARKS) {
 		g = &t->grace[(t->grace_head + t->grace_count - 1) %
@@ -869,7 +869,6 @@ reclaim(struct ct_table *t)
 					rte_hash_free_key_with_position(
 						t->hash, d->pos[i]);
 			t->def_head = (t->def_head + 1) % deferred_cap;
-			t->def_count--;
 			t->def_freed++;
 		}
 		if (t->def_freed == g->end) {
@@ -953,7 +952,7 @@ pgt_ct_worker_poll(unsigned int w, uint64_t now)
 {
 	struct ct_table *t = &pgt_ct_tables[w];
 
-	if (t->def_count > 0)
+	if (t->grace_count > 0)
 		reclaim(t);
 	if (unlikely(!rte_ring_empty(t->cmd)))
 		run_commands(t, now);

@@ -54,8 +54,9 @@ struct ct_table {
 	/* Slots are FIFO lists: the oldest first, for early drop. */
 	uint32_t wheel[CT_WHEEL_SLOTS], wheel_tail[CT_WHEEL_SLOTS];
 	struct ct_deferred *deferred;	/* FIFO */
-	uint32_t def_head, def_count;
-	uint32_t def_added, def_freed;	/* since start, wrapping */
+	uint32_t def_head;
+	/* Since start, wrapping; added - freed are waiting. */
+	uint32_t def_added, def_freed;
 	struct ct_grace grace[CT_GRACE_MARKS];	/* FIFO */
 	uint32_t grace_head, grace_count;
 	bool flushing;

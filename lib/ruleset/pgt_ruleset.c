@@ -672,20 +672,8 @@ iface_bitmap(const char *pattern, bool inv)
 	return inv ? ~bits : bits;
 }
 
-/*
- * Bumped when port names change: a rule naming an interface compiled
- * before then has stale port bitmaps.
- */
-static uint32_t iface_gen;
-
-static bool
-crule_current(const struct pgt_rs_rule *r)
-{
-	return r->crule != NULL && (r->crule_gen == iface_gen ||
-		(r->in[0] == '\0' && r->out[0] == '\0'));
-}
-
-/* Compile rule @p r of chain @p c (table @p t) into r->crule. */
+/* Compile rule @p r of chain @p c (table @p t) into r->crule, replacing
+ * the one it has, if any (its ports were renamed). */
 static int
 crule_make(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
 	const struct pgt_rs_chain *c, struct pgt_rs_rule *r,
@@ -738,9 +726,8 @@ crule_make(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
 		cr->jump = target->slot;
 	if (r->crule != NULL)
 		tx->swaps[tx->nb_swaps++] = (struct pgt_rs_crule_swap){
-			.rule = r, .old = r->crule, .old_gen = r->crule_gen };
+			.rule = r, .old = r->crule };
 	r->crule = cr;
-	r->crule_gen = iface_gen;
 	return 0;
 nomem:
 	pgt_rs_errorf(err, "chain %s: no memory to compile its rules",
@@ -758,7 +745,6 @@ crule_swaps_undo(struct pgt_rs_tx *tx)
 		sw = &tx->swaps[--tx->nb_swaps];
 		rte_free((void *)(uintptr_t)sw->rule->crule);
 		sw->rule->crule = sw->old;
-		sw->rule->crule_gen = sw->old_gen;
 	}
 }
 
@@ -793,12 +779,10 @@ chain_compile(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
 		if (c->crules[i] != NULL)
 			continue;
 		r = c->rules[i];
-		if (!crule_current(r)) {
-			rc = crule_make(tx, t, c, r, err);
-			if (rc != 0) {
-				rte_free(cc);
-				return rc;
-			}
+		rc = crule_make(tx, t, c, r, err);
+		if (rc != 0) {
+			rte_free(cc);
+			return rc;
 		}
 		c->crules[i] = r->crule;
 	}
@@ -1052,7 +1036,6 @@ ports_renamed(void)
 	unsigned int i, j;
 	int tb;
 
-	iface_gen++;
 	pgt_rs_tx_begin(&tx);
 	for (tb = 0; tb < PGT_TABLE_MAX; tb++) {
 		t = pgt_rs_tx_table(&tx, tb);

@@ -99,10 +99,9 @@ struct pgt_rs_rule {
 	void *tdata;
 	/* The compiled form, made once and shared by every compiled chain
 	 * that holds the rule, so that a change compiles only the rules it
-	 * adds. Made again when port names change (crule_gen) if the rule
-	 * names an interface; freed with the rule. Management thread only. */
+	 * adds. Made again when port names change if the rule names an
+	 * interface; freed with the rule. Management thread only. */
 	const struct pgt_rs_crule *crule;
-	uint32_t crule_gen;
 };
 
 /* A chain in the model. */
@@ -116,8 +115,9 @@ struct pgt_rs_chain {
 	bool new_jumps;		/* a jump or goto added in this transaction */
 	unsigned int nb_rules, cap;
 	struct pgt_rs_rule **rules;
-	/* Parallel to rules: each one's compiled form (NULL: to be made or
-	 * checked at commit) and counter slot. Copying, compiling and
+	/* Parallel to rules: each one's compiled form (NULL: to be made at
+	 * commit, for a rule added or one whose ports were renamed) and
+	 * counter slot. Copying, compiling and
 	 * releasing a chain of 100,000 rules reads these arrays instead of
 	 * 100,000 rules scattered in memory. */
 	const struct pgt_rs_crule **crules;
@@ -222,7 +222,6 @@ struct pgt_rs_counter_set {
 struct pgt_rs_crule_swap {
 	struct pgt_rs_rule *rule;
 	const struct pgt_rs_crule *old;
-	uint32_t old_gen;
 };
 
 /* A transaction: copies of the tables it touches. */
