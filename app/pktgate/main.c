@@ -178,7 +178,8 @@ parse_options(int argc, char **argv, struct pktgate_options *o)
 				return -EINVAL;
 			break;
 		case 'C':
-			if (parse_u32("conntrack-max", optarg, 16, 1u << 24,
+			if (parse_u32("conntrack-max", optarg, 16,
+					PGT_CT_MAX_CAPACITY,
 					&o->conntrack_max) < 0)
 				return -EINVAL;
 			break;

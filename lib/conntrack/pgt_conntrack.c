@@ -12,6 +12,7 @@
 #include <rte_icmp.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <rte_random.h>
 
 #include "pgt_conntrack_priv.h"
 #include "pgt_log.h"
@@ -27,8 +28,8 @@ _Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
 #define HANDOFF_RING	4096
 #define CMD_RING	1024
 #define EVENT_RING	4096
-/* Work per poll: connections visited by the wheel, slots flushed, key
- * slots reclaimed, commands run. */
+/* Work per poll: connections visited by the wheel, slots flushed,
+ * deleted connections reclaimed, commands run. */
 #define WHEEL_BUDGET	64
 #define FLUSH_BUDGET	1024
 #define RECLAIM_BUDGET	2048
@@ -36,12 +37,12 @@ _Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
 /* Connections looked at to find one to evict when the table is full. */
 #define EARLY_DROP_SCAN	64
 /*
- * Key slots beyond two per connection: a deleted key's slot is reused only
+ * Connection slots beyond the capacity: a deleted connection is reused only
  * after every worker passed a quiescent state (about one loop iteration),
  * so a table that churns needs room for what one iteration deletes (a few
  * bursts, a flush step, the wheel's visits).
  */
-#define KEY_SLACK	8192
+#define CONN_SLACK	4096
 
 #define X_DEFAULT(e, n, d) [PGT_CT_TO_##e] = d,
 struct pgt_ct_config pgt_ct_cfg = {
@@ -58,9 +59,10 @@ struct ct_table *pgt_ct_tables;
 unsigned int pgt_ct_workers;
 uint64_t pgt_ct_hz;
 volatile bool pgt_ct_events_on;
-static uint32_t capacity;
-static uint32_t key_slots;	/* per table */
-static uint32_t deferred_cap;	/* deleted connections awaiting grace */
+static uint32_t capacity;	/* connections, at most */
+static uint32_t nb_slots;	/* per table: capacity + CONN_SLACK */
+static uint32_t head_mask;	/* chain heads per table - 1 */
+static uint32_t hash_seed;	/* chains an outsider cannot aim at */
 static uint32_t count;		/* all tables; atomic */
 
 #define X_NAME(e, n, d) [PGT_CT_TO_##e] = #n,
@@ -115,10 +117,8 @@ pgt_ct_fini(void)
 		return;
 	for (w = 0; w < pgt_ct_workers; w++) {
 		t = &pgt_ct_tables[w];
-		rte_hash_free(t->hash);
+		rte_free(t->heads);
 		rte_free(t->conns);
-		rte_free(t->free_stack);
-		rte_free(t->deferred);
 		rte_ring_free(t->handoff);
 		rte_ring_free(t->cmd);
 		rte_ring_free(t->events);
@@ -130,29 +130,13 @@ pgt_ct_fini(void)
 static int
 table_init(struct ct_table *t, unsigned int w, uint64_t now)
 {
-	struct rte_hash_parameters hp = {
-		.entries = key_slots,
-		.key_len = sizeof(struct pgt_ct_tuple),
-		.hash_func = rte_hash_crc,
-		.socket_id = (int)rte_socket_id(),
-		/* One writer (the owner), lock-free readers (the other
-		 * workers); extendable buckets so that an insert fails only
-		 * when every slot is taken. */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
-	char name[RTE_HASH_NAMESIZE];
+	char name[RTE_RING_NAMESIZE];
 	uint32_t i;
 
-	snprintf(name, sizeof(name), "pgt_ct%u", w);
-	hp.name = name;
-	t->hash = rte_hash_create(&hp);
+	t->heads = rte_malloc("pgt_ct_heads",
+		sizeof(*t->heads) * (head_mask + 1), RTE_CACHE_LINE_SIZE);
 	t->conns = rte_zmalloc("pgt_ct_conns",
-		sizeof(*t->conns) * capacity, RTE_CACHE_LINE_SIZE);
-	t->free_stack = rte_malloc("pgt_ct_free",
-		sizeof(uint32_t) * capacity, 0);
-	t->deferred = rte_malloc("pgt_ct_deferred",
-		sizeof(*t->deferred) * deferred_cap, 0);
+		sizeof(*t->conns) * nb_slots, RTE_CACHE_LINE_SIZE);
 	snprintf(name, sizeof(name), "pgt_cth%u", w);
 	t->handoff = rte_ring_create(name, HANDOFF_RING, SOCKET_ID_ANY,
 		RING_F_SC_DEQ);
@@ -162,14 +146,15 @@ table_init(struct ct_table *t, unsigned int w, uint64_t now)
 	snprintf(name, sizeof(name), "pgt_cte%u", w);
 	t->events = rte_ring_create_elem(name, sizeof(struct pgt_ct_event),
 		EVENT_RING, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (t->hash == NULL || t->conns == NULL || t->free_stack == NULL ||
-			t->deferred == NULL || t->handoff == NULL ||
+	if (t->heads == NULL || t->conns == NULL || t->handoff == NULL ||
 			t->cmd == NULL || t->events == NULL)
 		return -ENOMEM;
-	/* Slot 0 on top: the first connections are in the lowest slots. */
-	for (i = 0; i < capacity; i++)
-		t->free_stack[i] = capacity - 1 - i;
-	t->nb_free = capacity;
+	memset(t->heads, 0xff, sizeof(*t->heads) * (head_mask + 1));
+	/* Slot 0 first: the first connections are in the lowest slots. */
+	for (i = 0; i < nb_slots; i++)
+		t->conns[i].wheel_next = i + 1 < nb_slots ? i + 1 : CT_NIL;
+	t->free_head = 0;
+	t->def_first = t->def_last = CT_NIL;
 	for (i = 0; i < CT_WHEEL_SLOTS; i++)
 		t->wheel[i] = t->wheel_tail[i] = CT_NIL;
 	t->wheel_sec = (uint32_t)(now / pgt_ct_hz);
@@ -185,11 +170,15 @@ pgt_ct_init(unsigned int nb_workers, uint32_t cap)
 
 	if (nb_workers == 0 || cap == 0)
 		return -EINVAL;
+	if (cap > PGT_CT_MAX_CAPACITY)
+		return -ERANGE;
 	pgt_ct_hz = rte_get_tsc_hz();
 	capacity = cap;
-	key_slots = 2 * cap + KEY_SLACK;
-	/* Each waiting deletion holds two slots: no more can wait. */
-	deferred_cap = key_slots / 2 + 1;
+	nb_slots = cap + CONN_SLACK;
+	/* As many chains as keys at most (two per connection): a lookup
+	 * reads a chain of one or two connections on average. */
+	head_mask = rte_align32pow2(2 * cap) - 1;
+	hash_seed = (uint32_t)rte_rand();
 	pgt_ct_cfg.max = cap;
 	pgt_ct_workers = nb_workers;
 	pgt_ct_tables = rte_zmalloc("pgt_ct_tables",
@@ -213,6 +202,12 @@ uint32_t
 pgt_ct_capacity(void)
 {
 	return capacity;
+}
+
+uint32_t
+pgt_ct_slots(void)
+{
+	return nb_slots;
 }
 
 unsigned int
@@ -242,25 +237,75 @@ pgt_ct_stat(unsigned int w, enum pgt_ct_stat s)
 	return __atomic_load_n(&pgt_ct_tables[w].stat[s], __ATOMIC_RELAXED);
 }
 
-/* Hashing: every table hashes alike, so one signature serves all. */
+/* Hashing: every table hashes alike, so one signature serves all. The
+ * seed is random so that no one can send a flood of tuples that share a
+ * chain. */
 
-static inline hash_sig_t
+static inline uint32_t
 tuple_sig(const struct pgt_ct_tuple *k)
 {
-	return rte_hash_crc(k, sizeof(*k), 0);
+	return rte_hash_crc(k, sizeof(*k), hash_seed);
 }
 
 static inline bool
-table_lookup(const struct ct_table *t, const struct pgt_ct_tuple *k,
-	hash_sig_t sig, uint32_t *idx, enum pgt_ct_dir *dir)
+tuple_eq(const struct pgt_ct_tuple *a, const struct pgt_ct_tuple *b)
 {
-	void *data;
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
 
-	if (rte_hash_lookup_with_hash_data(t->hash, k, sig, &data) < 0)
-		return false;
-	*idx = (uint32_t)((uintptr_t)data >> 1);
-	*dir = (enum pgt_ct_dir)((uintptr_t)data & 1);
-	return true;
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/* References on chains: a connection's index and which of its tuples. */
+#define CT_REF(idx, d)	((idx) << 1 | (uint32_t)(d))
+#define CT_REF_IDX(r)	((r) >> 1)
+#define CT_REF_DIR(r)	((r) & 1)
+
+/* Safe from any worker: see struct ct_table. */
+static inline bool
+table_lookup(const struct ct_table *t, const struct pgt_ct_tuple *k,
+	uint32_t sig, uint32_t *idx, enum pgt_ct_dir *dir)
+{
+	const struct pgt_ct_conn *c;
+	uint32_t ref;
+
+	ref = __atomic_load_n(&t->heads[sig & head_mask], __ATOMIC_ACQUIRE);
+	while (ref != CT_NIL) {
+		c = &t->conns[CT_REF_IDX(ref)];
+		if (tuple_eq(&c->tuple[CT_REF_DIR(ref)], k)) {
+			*idx = CT_REF_IDX(ref);
+			*dir = (enum pgt_ct_dir)CT_REF_DIR(ref);
+			return true;
+		}
+		ref = __atomic_load_n(&c->hnext[CT_REF_DIR(ref)],
+			__ATOMIC_ACQUIRE);
+	}
+	return false;
+}
+
+/* Owner only. The connection's links are written before the head that
+ * publishes it, so a reader that finds it finds the rest of the chain. */
+static void
+chain_link(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
+{
+	uint32_t *head = &t->heads[sig & head_mask];
+
+	t->conns[idx].hnext[d] = *head;
+	__atomic_store_n(head, CT_REF(idx, d), __ATOMIC_RELEASE);
+}
+
+/* Owner only. The connection keeps its own link: a reader standing on it
+ * goes on along the chain (it is not reused before the grace period). */
+static void
+chain_unlink(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
+{
+	uint32_t *link = &t->heads[sig & head_mask], ref = CT_REF(idx, d);
+
+	while (*link != ref) {
+		if (unlikely(*link == CT_NIL))
+			return;	/* never: only linked ones are unlinked */
+		link = &t->conns[CT_REF_IDX(*link)].hnext[CT_REF_DIR(*link)];
+	}
+	__atomic_store_n(link, t->conns[idx].hnext[d], __ATOMIC_RELEASE);
 }
 
 /* Any table is none of the workers. */
@@ -268,7 +313,7 @@ table_lookup(const struct ct_table *t, const struct pgt_ct_tuple *k,
 
 /* The worker other than @p skip whose table holds @p k, or -1. */
 static int
-find_owner(unsigned int skip, const struct pgt_ct_tuple *k, hash_sig_t sig)
+find_owner(unsigned int skip, const struct pgt_ct_tuple *k, uint32_t sig)
 {
 	enum pgt_ct_dir dir;
 	unsigned int o;
@@ -398,19 +443,30 @@ pgt_ct_events_take(struct pgt_ct_event *ev, unsigned int n)
 
 /* Allocation and destruction */
 
+/* Make @p c a free slot for readers of the array (the management
+ * thread's snapshots) and release its IPVS binding. */
 static void
-conn_free(struct ct_table *t, uint32_t idx)
+conn_retire(struct ct_table *t, struct pgt_ct_conn *c)
 {
-	struct pgt_ct_conn *c = &t->conns[idx];
-
 	if (c->status & PGT_CT_S_IPVS)
 		pgt_ct_ipvs_ops->gone((unsigned int)(t - pgt_ct_tables), c);
 	ct_seq_begin(c);
 	c->in_use = 0;
 	c->status = 0;
 	ct_seq_end(c);
-	t->free_stack[t->nb_free++] = idx;
 	__atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
+}
+
+/* Free unconfirmed connection @p idx: no chain has it, so no other worker
+ * can be reading it; it is reusable at once. */
+static void
+conn_free(struct ct_table *t, uint32_t idx)
+{
+	struct pgt_ct_conn *c = &t->conns[idx];
+
+	conn_retire(t, c);
+	c->wheel_next = t->free_head;
+	t->free_head = idx;
 }
 
 /* Remove confirmed connection @p idx: its keys, its wheel slot, itself. */
@@ -418,19 +474,24 @@ static void
 conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 {
 	struct pgt_ct_conn *c = &t->conns[idx];
-	struct ct_deferred *def;
 	struct ct_grace *g;
 	uint64_t token;
 	int d;
 
-	def = &t->deferred[(t->def_head + t->def_added - t->def_freed) %
-		deferred_cap];
-	for (d = 0; d < 2; d++) {
-		/* Another worker may be reading this key slot: reuse it
-		 * only after every worker passed a quiescent state. */
-		def->pos[d] = rte_hash_del_key_with_hash(t->hash, &c->tuple[d],
+	for (d = 0; d < 2; d++)
+		chain_unlink(t, idx, (enum pgt_ct_dir)d,
 			tuple_sig(&c->tuple[d]));
-	}
+	wheel_unlink(t, c);
+	pgt_ct_event_post(t, c, PGT_CT_EVENT_DESTROY, now);
+	conn_retire(t, c);
+	/* Another worker may be walking its chain links: reuse it only
+	 * after every worker passed a quiescent state. */
+	c->wheel_next = CT_NIL;
+	if (t->def_last != CT_NIL)
+		t->conns[t->def_last].wheel_next = idx;
+	else
+		t->def_first = idx;
+	t->def_last = idx;
 	token = rte_rcu_qsbr_start(pgt_rcu_qsbr);
 	t->def_added++;
 	if (t->grace_count == CT_GRACE_MARKS) {
@@ -443,9 +504,6 @@ conn_destroy(struct ct_table *t, uint32_t idx, uint64_t now)
 	}
 	g->token = token;
 	g->end = t->def_added;
-	wheel_unlink(t, c);
-	pgt_ct_event_post(t, c, PGT_CT_EVENT_DESTROY, now);
-	conn_free(t, idx);
 }
 
 /*
@@ -486,14 +544,15 @@ conn_alloc(unsigned int w, struct ct_table *t, uint64_t now)
 	uint32_t idx, n;
 
 	n = __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
-	if (unlikely(n > pgt_ct_cfg.max || t->nb_free == 0)) {
+	if (unlikely(n > pgt_ct_cfg.max || t->free_head == CT_NIL)) {
 		__atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
-		if (!early_drop(t, now) || t->nb_free == 0)
+		if (!early_drop(t, now) || t->free_head == CT_NIL)
 			return CT_NIL;
 		__atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
 	}
-	idx = t->free_stack[--t->nb_free];
+	idx = t->free_head;
 	c = &t->conns[idx];
+	t->free_head = c->wheel_next;
 	ct_seq_begin(c);
 	c->status = 0;
 	c->mark = 0;
@@ -547,7 +606,7 @@ handoff(struct ct_table *t, unsigned int owner, struct rte_mbuf *m,
 
 /* A found connection that expired but was not visited yet is gone. */
 static inline bool
-live_lookup(struct ct_table *t, const struct pgt_ct_tuple *k, hash_sig_t sig,
+live_lookup(struct ct_table *t, const struct pgt_ct_tuple *k, uint32_t sig,
 	uint32_t *idx, enum pgt_ct_dir *dir, uint64_t now)
 {
 	if (!table_lookup(t, k, sig, idx, dir))
@@ -573,7 +632,7 @@ icmp_error(unsigned int w, struct ct_table *t, struct rte_mbuf *m,
 	struct pgt_ct_tuple inner, key;
 	enum pgt_ct_dir dir;
 	uint32_t hlen, idx;
-	hash_sig_t sig;
+	uint32_t sig;
 	int owner;
 
 	if (p->l4_len < sizeof(struct rte_icmp_hdr) + sizeof(*in))
@@ -672,31 +731,29 @@ conn_new(unsigned int w, struct ct_table *t, struct pgt_pkt_meta *meta,
 void
 pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 {
-	struct ct_table *t = &pgt_ct_tables[w];
-	struct pgt_ct_tuple keys[RTE_HASH_LOOKUP_BULK_MAX];
-	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	const struct ct_table *t = &pgt_ct_tables[w];
+	const uint32_t *head[PGT_CT_PREFETCH_MAX];
+	struct pgt_ct_tuple key;
 	unsigned int i, k = 0;
-	uint64_t hits = 0;
 	struct ct_pkt p;
-	uint32_t idx;
+	uint32_t ref;
 
-	for (i = 0; i < n && k < RTE_HASH_LOOKUP_BULK_MAX; i++) {
+	/* Two passes, so that the heads' misses overlap, then the
+	 * connections'. */
+	for (i = 0; i < n && k < PGT_CT_PREFETCH_MAX; i++) {
 		if (pgt_ct_pkt_parse(pkts[i], &p) < 0 ||
-				pgt_ct_tuple_get(&p, &keys[k]) < 0)
+				pgt_ct_tuple_get(&p, &key) < 0)
 			continue;
-		kp[k] = &keys[k];
+		head[k] = &t->heads[tuple_sig(&key) & head_mask];
+		rte_prefetch0(head[k]);
 		k++;
 	}
-	if (k == 0 || rte_hash_lookup_bulk_data(t->hash, kp, k, &hits,
-			data) <= 0)
-		return;
 	for (i = 0; i < k; i++) {
-		if (!(hits & (1ULL << i)))
+		ref = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
+		if (ref == CT_NIL)
 			continue;
-		idx = (uint32_t)((uintptr_t)data[i] >> 1);
-		rte_prefetch0(&t->conns[idx]);
-		rte_prefetch0((const uint8_t *)&t->conns[idx] +
+		rte_prefetch0(&t->conns[CT_REF_IDX(ref)]);
+		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(ref)] +
 			RTE_CACHE_LINE_SIZE);
 	}
 }
@@ -713,7 +770,7 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	struct ct_pkt p;
 	uint32_t idx, old_status;
 	uint8_t old_state;
-	hash_sig_t sig;
+	uint32_t sig;
 	bool kill;
 	int owner;
 
@@ -774,8 +831,7 @@ pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	struct ct_table *t = &pgt_ct_tables[w];
 	struct pgt_ct_conn *c;
-	hash_sig_t sig[2];
-	int32_t pos;
+	uint32_t sig[2];
 	int d;
 
 	if (likely(!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED)))
@@ -789,19 +845,8 @@ pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
 		if (find_owner(ANY_TABLE, &c->tuple[d], sig[d]) >= 0)
 			goto clash;
 	}
-	pos = rte_hash_add_key_with_hash_data(t->hash, &c->tuple[0], sig[0],
-		(void *)(uintptr_t)(meta->ct << 1));
-	if (pos < 0)
-		goto clash;
-	pos = rte_hash_add_key_with_hash_data(t->hash, &c->tuple[1], sig[1],
-		(void *)(uintptr_t)(meta->ct << 1 | 1));
-	if (pos < 0) {
-		/* Never seen by a reader: no grace period needed. */
-		pos = rte_hash_del_key_with_hash(t->hash, &c->tuple[0], sig[0]);
-		if (pos >= 0)
-			rte_hash_free_key_with_position(t->hash, pos);
-		goto clash;
-	}
+	for (d = 0; d < 2; d++)
+		chain_link(t, meta->ct, (enum pgt_ct_dir)d, sig[d]);
 	ct_seq_begin(c);
 	c->status |= PGT_CT_S_CONFIRMED;
 	ct_seq_end(c);
@@ -851,24 +896,25 @@ pgt_ct_handoff_dequeue(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 
 /* Periodic work */
 
+/* Free the deleted connections whose grace period is over. */
 static void
 reclaim(struct ct_table *t)
 {
-	unsigned int n = 0, i;
-	struct ct_deferred *d;
+	unsigned int n = 0;
 	struct ct_grace *g;
+	uint32_t idx;
 
 	while (t->grace_count > 0 && n < RECLAIM_BUDGET) {
 		g = &t->grace[t->grace_head];
 		if (rte_rcu_qsbr_check(pgt_rcu_qsbr, g->token, false) != 1)
 			return;
 		for (; t->def_freed != g->end && n < RECLAIM_BUDGET; n++) {
-			d = &t->deferred[t->def_head];
-			for (i = 0; i < 2; i++)
-				if (d->pos[i] >= 0)
-					rte_hash_free_key_with_position(
-						t->hash, d->pos[i]);
-			t->def_head = (t->def_head + 1) % deferred_cap;
+			idx = t->def_first;
+			t->def_first = t->conns[idx].wheel_next;
+			if (t->def_first == CT_NIL)
+				t->def_last = CT_NIL;
+			t->conns[idx].wheel_next = t->free_head;
+			t->free_head = idx;
 			t->def_freed++;
 		}
 		if (t->def_freed == g->end) {
@@ -892,7 +938,7 @@ run_commands(struct ct_table *t, uint64_t now)
 			t->flush_cursor = 0;
 			continue;
 		}
-		if (cmd.idx >= capacity)
+		if (cmd.idx >= nb_slots)
 			continue;
 		c = &t->conns[cmd.idx];
 		if (c->in_use && (c->status & PGT_CT_S_CONFIRMED) &&
@@ -904,7 +950,7 @@ run_commands(struct ct_table *t, uint64_t now)
 static void
 flush_some(struct ct_table *t, uint64_t now)
 {
-	uint32_t end = RTE_MIN(t->flush_cursor + FLUSH_BUDGET, capacity);
+	uint32_t end = RTE_MIN(t->flush_cursor + FLUSH_BUDGET, nb_slots);
 	struct pgt_ct_conn *c;
 
 	for (; t->flush_cursor < end; t->flush_cursor++) {
@@ -913,7 +959,7 @@ flush_some(struct ct_table *t, uint64_t now)
 		if (c->in_use && (c->status & PGT_CT_S_CONFIRMED))
 			conn_destroy(t, t->flush_cursor, now);
 	}
-	if (t->flush_cursor == capacity)
+	if (t->flush_cursor == nb_slots)
 		t->flushing = false;
 }
 

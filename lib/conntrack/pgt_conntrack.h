@@ -6,8 +6,9 @@
  * @file
  * Connection tracking and NAT, as Linux's nf_conntrack and nf_nat do them.
  *
- * Each worker owns one table: an rte_hash of tuples (lock-free readers, one
- * writer: the owner) over a preallocated array of connections. A connection
+ * Each worker owns one table: a hash of tuples chained through a
+ * preallocated array of connections (lock-free readers, one writer: the
+ * owner; each connection is on the chains of its two tuples). A connection
  * is in the table of the worker that saw its first packet and is changed by
  * that worker only, so the packet path takes no lock and no atomic. A packet
  * that lands on another worker (a NAT reply, a port without RSS, a
@@ -136,6 +137,9 @@ struct pgt_ct_tcp {
 /** A connection. */
 struct pgt_ct_conn {
 	struct pgt_ct_tuple tuple[2];	/**< ORIGINAL, REPLY */
+	/** Next on the hash chain of tuple[d]: (index << 1 | direction), or
+	 *  UINT32_MAX. Beside the tuples, in the line a lookup reads. */
+	uint32_t hnext[2];
 	uint64_t expires;	/**< TSC */
 	uint32_t status;	/**< PGT_CT_S_* */
 	uint32_t mark;		/**< connmark */
@@ -214,10 +218,15 @@ enum pgt_ct_stat { PGT_CT_STAT_LIST(PGT_CT_X_ENUM) PGT_CT_STAT_MAX };
 /**
  * Allocate the tables of @p nb_workers workers, each able to hold
  * @p capacity connections (the limit over all workers starts at
- * @p capacity too). Uses the RCU variable of pgt_rcu for its key slots.
- * @return 0, -EINVAL (no worker, capacity 0), -ENOMEM.
+ * @p capacity too). Uses the RCU variable of pgt_rcu: a deleted
+ * connection is reused once every worker passed a quiescent state.
+ * @return 0, -EINVAL (no worker, capacity 0), -ERANGE (capacity above
+ * PGT_CT_MAX_CAPACITY), -ENOMEM.
  */
 int pgt_ct_init(unsigned int nb_workers, uint32_t capacity);
+
+/** The largest capacity pgt_ct_init() takes. */
+#define PGT_CT_MAX_CAPACITY	(1u << 24)
 
 /** Free everything (after workers stopped). */
 void pgt_ct_fini(void);
@@ -244,12 +253,16 @@ enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
 	uint8_t hook, uint64_t now);
 
 /**
- * Warm the caches for the lookups of @p n parsed, unfragmented IPv4
- * packets (at most 64): one bulk lookup in the worker's table, which
- * prefetches buckets and keys, then the connections found. Changes
- * nothing; the packets are looked up again, one at a time, by pgt_ct_in().
+ * Warm the caches for the lookups of @p n IPv4 packets: the
+ * chain heads of all of them first, then the first connection of each
+ * chain. Changes nothing; the packets are looked up, one at a time, by
+ * pgt_ct_in().
  */
 void pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n);
+
+/** Packets pgt_ct_prefetch() looks at, at most: those beyond are not
+ *  prefetched (a burst is smaller). */
+#define PGT_CT_PREFETCH_MAX	64
 
 /** The connection of a packet, or NULL (worker context). */
 struct pgt_ct_conn *pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta);
@@ -413,8 +426,13 @@ struct pgt_ct_snapshot {
  */
 int pgt_ct_snapshot(unsigned int w, uint32_t idx, struct pgt_ct_snapshot *s);
 
-/** Slots per worker table, and the number of workers. */
+/** The most connections the tables can hold (--conntrack-max at start). */
 uint32_t pgt_ct_capacity(void);
+/** Connection slots per worker table: the capacity, and room for the
+ *  deleted connections waiting for their grace period. The range of
+ *  pgt_ct_snapshot()'s @p idx. */
+uint32_t pgt_ct_slots(void);
+/** The number of workers (of tables). */
 unsigned int pgt_ct_nb_workers(void);
 
 /** Connections in all tables now (conntrack -C). */

@@ -4,7 +4,6 @@
 
 /* The tables, and what the files of the module share. */
 
-#include <rte_hash.h>
 #include <rte_ip.h>
 #include <rte_ring.h>
 
@@ -15,17 +14,11 @@
 #define CT_WHEEL_MASK	(CT_WHEEL_SLOTS - 1)
 #define CT_NIL		UINT32_MAX
 
-/* The key slots of a deleted connection, reusable once every reader
- * moved on (-1: none). There is room for one per connection, so the
- * grace period's token is not kept here but in a mark shared by the
- * deletions before it (struct ct_grace): 8 bytes per connection less. */
-struct ct_deferred {
-	int32_t pos[2];
-};
-
-/* Deletions up to the @p end-th deferred (counted since start) wait for
- * @p token. When the marks are all in use the newest mark takes the new
- * deletions and a newer token, which is later, so safe for all of them. */
+/* Deleted connections wait, in a FIFO linked through their wheel_next,
+ * until every reader that may still walk their chain links moved on.
+ * Deletions up to the @p end-th (counted since start) wait for @p token.
+ * When the marks are all in use the newest mark takes the new deletions
+ * and a newer token, which is later, so safe for all of them. */
 struct ct_grace {
 	uint64_t token;
 	uint32_t end;
@@ -44,17 +37,25 @@ struct ct_cmd {
 #define CT_CMD_DELETE	1
 #define CT_CMD_FLUSH	2
 
+/*
+ * A worker's table. The hash is chained through the connections: a chain
+ * head holds a reference (index << 1 | direction), each connection links
+ * the next reference of its two keys' chains (struct pgt_ct_conn hnext).
+ * The owner is the only writer; the other workers read chains without a
+ * lock (pgt_ct_tuple_taken(), handoff): a key is published at its chain's
+ * head with a release store, and a deleted connection keeps its links and
+ * tuples, and is not reused, until every worker passed a quiescent state,
+ * so a reader that reached it still walks on to the rest of its chain.
+ */
 struct ct_table {
-	struct rte_hash *hash;
+	uint32_t *heads;		/* chain heads, CT_NIL when empty */
 	struct pgt_ct_conn *conns;
-	uint32_t *free_stack;
-	uint32_t nb_free;
+	uint32_t free_head;		/* free connections, via wheel_next */
 	uint32_t next_id;
 	uint32_t wheel_sec;		/* the next second to visit */
 	/* Slots are FIFO lists: the oldest first, for early drop. */
 	uint32_t wheel[CT_WHEEL_SLOTS], wheel_tail[CT_WHEEL_SLOTS];
-	struct ct_deferred *deferred;	/* FIFO */
-	uint32_t def_head;
+	uint32_t def_first, def_last;	/* deleted, waiting: via wheel_next */
 	/* Since start, wrapping; added - freed are waiting. */
 	uint32_t def_added, def_freed;
 	struct ct_grace grace[CT_GRACE_MARKS];	/* FIFO */

@@ -564,7 +564,7 @@ walk(const struct ct_filter *f, bool delete, bool structured, uint32_t cursor,
 	json_t **result, struct pgt_rpc_err *err)
 {
 	json_t *conns;
-	uint32_t cap = pgt_ct_capacity(), end, shown = 0;
+	uint32_t cap = pgt_ct_slots(), end, shown = 0;
 	uint64_t total = (uint64_t)cap * pgt_ct_nb_workers();
 	struct pgt_ct_snapshot s;
 	char *text = NULL;

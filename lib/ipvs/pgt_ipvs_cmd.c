@@ -1187,7 +1187,7 @@ print_title(FILE *f, unsigned int fmt)
 static void
 print_conns(FILE *f)
 {
-	uint32_t cap = pgt_ct_capacity(), idx;
+	uint32_t cap = pgt_ct_slots(), idx;
 	unsigned int w, nb = pgt_ct_nb_workers();
 	struct pgt_ct_snapshot s;
 	struct pgt_ct_tuple rs;

@@ -444,6 +444,45 @@ def test_table_full_early_drop_then_drop(tmp_path):
     assert re.search(r" drop=3 early_drop=20 ", stats), stats
 
 
+def test_survivors_found_after_evictions_around_them(tmp_path):
+    """1,024 connections fill the table (2,048 keys on 2,048 chains, so
+    most chains hold several), TCP and UDP in turn; 512 new ones evict the
+    512 UDP ones, which expire first, from the middle of the chains; then
+    the answers of every survivor must find it: whatever was removed from
+    a chain, the rest of the chain is still there."""
+    tcp = [Tcp(40000 + i) for i in range(512)]
+    udp = udp_flood(512)
+    old = [p for pair in zip((t.c2s("S") for t in tcp), udp) for p in pair]
+    new = udp_flood(512, sport0=30000)
+    answers = [t.s2c("SA") for t in tcp] + [
+        from_server(IP(src=SERVER, dst=CLIENT) /
+                    UDP(sport=9, dport=p[UDP].sport)) for p in new]
+    pkts = old + new + answers
+    d, _, _ = pcap_daemon(tmp_path, pkts, HAIRPIN + [rules_call(
+        "*filter\n:FORWARD ACCEPT [0:0]\n"
+        "-A FORWARD -m conntrack --ctstate NEW\n"
+        "-A FORWARD -m conntrack --ctstate ESTABLISHED\nCOMMIT\n")],
+        extra=("--conntrack-max", "1024"))
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        d.wait_for(lambda: d.stats("port0")["forwarded"] +
+                   d.stats("port0")["drops_total"] == len(pkts),
+                   what="all handled")
+        port = d.stats("port0")
+        stats = ctl(d, "conntrack", "-S").stdout
+        seen = counters(d)
+        listing = conntrack_list(d)
+    finally:
+        d.stop()
+    assert port["drops_total"] == 0, port["drops"]
+    assert " drop=0 early_drop=512 " in stats, stats
+    assert seen["-A FORWARD -m conntrack --ctstate NEW"] == 1536
+    assert seen["-A FORWARD -m conntrack --ctstate ESTABLISHED"] == 1024
+    assert sorted(listing) == [("tcp", 40000 + i) for i in range(512)] + \
+        [("udp", 30000 + i) for i in range(512)]
+
+
 def datagram(ident, size, sport):
     return IP(src=CLIENT, dst=SERVER, id=ident) / UDP(sport=sport, dport=7) / \
         Raw(bytes((i * 7 + ident) & 0xff for i in range(size)))
