@@ -14,9 +14,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 
 /** Room for "255.255.255.255/32" and its NUL. */
 #define PGT_INET_ADDRSTRLEN 19
@@ -109,6 +111,28 @@ pgt_inet_cksum_update32(rte_be16_t cksum, rte_be32_t old, rte_be32_t new)
 		rte_cpu_to_be_16(n >> 16));
 	return pgt_inet_cksum_update16(cksum, rte_cpu_to_be_16(o & 0xffff),
 		rte_cpu_to_be_16(n & 0xffff));
+}
+
+/**
+ * Is the one's complement sum of the @p hlen-byte IPv4 header at @p hdr all
+ * ones, i.e. its checksum right? The usual 20-byte header is added as five
+ * 32-bit words in 64 bits and folded once, several times cheaper than the
+ * generic loop of rte_raw_cksum() (which longer headers take).
+ */
+static inline bool
+pgt_inet_ipv4_hdr_sum_ok(const void *hdr, uint32_t hlen)
+{
+	uint32_t w[5];
+	uint64_t sum;
+
+	if (hlen != 20)
+		return rte_raw_cksum(hdr, hlen) == 0xffff;
+	memcpy(w, hdr, sizeof(w));	/* a 2-byte aligned header */
+	sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
 }
 
 /** True for 224.0.0.0/4. */

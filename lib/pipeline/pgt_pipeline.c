@@ -279,31 +279,20 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 
 static bool ipvs_step(struct pgt_worker *w, struct rte_mbuf *m);
 
-/*
- * Run hook @p hook on @p m, whose metadata locates its IPv4 header, from
- * the start or (@p resume) from its conntrack step. @return true to go
- * on; false when the packet was consumed: dropped or rejected (counted),
- * or handed to the worker that owns its connection.
- */
-static bool
-run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
-	uint16_t in, uint16_t out, bool resume)
+/* The steps of run_hook(), when it has some to run. Out of line: a
+ * packet of a router without rules or tracking never comes here, and the
+ * three hooks it passes cost it one test each. */
+static bool __rte_noinline
+run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, bool resume, bool tracked)
 {
-	const struct pgt_ruleset_flags *fl = pgt_ruleset_flags(w->rs);
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	bool tracked = w->tracking ||
-		(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED);
 	bool prepared = false;
 	enum pgt_ct_verdict cv;
 	const uint8_t *step;
 	struct pgt_rs_pkt p;
 	enum pgt_verdict v;
 
-	if (unlikely(meta->trace != 0))
-		pgt_pipeline_trace(w, m, PGT_RS_TRACE_HOOK, (uint8_t)hook, in,
-			out, 0, false);
-	if (likely(fl->active[hook] == 0 && !tracked))
-		return true;
 	p.m = m;
 	p.meta = meta;
 	p.ip = pgt_pkt_ipv4(m);
@@ -371,6 +360,28 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 		}
 	}
 	return true;
+}
+
+/*
+ * Run hook @p hook on @p m, whose metadata locates its IPv4 header, from
+ * the start or (@p resume) from its conntrack step. @return true to go
+ * on; false when the packet was consumed: dropped or rejected (counted),
+ * or handed to the worker that owns its connection.
+ */
+static inline bool
+run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, bool resume)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	bool tracked = w->tracking ||
+		(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED);
+
+	if (unlikely(meta->trace != 0))
+		pgt_pipeline_trace(w, m, PGT_RS_TRACE_HOOK, (uint8_t)hook, in,
+			out, 0, false);
+	if (likely(pgt_ruleset_flags(w->rs)->active[hook] == 0 && !tracked))
+		return true;
+	return run_hook_steps(w, hook, m, in, out, resume, tracked);
 }
 
 void
@@ -636,22 +647,23 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
  * Decrement the TTL of @p m (a forwarded packet), or answer time exceeded
  * and drop it: @return false then.
  */
-static bool
+static inline bool
 ttl_decrement(struct pgt_worker *w, struct rte_mbuf *m,
 	struct rte_ipv4_hdr *ip)
 {
-	uint8_t ttl;
+	uint32_t sum;
 
 	if (unlikely(ip->time_to_live <= 1)) {
 		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
 			PGT_DROP_TTL_EXCEEDED);
 		return false;
 	}
-	/* TTL is the high byte of its 16-bit checksum word. */
-	ttl = ip->time_to_live--;
-	ip->hdr_checksum = pgt_inet_cksum_update16(ip->hdr_checksum,
-		rte_cpu_to_be_16((uint16_t)(ttl << 8)),
-		rte_cpu_to_be_16((uint16_t)((ttl - 1) << 8)));
+	/* TTL is the high byte of its 16-bit checksum word: one less there
+	 * is 0x0100 more in the one's complement sum (RFC 1624), with the
+	 * end-around carry, as Linux's ip_decrease_ttl(). */
+	ip->time_to_live--;
+	sum = (uint32_t)ip->hdr_checksum + rte_cpu_to_be_16(0x0100);
+	ip->hdr_checksum = (uint16_t)(sum + (sum >= 0xffff));
 	return true;
 }
 

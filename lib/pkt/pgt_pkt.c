@@ -30,7 +30,7 @@ pgt_pkt_parse_ipv4(struct rte_mbuf *m, uint16_t l3_off)
 	if (tot < hlen || tot > rte_pktmbuf_pkt_len(m) - l3_off)
 		return PGT_DROP_IP_LENGTH;
 	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
-			rte_raw_cksum(ip, hlen) != 0xffff)
+			!pgt_inet_ipv4_hdr_sum_ok(ip, hlen))
 		return PGT_DROP_IP_CHECKSUM;
 	/* Ethernet pads short frames: the datagram ends where IP says. */
 	if (rte_pktmbuf_pkt_len(m) > l3_off + tot)

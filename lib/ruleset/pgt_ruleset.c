@@ -795,6 +795,7 @@ chain_compile(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
 		pgt_rs_errorf(err, "chain %s: no memory for its index", c->name);
 		return rc;
 	}
+	cc->index_lead = cc->index != NULL ? pgt_rs_index_lead(cc->index) : 0;
 	c->compiled = cc;
 	return 0;
 }
@@ -1185,12 +1186,9 @@ next_candidate(struct pgt_rs_cursor *cur, uint32_t i)
 }
 
 static inline void
-enter_chain(const struct pgt_rs_cchain *c, const struct pgt_rs_pkt *p,
-	struct pgt_rs_cursor *cur)
+enter_chain(struct pgt_rs_cursor *cur)
 {
-	cur->n = 0;
-	if (c->index != NULL)
-		pgt_rs_index_lookup(c->index, p->dport, p->dst, cur);
+	cur->looked_up = false;
 }
 
 /* A TRACE event about rule @p num (0: the chain's end) of chain @p c. */
@@ -1243,10 +1241,16 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	 * rule event says so already. */
 	bool returned = false;
 
-	enter_chain(c, p, &cur);
+	enter_chain(&cur);
 	for (;;) {
-		/* An indexed chain skips the rules that cannot match. */
-		if (c->index != NULL) {
+		/* An indexed chain skips the rules that cannot match, once
+		 * past the rules every packet must try. */
+		if (c->index != NULL && i >= c->index_lead) {
+			if (!cur.looked_up) {
+				pgt_rs_index_lookup(c->index, p->dport,
+					p->dst, &cur);
+				cur.looked_up = true;
+			}
 			i = next_candidate(&cur, i);
 			if (i > c->nb_rules)
 				i = c->nb_rules;
@@ -1295,12 +1299,12 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			depth++;
 			c = t->chains[r->jump];
 			i = 0;
-			enter_chain(c, p, &cur);
+			enter_chain(&cur);
 			break;
 		case PGT_RS_GOTO:
 			c = t->chains[r->jump];
 			i = 0;
-			enter_chain(c, p, &cur);
+			enter_chain(&cur);
 			break;
 		case PGT_RS_TARGET:
 			v = r->target->exec(r->tdata, p);

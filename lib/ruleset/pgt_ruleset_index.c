@@ -461,6 +461,17 @@ index_patch(const struct pgt_rs_cchain *c, const struct pgt_rs_cchain *prev,
 	return 0;
 }
 
+uint32_t
+pgt_rs_index_lead(const struct pgt_rs_index *ix)
+{
+	const uint32_t *wide = ix->pool + ix->wide_off;
+	uint32_t n = 0;
+
+	while (n < ix->wide_len && wide[n] == n)
+		n++;
+	return n;
+}
+
 int
 pgt_rs_index_build(const struct pgt_rs_cchain *c,
 	const struct pgt_rs_cchain *prev, const struct pgt_rs_index **out)

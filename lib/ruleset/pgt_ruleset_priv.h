@@ -157,8 +157,9 @@ struct pgt_rs_index;
 #define PGT_RS_INDEX_MIN_RULES 32
 
 /* A packet's candidates in one chain: up to four sorted lists of rule
- * numbers; n == 0 with no index means every rule. */
+ * numbers, looked up when the walk first passes the chain's lead. */
 struct pgt_rs_cursor {
+	bool looked_up;
 	unsigned int n;
 	const uint32_t *at[4], *end[4];
 };
@@ -172,6 +173,9 @@ struct pgt_rs_cursor {
 int pgt_rs_index_build(const struct pgt_rs_cchain *c,
 	const struct pgt_rs_cchain *prev, const struct pgt_rs_index **out);
 void pgt_rs_index_free(const struct pgt_rs_index *ix);
+/* How many rules at the chain's start are candidates for every packet
+ * (rules 0 to lead - 1 are all on the list of rules filed by no key). */
+uint32_t pgt_rs_index_lead(const struct pgt_rs_index *ix);
 void pgt_rs_index_lookup(const struct pgt_rs_index *ix, uint16_t dport,
 	uint32_t dst, struct pgt_rs_cursor *cur);
 
@@ -182,6 +186,10 @@ struct pgt_rs_cchain {
 	uint32_t counter;
 	uint32_t nb_rules;
 	const struct pgt_rs_index *index;	/* NULL: walk every rule */
+	/* Rules the walk takes in order before it needs the index: the
+	 * usual "-m conntrack --ctstate ESTABLISHED -j ACCEPT" first rule
+	 * matches most packets without a lookup. */
+	uint32_t index_lead;
 	/* In rule order. Pointers, not the rules inline: a change copies
 	 * this array and compiles only the rules it adds. */
 	const struct pgt_rs_crule *rules[];

@@ -71,6 +71,12 @@ INPUT = [
     IP(src=CLIENT, dst=SERVER) / UDP(),                     # other host
     l2() / IP(src="127.0.0.1", dst=SERVER) / UDP(),         # martian src
 ]
+# Forwarded, with IP ids that put the header checksum at the edges of the
+# one's complement carry before the TTL change: 0xfeff (the sum wraps),
+# 0xfffe, 0xff00, 0x00ff, 0xfe00.
+EDGE_IDS = [26553, 26298, 26552, 26042, 26808]
+INPUT += [udp(SERVER, sport=11 + k, id=ident)
+          for k, ident in enumerate(EDGE_IDS)]
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,9 @@ def test_forwarded_ttl_checksum_macs(run):
     [g] = udp_out(run, 2)
     assert g[IP].dst == "10.30.5.5" and g[IP].ttl == 9
     assert g[Ether].dst == SERVER_MAC and valid_ip(g)
+    for k, ident in enumerate(EDGE_IDS):
+        [e] = udp_out(run, 11 + k)
+        assert e[IP].id == ident and e[IP].ttl == 63 and valid_ip(e), ident
 
 
 def test_arp_reply(run):
@@ -198,7 +207,7 @@ def test_drops_counted_by_reason(run):
     assert s["rx_packets"] == (s["local_in"] + s["arp_requests_in"] +
                                s["forwarded"] - late_drops +
                                s["drops_total"])
-    assert s["forwarded"] == 5 and s["local_in"] == 1
+    assert s["forwarded"] == 5 + len(EDGE_IDS) and s["local_in"] == 1
 
 
 def test_clean_exit(run):

@@ -41,6 +41,16 @@ class Rule:
             self.ports = (lo, lo + rng.choice([0, 0, 5, 40, 300]))
         self.accept = rng.random() < 0.5
 
+    @classmethod
+    def everywhere(cls, rng):
+        """A rule the index files by no key (a candidate for every
+        packet) that matches only one protocol's packets."""
+        r = cls(rng)
+        r.proto, r.dst, r.dlen, r.neg_dst = rng.choice(["udp", "tcp"]), \
+            None, 0, False
+        r.ports = rng.choice([None, (1000, 1400)])
+        return r
+
     def text(self):
         words = []
         if self.dst is not None:
@@ -113,9 +123,10 @@ def packets(rng, count):
     return out
 
 
-def run_series(tmp, seed, start, count, grow):
+def run_series(tmp, seed, start, count, grow, lead):
     rng = random.Random(seed)
-    rules = [Rule(rng) for _ in range(start)]
+    rules = [Rule.everywhere(rng) for _ in range(lead)] + \
+        [Rule(rng) for _ in range(start - lead)]
     policy = rng.choice(["ACCEPT", "DROP"])
     restore = "*filter\n:FORWARD %s [0:0]\n" % policy + "".join(
         "-A FORWARD %s\n" % r.text() for r in rules) + "COMMIT\n"
@@ -157,14 +168,17 @@ def run_series(tmp, seed, start, count, grow):
     return got, accepted, counted, want_counts
 
 
-@pytest.mark.parametrize("seed,start,count,grow", [
-    (1, 300, 120, 0.4),     # a long chain, every kind of change
-    (2, 40, 80, 0.3),       # shrinks below the indexed length and back
-    (3, 34, 100, 0.6),      # grows from just above it
+@pytest.mark.parametrize("seed,start,count,grow,lead", [
+    (1, 300, 120, 0.4, 0),  # a long chain, every kind of change
+    (2, 40, 80, 0.3, 0),    # shrinks below the indexed length and back
+    (3, 34, 100, 0.6, 0),   # grows from just above it
+    # Starts with rules every packet must try, which the walk takes
+    # before it looks the index up, changed in front and behind.
+    (4, 200, 60, 0.3, 4),
 ])
 def test_changes_one_at_a_time_match_a_first_match_walk(tmp_path, seed, start,
-                                                         count, grow):
+                                                         count, grow, lead):
     got, want, counted, want_counts = run_series(tmp_path, seed, start,
-                                                 count, grow)
+                                                 count, grow, lead)
     assert got == want
     assert counted == want_counts
