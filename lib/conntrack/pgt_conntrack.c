@@ -293,18 +293,17 @@ chain_link(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 	__atomic_store_n(head, CT_REF(idx, d), __ATOMIC_RELEASE);
 }
 
-/* Owner only. The connection keeps its own link: a reader standing on it
- * goes on along the chain (it is not reused before the grace period). */
+/* Owner only, for a key on its chain (a confirmed connection's; each is
+ * destroyed once). The connection keeps its own link: a reader standing
+ * on it goes on along the chain (it is not reused before the grace
+ * period). */
 static void
 chain_unlink(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 {
 	uint32_t *link = &t->heads[sig & head_mask], ref = CT_REF(idx, d);
 
-	while (*link != ref) {
-		if (unlikely(*link == CT_NIL))
-			return;	/* never: only linked ones are unlinked */
+	while (*link != ref)
 		link = &t->conns[CT_REF_IDX(*link)].hnext[CT_REF_DIR(*link)];
-	}
 	__atomic_store_n(link, t->conns[idx].hnext[d], __ATOMIC_RELEASE);
 }
 
@@ -457,16 +456,21 @@ conn_retire(struct ct_table *t, struct pgt_ct_conn *c)
 	__atomic_sub_fetch(&count, 1, __ATOMIC_RELAXED);
 }
 
+/* Put connection @p idx on the free list (linked through wheel_next). */
+static inline void
+free_push(struct ct_table *t, uint32_t idx)
+{
+	t->conns[idx].wheel_next = t->free_head;
+	t->free_head = idx;
+}
+
 /* Free unconfirmed connection @p idx: no chain has it, so no other worker
  * can be reading it; it is reusable at once. */
 static void
 conn_free(struct ct_table *t, uint32_t idx)
 {
-	struct pgt_ct_conn *c = &t->conns[idx];
-
-	conn_retire(t, c);
-	c->wheel_next = t->free_head;
-	t->free_head = idx;
+	conn_retire(t, &t->conns[idx]);
+	free_push(t, idx);
 }
 
 /* Remove confirmed connection @p idx: its keys, its wheel slot, itself. */
@@ -913,8 +917,7 @@ reclaim(struct ct_table *t)
 			t->def_first = t->conns[idx].wheel_next;
 			if (t->def_first == CT_NIL)
 				t->def_last = CT_NIL;
-			t->conns[idx].wheel_next = t->free_head;
-			t->free_head = idx;
+			free_push(t, idx);
 			t->def_freed++;
 		}
 		if (t->def_freed == g->end) {

@@ -1185,12 +1185,6 @@ next_candidate(struct pgt_rs_cursor *cur, uint32_t i)
 	return best;
 }
 
-static inline void
-enter_chain(struct pgt_rs_cursor *cur)
-{
-	cur->looked_up = false;
-}
-
 /* A TRACE event about rule @p num (0: the chain's end) of chain @p c. */
 static void __rte_noinline
 trace_rule(const struct pgt_rs_pkt *p, uint8_t table,
@@ -1241,11 +1235,12 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	 * rule event says so already. */
 	bool returned = false;
 
-	enter_chain(&cur);
+	cur.looked_up = false;
 	for (;;) {
 		/* An indexed chain skips the rules that cannot match, once
 		 * past the rules every packet must try. */
-		if (c->index != NULL && i >= c->index_lead) {
+		if (c->index != NULL && i >= c->index_lead &&
+				i < c->nb_rules) {
 			if (!cur.looked_up) {
 				pgt_rs_index_lookup(c->index, p->dport,
 					p->dst, &cur);
@@ -1299,12 +1294,12 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			depth++;
 			c = t->chains[r->jump];
 			i = 0;
-			enter_chain(&cur);
+			cur.looked_up = false;
 			break;
 		case PGT_RS_GOTO:
 			c = t->chains[r->jump];
 			i = 0;
-			enter_chain(&cur);
+			cur.looked_up = false;
 			break;
 		case PGT_RS_TARGET:
 			v = r->target->exec(r->tdata, p);
