@@ -122,13 +122,17 @@ pgt_inet_cksum_update32(rte_be16_t cksum, rte_be32_t old, rte_be32_t new)
 static inline bool
 pgt_inet_ipv4_hdr_sum_ok(const void *hdr, uint32_t hlen)
 {
-	uint32_t w[5];
-	uint64_t sum;
+	uint64_t a, b, sum;
+	uint32_t c;
 
 	if (hlen != 20)
 		return rte_raw_cksum(hdr, hlen) == 0xffff;
-	memcpy(w, hdr, sizeof(w));	/* a 2-byte aligned header */
-	sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	/* A 2-byte aligned header, read in registers (memcpy of scalars
+	 * compiles to plain loads; an array would go through the stack). */
+	memcpy(&a, hdr, sizeof(a));
+	memcpy(&b, (const uint8_t *)hdr + 8, sizeof(b));
+	memcpy(&c, (const uint8_t *)hdr + 16, sizeof(c));
+	sum = (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32) + c;
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);

@@ -643,6 +643,20 @@ local_output(struct pgt_worker *w, struct rte_mbuf *m)
 	output_hooks(w, m, type, false);
 }
 
+/* One less TTL in @p ip (above 1), its checksum updated. */
+static inline void
+ttl_decrement_sum(struct rte_ipv4_hdr *ip)
+{
+	uint32_t sum;
+
+	/* TTL is the high byte of its 16-bit checksum word: one less there
+	 * is 0x0100 more in the one's complement sum (RFC 1624), with the
+	 * end-around carry, as Linux's ip_decrease_ttl(). */
+	ip->time_to_live--;
+	sum = (uint32_t)ip->hdr_checksum + rte_cpu_to_be_16(0x0100);
+	ip->hdr_checksum = (uint16_t)(sum + (sum >= 0xffff));
+}
+
 /*
  * Decrement the TTL of @p m (a forwarded packet), or answer time exceeded
  * and drop it: @return false then.
@@ -651,19 +665,12 @@ static inline bool
 ttl_decrement(struct pgt_worker *w, struct rte_mbuf *m,
 	struct rte_ipv4_hdr *ip)
 {
-	uint32_t sum;
-
 	if (unlikely(ip->time_to_live <= 1)) {
 		reject(w, m, PGT_ICMP_TIME_EXCEEDED, 0, 0,
 			PGT_DROP_TTL_EXCEEDED);
 		return false;
 	}
-	/* TTL is the high byte of its 16-bit checksum word: one less there
-	 * is 0x0100 more in the one's complement sum (RFC 1624), with the
-	 * end-around carry, as Linux's ip_decrease_ttl(). */
-	ip->time_to_live--;
-	sum = (uint32_t)ip->hdr_checksum + rte_cpu_to_be_16(0x0100);
-	ip->hdr_checksum = (uint16_t)(sum + (sum >= 0xffff));
+	ttl_decrement_sum(ip);
 	return true;
 }
 
@@ -931,6 +938,76 @@ ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
 	}
 }
 
+/*
+ * The routed packets of one received burst, data at their Ethernet header,
+ * @p hops their rte_lpm answers. While FORWARD and POSTROUTING have nothing
+ * to run, a packet to a resolved unicast next hop needs only its TTL, its
+ * Ethernet addresses and a TX slot: that is done here, in place, without
+ * the per-packet calls of the general path (strip the header, hooks,
+ * output checks, neighbour, new header). Every other packet, and all of
+ * them when a hook has work, takes the general path, untouched so far.
+ */
+static void
+route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
+	const uint32_t *hops, uint16_t n)
+{
+	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
+	const struct pgt_nexthop *nh;
+	const struct pgt_port *out;
+	struct pgt_pkt_meta *meta;
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_ether_addr mac;
+	struct rte_mbuf *m;
+	uint32_t nexthop;
+	uint64_t forwarded = 0;
+	uint16_t i;
+	int nh_idx;
+
+	if (f->active[PGT_HOOK_FORWARD] != 0 ||
+			f->active[PGT_HOOK_POSTROUTING] != 0 ||
+			pgt_pipeline_cfg.trace_all) {
+		for (i = 0; i < n; i++)
+			ip_route(w, pkts[i], hops[i]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		m = pkts[i];
+		meta = pgt_pkt_meta(m);
+		if (likely(hops[i] & RTE_LPM_LOOKUP_SUCCESS))
+			nh_idx = (int)(hops[i] & 0x00ffffff);
+		else
+			nh_idx = pgt_route_default();
+		if (unlikely(nh_idx < 0)) {
+			ip_route(w, m, hops[i]);
+			continue;
+		}
+		nh = &pgt_route_nexthops[nh_idx];
+		out = &w->view->port[nh->port];
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		ip = (struct rte_ipv4_hdr *)(eth + 1);
+		nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+		if (unlikely(nh->type != PGT_NH_UNICAST ||
+				meta->l2_bcast || ip->time_to_live <= 1 ||
+				meta->l3_off != sizeof(*eth) || !out->up ||
+				rte_pktmbuf_pkt_len(m) - sizeof(*eth) >
+					out->mtu ||
+				pgt_neigh_lookup_cached(&w->neigh, nexthop,
+					nh->port, &mac) != 0)) {
+			ip_route(w, m, hops[i]);
+			continue;
+		}
+		ttl_decrement_sum(ip);
+		rte_ether_addr_copy(&mac, &eth->dst_addr);
+		rte_ether_addr_copy(&out->mac, &eth->src_addr);
+		meta->out_port = nh->port;
+		meta->nexthop = nexthop;
+		forwarded++;
+		pgt_tx_stage(w, nh->port, m);
+	}
+	PGT_COUNT(w->id, in_port, FORWARDED, forwarded);
+}
+
 /* ARP */
 
 static void
@@ -1141,10 +1218,8 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 		}
 		return;
 	}
+	pgt_pkt_parse_burst(pkts, n, port, &p->mac, kinds);
 	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], port, &p->mac);
 		if (unlikely(trace_all)) {
 			pgt_pkt_meta(pkts[i])->trace =
 				pgt_ruleset_trace_id(w->id);
@@ -1197,8 +1272,7 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	if (nb_ip == 0)
 		return;
 	rte_lpm_lookup_bulk(pgt_route_lpm, dsts, hops, nb_ip);
-	for (i = 0; i < nb_ip; i++)
-		ip_route(w, ip_pkts[i], hops[i]);
+	route_burst(w, port, ip_pkts, hops, nb_ip);
 }
 
 /* Frames from a host interface */

@@ -70,6 +70,19 @@ parse_arp(struct rte_mbuf *m, uint16_t l3_off)
 	return 0;
 }
 
+/* Every field as a received frame starts; one wide store, not several. */
+static inline void
+meta_reset(struct pgt_pkt_meta *meta, uint16_t in_port)
+{
+	*meta = (struct pgt_pkt_meta){
+		.in_port = in_port,
+		.out_port = UINT16_MAX,
+		.l3_off = sizeof(struct rte_ether_hdr),
+		.ct = PGT_PKT_CT_NONE,
+		.ctinfo = PGT_PKT_CTINFO_NONE,
+	};
+}
+
 enum pgt_pkt_kind
 pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	const struct rte_ether_addr *port_mac)
@@ -79,17 +92,8 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	uint16_t type;
 	int reason;
 
-	meta->in_port = in_port;
-	meta->out_port = UINT16_MAX;
-	meta->l2_bcast = 0;
-	meta->frag = 0;
-	meta->mark = 0;
-	meta->ct = PGT_PKT_CT_NONE;
-	meta->ctinfo = PGT_PKT_CTINFO_NONE;
-	meta->ct_flags = 0;
-	meta->trace = 0;
 	/* Where the IP or ARP header will be: the data is a frame. */
-	meta->l3_off = sizeof(*eth);
+	meta_reset(meta, in_port);
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth)) {
 		meta->drop = PGT_DROP_L2_TRUNCATED;
 		return PGT_PKT_DROP;
@@ -132,5 +136,71 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	default:
 		meta->drop = PGT_DROP_ETHERTYPE;
 		return PGT_PKT_DROP;
+	}
+}
+
+/*
+ * The usual received frame: unicast to @p port_mac, IPv4, a 20-byte header
+ * with a right checksum, a length the frame holds, addresses a router
+ * takes. @return false, @p m untouched, for anything else.
+ */
+static inline bool
+parse_usual(struct rte_mbuf *m, uint16_t in_port,
+	const struct rte_ether_addr *port_mac)
+{
+	const struct rte_ether_hdr *eth;
+	const struct rte_ipv4_hdr *ip;
+	struct pgt_pkt_meta *meta;
+	uint32_t tot, src, dst, frame;
+
+	if (unlikely(rte_pktmbuf_data_len(m) <
+			sizeof(*eth) + sizeof(struct rte_ipv4_hdr)))
+		return false;
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+			ip->version_ihl != RTE_IPV4_VHL_DEF ||
+			!rte_is_same_ether_addr(&eth->dst_addr, port_mac))
+		return false;
+	frame = rte_pktmbuf_pkt_len(m) - sizeof(*eth);
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (tot < sizeof(*ip) || tot > frame)
+		return false;
+	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+			!pgt_inet_ipv4_hdr_sum_ok(ip, sizeof(*ip)))
+		return false;
+	src = rte_be_to_cpu_32(ip->src_addr);
+	dst = rte_be_to_cpu_32(ip->dst_addr);
+	if (pgt_inet_is_martian_src(src) || (dst & 0xff000000) == 0 ||
+			(dst & 0xff000000) == 0x7f000000)
+		return false;
+	if (frame > tot)
+		rte_pktmbuf_trim(m, frame - tot);
+	meta = pgt_pkt_meta(m);
+	meta_reset(meta, in_port);
+	meta->l3_hlen = sizeof(*ip);
+	meta->src = src;
+	meta->dst = dst;
+	meta->proto = ip->next_proto_id;
+	meta->frag = (ip->fragment_offset &
+		rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+			RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+	return true;
+}
+
+void
+pgt_pkt_parse_burst(struct rte_mbuf **pkts, uint16_t n, uint16_t in_port,
+	const struct rte_ether_addr *port_mac, uint8_t *kinds)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (likely(parse_usual(pkts[i], in_port, port_mac)))
+			kinds[i] = PGT_PKT_IPV4;
+		else
+			kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], in_port,
+				port_mac);
 	}
 }

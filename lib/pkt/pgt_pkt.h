@@ -97,6 +97,17 @@ enum pgt_pkt_kind pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	const struct rte_ether_addr *port_mac);
 
 /**
+ * Parse @p n received frames of data port @p in_port (MAC @p port_mac, not
+ * NULL) as pgt_pkt_parse() does each, their kinds in @p kinds. The usual
+ * frame (unicast to the port, IPv4 with a 20-byte header) is checked in
+ * one pass without calls; any other takes pgt_pkt_parse(): same results,
+ * same metadata.
+ */
+void pgt_pkt_parse_burst(struct rte_mbuf **pkts, uint16_t n,
+	uint16_t in_port, const struct rte_ether_addr *port_mac,
+	uint8_t *kinds);
+
+/**
  * Validate an IPv4 header at offset @p l3_off of @p m and fill the L3 fields
  * of its metadata (used by the parse and for locally generated packets).
  *

@@ -79,10 +79,12 @@ INPUT += [udp(SERVER, sport=11 + k, id=ident)
           for k, ident in enumerate(EDGE_IDS)]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    d, out0, out1 = pcap_daemon(tmp_path_factory.mktemp("pcap"), INPUT,
-                                CONFIG)
+INPUT += [Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") /
+          IP(src=CLIENT, dst=SERVER) / UDP(sport=20)]       # L2 broadcast
+
+
+def replay(tmp, config):
+    d, out0, out1 = pcap_daemon(tmp, INPUT, config)
     try:
         d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(INPUT),
                    what="all input received")
@@ -96,6 +98,29 @@ def run(tmp_path_factory):
     return {"out0": rdpcap(out0), "out1": rdpcap(out1),
             "stats": stats, "stats1": stats1, "status": status,
             "log": d.log()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return replay(tmp_path_factory.mktemp("pcap"), CONFIG)
+
+
+def test_general_path_forwards_the_same(run, tmp_path):
+    """With nothing at FORWARD and POSTROUTING, a burst's usual packets are
+    forwarded in place; a FORWARD rule none of them matches sends every
+    packet through the general path (hooks, output checks, neighbour step,
+    a new Ethernet header). Both must send the same frames and count the
+    same."""
+    rule = {"method": "iptables_restore", "params": {"text":
+            "*filter\n-A FORWARD -p gre -j DROP\nCOMMIT\n"}}
+    general = replay(tmp_path, CONFIG + [rule])
+    for port in ("out0", "out1"):
+        assert sorted(bytes(p) for p in general[port]) == \
+            sorted(bytes(p) for p in run[port]), port
+    for port in ("stats", "stats1"):
+        for key in ("forwarded", "tx_packets", "drops_total"):
+            assert general[port][key] == run[port][key], (port, key)
+        assert general[port]["drops"] == run[port]["drops"], port
 
 
 def udp_out(run, sport):
@@ -194,7 +219,7 @@ def test_drops_counted_by_reason(run):
                 "ip_truncated": 1, "ttl_exceeded": 1, "no_route": 1,
                 "route_unreachable": 1, "frag_needed_df": 1,
                 "neigh_failed": 1, "vlan_tagged": 1, "l2_other_host": 1,
-                "ip_martian_source": 1}
+                "ip_martian_source": 1, "l2_broadcast_not_forwarded": 1}
     for k, v in expected.items():
         assert drops[k] == v, k
     s = run["stats"]
