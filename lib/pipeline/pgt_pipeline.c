@@ -952,12 +952,17 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	const uint32_t *hops, uint16_t n)
 {
 	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
+	const struct pgt_port *ports = w->view->port;
+	/* The last neighbour's address: consecutive packets mostly share
+	 * their next hop, and then its lookup. */
+	struct rte_ether_addr last_mac;
+	uint32_t last_nexthop = 0;
+	uint16_t last_port = PGT_PORT_NONE;
 	const struct pgt_nexthop *nh;
 	const struct pgt_port *out;
 	struct pgt_pkt_meta *meta;
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
-	struct rte_ether_addr mac;
 	struct rte_mbuf *m;
 	uint32_t nexthop;
 	uint64_t forwarded = 0;
@@ -983,7 +988,7 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			continue;
 		}
 		nh = &pgt_route_nexthops[nh_idx];
-		out = &w->view->port[nh->port];
+		out = &ports[nh->port];
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
 		nexthop = nh->gw != 0 ? nh->gw : meta->dst;
@@ -991,15 +996,23 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 				meta->l2_bcast || ip->time_to_live <= 1 ||
 				meta->l3_off != sizeof(*eth) || !out->up ||
 				rte_pktmbuf_pkt_len(m) - sizeof(*eth) >
-					out->mtu ||
-				pgt_neigh_lookup_cached(&w->neigh, nexthop,
-					nh->port, &mac) != 0)) {
+					out->mtu)) {
 			ip_route(w, m, hops[i]);
 			continue;
 		}
+		if (nexthop != last_nexthop || nh->port != last_port) {
+			if (pgt_neigh_lookup_cached(&w->neigh, nexthop,
+					nh->port, &last_mac) != 0) {
+				last_port = PGT_PORT_NONE;
+				ip_route(w, m, hops[i]);
+				continue;
+			}
+			last_nexthop = nexthop;
+			last_port = nh->port;
+		}
 		ttl_decrement_sum(ip);
-		rte_ether_addr_copy(&mac, &eth->dst_addr);
-		rte_ether_addr_copy(&out->mac, &eth->src_addr);
+		eth->dst_addr = last_mac;
+		eth->src_addr = out->mac;
 		meta->out_port = nh->port;
 		meta->nexthop = nexthop;
 		forwarded++;

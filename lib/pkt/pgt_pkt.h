@@ -66,9 +66,14 @@ struct pgt_pkt_meta {
 /** The packet was handed to the worker owning its connection once. */
 #define PGT_PKT_CTF_HANDED	0x04
 
-/** Private area size to give mbuf pools. */
+/**
+ * Private area size to give mbuf pools: whole cache lines, so that the
+ * data (after it and the headroom) starts on a line, as the NIC wrote it:
+ * a frame's Ethernet and IPv4 headers then share one line instead of
+ * straddling two.
+ */
 #define PGT_PKT_PRIV_SIZE \
-	RTE_ALIGN(sizeof(struct pgt_pkt_meta), RTE_MBUF_PRIV_ALIGN)
+	RTE_ALIGN(sizeof(struct pgt_pkt_meta), RTE_CACHE_LINE_SIZE)
 
 static inline struct pgt_pkt_meta *
 pgt_pkt_meta(struct rte_mbuf *m)
