@@ -952,14 +952,16 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	const uint32_t *hops, uint16_t n)
 {
 	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
-	const struct pgt_port *ports = w->view->port;
-	/* The last neighbour's address: consecutive packets mostly share
-	 * their next hop, and then its lookup. */
-	struct rte_ether_addr last_mac;
+	/* What the last packet's next hop and neighbour gave: consecutive
+	 * packets mostly share them, and then their lookups and checks. */
+	int last_nh = -1;
+	const struct pgt_port *out = NULL;
+	uint32_t gw = 0, mtu = 0;
+	uint16_t out_port = PGT_PORT_NONE;
 	uint32_t last_nexthop = 0;
-	uint16_t last_port = PGT_PORT_NONE;
+	bool resolved = false;
+	struct rte_ether_hdr l2;
 	const struct pgt_nexthop *nh;
-	const struct pgt_port *out;
 	struct pgt_pkt_meta *meta;
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
@@ -983,40 +985,46 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			nh_idx = (int)(hops[i] & 0x00ffffff);
 		else
 			nh_idx = pgt_route_default();
-		if (unlikely(nh_idx < 0)) {
-			ip_route(w, m, hops[i]);
-			continue;
+		if (nh_idx != last_nh) {
+			/* Only a unicast next hop by a port that is up. */
+			last_nh = -1;
+			if (nh_idx < 0)
+				goto general;
+			nh = &pgt_route_nexthops[nh_idx];
+			out = &w->view->port[nh->port];
+			if (nh->type != PGT_NH_UNICAST || !out->up)
+				goto general;
+			last_nh = nh_idx;
+			out_port = nh->port;
+			gw = nh->gw;
+			mtu = out->mtu;
+			resolved = false;
 		}
-		nh = &pgt_route_nexthops[nh_idx];
-		out = &ports[nh->port];
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
-		nexthop = nh->gw != 0 ? nh->gw : meta->dst;
-		if (unlikely(nh->type != PGT_NH_UNICAST ||
-				meta->l2_bcast || ip->time_to_live <= 1 ||
-				meta->l3_off != sizeof(*eth) || !out->up ||
-				rte_pktmbuf_pkt_len(m) - sizeof(*eth) >
-					out->mtu)) {
-			ip_route(w, m, hops[i]);
-			continue;
-		}
-		if (nexthop != last_nexthop || nh->port != last_port) {
-			if (pgt_neigh_lookup_cached(&w->neigh, nexthop,
-					nh->port, &last_mac) != 0) {
-				last_port = PGT_PORT_NONE;
-				ip_route(w, m, hops[i]);
-				continue;
-			}
+		if (unlikely(meta->l2_bcast || ip->time_to_live <= 1 ||
+				meta->l3_off != sizeof(*eth) ||
+				rte_pktmbuf_pkt_len(m) - sizeof(*eth) > mtu))
+			goto general;
+		nexthop = gw != 0 ? gw : meta->dst;
+		if (!resolved || nexthop != last_nexthop) {
+			resolved = pgt_neigh_lookup_cached(&w->neigh, nexthop,
+				out_port, &l2.dst_addr) == 0;
+			if (!resolved)
+				goto general;
+			l2.src_addr = out->mac;
 			last_nexthop = nexthop;
-			last_port = nh->port;
 		}
 		ttl_decrement_sum(ip);
-		eth->dst_addr = last_mac;
-		eth->src_addr = out->mac;
-		meta->out_port = nh->port;
+		eth->dst_addr = l2.dst_addr;
+		eth->src_addr = l2.src_addr;
+		meta->out_port = out_port;
 		meta->nexthop = nexthop;
 		forwarded++;
-		pgt_tx_stage(w, nh->port, m);
+		pgt_tx_stage(w, out_port, m);
+		continue;
+general:
+		ip_route(w, m, hops[i]);
 	}
 	PGT_COUNT(w->id, in_port, FORWARDED, forwarded);
 }
