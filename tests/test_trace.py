@@ -93,6 +93,29 @@ def test_trace_events(tmp_path):
     assert second[-1]["reason"] == "ruleset_drop"
 
 
+def test_trace_with_only_the_trace_rule(tmp_path):
+    """No rule at FORWARD or POSTROUTING: the untraced packets of the burst
+    are forwarded in place, the traced one still shows each hook it
+    passes."""
+    rules = "*raw\n-A PREROUTING -p tcp --dport 80 -j TRACE\nCOMMIT\n"
+    pkts = [from_client(UDP(sport=1002, dport=80)),
+            from_client(TCP(sport=1001, dport=80, flags="S")),
+            from_client(UDP(sport=1003, dport=80))]
+    d, _, out1 = pcap_daemon(tmp_path, pkts, pcap_router_config() + [
+        {"method": "iptables_restore", "params": {"text": rules}}])
+    try:
+        d.wait_for(lambda: d.stats("port0")["forwarded"] == 3)
+        d.wait_for(lambda: d.call("ruleset_stats")["trace"]["kept"] >= 4,
+                   what="the trace events")
+        ev = d.call("trace_read")["events"]
+    finally:
+        d.stop()
+    assert [(e["type"], e.get("hook")) for e in ev] == [
+        ("trace", "PREROUTING"), ("hook", "FORWARD"), ("hook", "POSTROUTING"),
+        ("out", None)]
+    assert ev[1]["ttl"] == 63 and ev[-1]["out"] == "port1"
+
+
 def test_trace_cursor_and_text(tmp_path):
     pkts = [from_client(TCP(sport=2000 + i, dport=80, flags="S"))
             for i in range(3)]

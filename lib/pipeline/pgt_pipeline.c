@@ -944,8 +944,9 @@ ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
  * to run, a packet to a resolved unicast next hop needs only its TTL, its
  * Ethernet addresses and a TX slot: that is done here, in place, without
  * the per-packet calls of the general path (strip the header, hooks,
- * output checks, neighbour, new header). Every other packet, and all of
- * them when a hook has work, takes the general path, untouched so far.
+ * output checks, neighbour, new header). Every other packet (a traced one
+ * too: its trace shows each hook), and all of them when a hook has work,
+ * takes the general path, untouched so far.
  */
 static void
 route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
@@ -1003,6 +1004,7 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
 		if (unlikely(meta->l2_bcast || ip->time_to_live <= 1 ||
+				meta->trace != 0 ||
 				meta->l3_off != sizeof(*eth) ||
 				rte_pktmbuf_pkt_len(m) - sizeof(*eth) > mtu))
 			goto general;
