@@ -156,4 +156,12 @@ pgt_inet_is_martian_src(uint32_t addr)
 		(addr & 0xf0000000) == 0xf0000000;	/* 240/4, bcast */
 }
 
+/** True for destinations a router never forwards to (RFC 1812 5.3.7):
+ *  0.0.0.0/8 and 127.0.0.0/8. */
+static inline bool
+pgt_inet_is_martian_dst(uint32_t addr)
+{
+	return (addr & 0xff000000) == 0 || (addr & 0xff000000) == 0x7f000000;
+}
+
 #endif /* PGT_INET_H */

@@ -898,23 +898,28 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 	ip_output(w, m);
 }
 
+/* The next hop of rte_lpm's answer @p hop, the default route's on a miss;
+ * -1 when there is none. */
+static inline int
+hop_nexthop(uint32_t hop)
+{
+	if (likely(hop & RTE_LPM_LOOKUP_SUCCESS))
+		return (int)(hop & 0x00ffffff);
+	return pgt_route_default();
+}
+
 static void
 ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
 {
 	const struct pgt_nexthop *nh;
-	int def;
+	int idx = hop_nexthop(hop);
 
-	if (likely(hop & RTE_LPM_LOOKUP_SUCCESS)) {
-		nh = &pgt_route_nexthops[hop & 0x00ffffff];
-	} else {
-		def = pgt_route_default();
-		if (def < 0) {
-			reject(w, m, PGT_ICMP_DEST_UNREACH,
-				PGT_ICMP_UNREACH_NET, 0, PGT_DROP_NO_ROUTE);
-			return;
-		}
-		nh = &pgt_route_nexthops[def];
+	if (idx < 0) {
+		reject(w, m, PGT_ICMP_DEST_UNREACH, PGT_ICMP_UNREACH_NET, 0,
+			PGT_DROP_NO_ROUTE);
+		return;
 	}
+	nh = &pgt_route_nexthops[idx];
 	switch (nh->type) {
 	case PGT_NH_UNICAST:
 		forward(w, m, nh);
@@ -982,10 +987,7 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 	for (i = 0; i < n; i++) {
 		m = pkts[i];
 		meta = pgt_pkt_meta(m);
-		if (likely(hops[i] & RTE_LPM_LOOKUP_SUCCESS))
-			nh_idx = (int)(hops[i] & 0x00ffffff);
-		else
-			nh_idx = pgt_route_default();
+		nh_idx = hop_nexthop(hops[i]);
 		if (nh_idx != last_nh) {
 			/* Only a unicast next hop by a port that is up. */
 			last_nh = -1;
@@ -1001,11 +1003,12 @@ route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 			mtu = out->mtu;
 			resolved = false;
 		}
+		/* Untracked, so not reassembled: as received, the IPv4
+		 * header right after the Ethernet one. */
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
 		if (unlikely(meta->l2_bcast || ip->time_to_live <= 1 ||
 				meta->trace != 0 ||
-				meta->l3_off != sizeof(*eth) ||
 				rte_pktmbuf_pkt_len(m) - sizeof(*eth) > mtu))
 			goto general;
 		nexthop = gw != 0 ? gw : meta->dst;

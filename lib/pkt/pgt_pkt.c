@@ -5,6 +5,20 @@
 #include "pgt_inet.h"
 #include "pgt_pkt.h"
 
+/* The metadata's L3 fields from the checked header @p ip. */
+static inline void
+ipv4_fields(struct pgt_pkt_meta *meta, const struct rte_ipv4_hdr *ip,
+	uint32_t hlen)
+{
+	meta->l3_hlen = (uint8_t)hlen;
+	meta->src = rte_be_to_cpu_32(ip->src_addr);
+	meta->dst = rte_be_to_cpu_32(ip->dst_addr);
+	meta->proto = ip->next_proto_id;
+	meta->frag = (ip->fragment_offset &
+		rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+			RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+}
+
 int
 pgt_pkt_parse_ipv4(struct rte_mbuf *m, uint16_t l3_off)
 {
@@ -37,17 +51,10 @@ pgt_pkt_parse_ipv4(struct rte_mbuf *m, uint16_t l3_off)
 		rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - l3_off - tot);
 
 	meta->l3_off = l3_off;
-	meta->l3_hlen = (uint8_t)hlen;
-	meta->src = rte_be_to_cpu_32(ip->src_addr);
-	meta->dst = rte_be_to_cpu_32(ip->dst_addr);
-	meta->proto = ip->next_proto_id;
-	meta->frag = (ip->fragment_offset &
-		rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
-			RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+	ipv4_fields(meta, ip, hlen);
 	if (pgt_inet_is_martian_src(meta->src))
 		return PGT_DROP_IP_SRC_MARTIAN;
-	if ((meta->dst & 0xff000000) == 0 ||
-			(meta->dst & 0xff000000) == 0x7f000000)
+	if (pgt_inet_is_martian_dst(meta->dst))
 		return PGT_DROP_IP_DST_MARTIAN;
 	return 0;
 }
@@ -151,7 +158,7 @@ parse_usual(struct rte_mbuf *m, uint16_t in_port,
 	const struct rte_ether_hdr *eth;
 	const struct rte_ipv4_hdr *ip;
 	struct pgt_pkt_meta *meta;
-	uint32_t tot, src, dst, frame;
+	uint32_t tot, frame;
 
 	if (unlikely(rte_pktmbuf_data_len(m) <
 			sizeof(*eth) + sizeof(struct rte_ipv4_hdr)))
@@ -169,22 +176,14 @@ parse_usual(struct rte_mbuf *m, uint16_t in_port,
 	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
 			!pgt_inet_ipv4_hdr_sum_ok(ip, sizeof(*ip)))
 		return false;
-	src = rte_be_to_cpu_32(ip->src_addr);
-	dst = rte_be_to_cpu_32(ip->dst_addr);
-	if (pgt_inet_is_martian_src(src) || (dst & 0xff000000) == 0 ||
-			(dst & 0xff000000) == 0x7f000000)
+	if (pgt_inet_is_martian_src(rte_be_to_cpu_32(ip->src_addr)) ||
+			pgt_inet_is_martian_dst(rte_be_to_cpu_32(ip->dst_addr)))
 		return false;
 	if (frame > tot)
 		rte_pktmbuf_trim(m, frame - tot);
 	meta = pgt_pkt_meta(m);
 	meta_reset(meta, in_port);
-	meta->l3_hlen = sizeof(*ip);
-	meta->src = src;
-	meta->dst = dst;
-	meta->proto = ip->next_proto_id;
-	meta->frag = (ip->fragment_offset &
-		rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
-			RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+	ipv4_fields(meta, ip, sizeof(*ip));
 	return true;
 }
 
