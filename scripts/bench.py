@@ -161,12 +161,14 @@ def ceiling(pcap, prefix, mbufs):
 
 class Pktgate:
     def __init__(self, pcap, tmp, prefix, extra=(), mbufs=16383,
-                 mem=None):
+                 mem=None, setup=()):
         self.sock = os.path.join(tmp, prefix + ".sock")
         self.log = os.path.join(tmp, prefix + ".log")
-        # Addresses and neighbours before the workers start, so no packet
-        # arrives to an unconfigured router: servers, and the gateway to
-        # the clients, all by port1 (answers included).
+        # Addresses, neighbours and the scenario's @setup calls before the
+        # workers start, so no packet arrives to an unconfigured router
+        # (whose answers, ICMP errors, would be sent without having been
+        # received): servers, and the gateway to the clients, all by
+        # port1 (answers included).
         calls = [{"method": "ip_addr_add", "params": {
                      "address": "10.9.0.1/24", "port": "port0"}},
                  {"method": "ip_addr_add", "params": {
@@ -176,6 +178,7 @@ class Pktgate:
         calls += [{"method": "ip_neigh_add", "params": {
                       "address": "10.2.0.%d" % i, "port": "port1",
                       "mac": SERVER_MAC}} for i in range(2, 6)]
+        calls += list(setup)
         config = os.path.join(tmp, prefix + ".json")
         with open(config, "w") as f:
             json.dump({"version": 1, "config": calls if pcap else []}, f)
@@ -467,12 +470,12 @@ class Run:
             raise RuntimeError("packets lost during rule swaps")
 
     def stateful(self, name, pcap, extra, mbufs, setup, summary):
-        """One scenario on its own daemon: @setup(pg) configures it,
+        """One scenario on its own daemon: @setup (RPC calls) configures it,
         @summary(pg, r) adds its figures to r and says them."""
         ceil = ceiling(pcap, self.tag + name + "ref", mbufs)
-        pg = Pktgate(pcap, self.tmp, self.tag + name, extra, mbufs)
+        pg = Pktgate(pcap, self.tmp, self.tag + name, extra, mbufs,
+                     setup=setup)
         try:
-            setup(pg)
             r = self.measure(pg, ceil, name)
             r["connections"] = pg.call("conntrack_config_get")["count"]
             said = summary(pg, r)
@@ -502,7 +505,8 @@ class Run:
             return "  (%.2f M new connections/s; %d looked up found)" % (
                 r["mpps"], r["found"])
         self.stateful(name, pcap, extra, mbufs,
-                      lambda pg: pg.call("iptables_restore", {"text": rules}),
+                      [{"method": "iptables_restore",
+                        "params": {"text": rules}}],
                       summary)
 
     def ipvs(self, name):
@@ -541,8 +545,8 @@ class Run:
             return "  (%.2f M new connections/s; %d scheduled)" % (
                 r["mpps"], r["ipvs_conns"])
         self.stateful(name, pcap, extra, mbufs,
-                      lambda pg: pg.call("ipvsadm_restore", {
-                          "command": "\n".join(cmds) + "\n"}),
+                      [{"method": "ipvsadm_restore", "params": {
+                          "command": "\n".join(cmds) + "\n"}}],
                       summary)
 
     def memory(self):
