@@ -56,6 +56,7 @@ static const uint32_t timeout_defaults[PGT_CT_TO_MAX] = {
 #undef X_DEFAULT
 
 struct ct_table *pgt_ct_tables;
+struct pgt_ct_conn *pgt_ct_conns[RTE_MAX_LCORE];
 unsigned int pgt_ct_workers;
 uint64_t pgt_ct_hz;
 volatile bool pgt_ct_events_on;
@@ -122,6 +123,7 @@ pgt_ct_fini(void)
 		rte_ring_free(t->handoff);
 		rte_ring_free(t->cmd);
 		rte_ring_free(t->events);
+		pgt_ct_conns[w] = NULL;
 	}
 	rte_free(pgt_ct_tables);
 	pgt_ct_tables = NULL;
@@ -150,6 +152,7 @@ table_init(struct ct_table *t, unsigned int w, uint64_t now)
 			t->cmd == NULL || t->events == NULL)
 		return -ENOMEM;
 	memset(t->heads, 0xff, sizeof(*t->heads) * (head_mask + 1));
+	pgt_ct_conns[w] = t->conns;
 	/* Slot 0 first: the first connections are in the lowest slots. */
 	for (i = 0; i < nb_slots; i++)
 		t->conns[i].wheel_next = i + 1 < nb_slots ? i + 1 : CT_NIL;
@@ -168,7 +171,7 @@ pgt_ct_init(unsigned int nb_workers, uint32_t cap)
 	unsigned int w;
 	int rc;
 
-	if (nb_workers == 0 || cap == 0)
+	if (nb_workers == 0 || nb_workers > RTE_MAX_LCORE || cap == 0)
 		return -EINVAL;
 	if (cap > PGT_CT_MAX_CAPACITY)
 		return -ERANGE;
@@ -291,6 +294,7 @@ chain_link(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 
 	t->conns[idx].hnext[d] = *head;
 	__atomic_store_n(head, CT_REF(idx, d), __ATOMIC_RELEASE);
+	t->gen++;
 }
 
 /* Owner only, for a key on its chain (a confirmed connection's; each is
@@ -305,6 +309,7 @@ chain_unlink(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 	while (*link != ref)
 		link = &t->conns[CT_REF_IDX(*link)].hnext[CT_REF_DIR(*link)];
 	__atomic_store_n(link, t->conns[idx].hnext[d], __ATOMIC_RELEASE);
+	t->gen++;
 }
 
 /* Any table is none of the workers. */
@@ -574,14 +579,6 @@ conn_alloc(unsigned int w, struct ct_table *t, uint64_t now)
 
 /* The packet path */
 
-struct pgt_ct_conn *
-pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta)
-{
-	if (meta->ct == PGT_PKT_CT_NONE)
-		return NULL;
-	return &pgt_ct_tables[w].conns[meta->ct];
-}
-
 static enum pgt_ct_verdict
 invalid(struct ct_table *t, struct pgt_pkt_meta *meta)
 {
@@ -610,16 +607,20 @@ handoff(struct ct_table *t, unsigned int owner, struct rte_mbuf *m,
 
 /* A found connection that expired but was not visited yet is gone. */
 static inline bool
+live(struct ct_table *t, uint32_t idx, uint64_t now)
+{
+	if (likely(t->conns[idx].expires > now))
+		return true;
+	conn_destroy(t, idx, now);
+	t->stat[PGT_CT_STAT_EXPIRED]++;
+	return false;
+}
+
+static inline bool
 live_lookup(struct ct_table *t, const struct pgt_ct_tuple *k, uint32_t sig,
 	uint32_t *idx, enum pgt_ct_dir *dir, uint64_t now)
 {
-	if (!table_lookup(t, k, sig, idx, dir))
-		return false;
-	if (likely(t->conns[*idx].expires > now))
-		return true;
-	conn_destroy(t, *idx, now);
-	t->stat[PGT_CT_STAT_EXPIRED]++;
-	return false;
+	return table_lookup(t, k, sig, idx, dir) && live(t, *idx, now);
 }
 
 /*
@@ -733,33 +734,55 @@ conn_new(unsigned int w, struct ct_table *t, struct pgt_pkt_meta *meta,
 }
 
 void
-pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
+pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 {
-	const struct ct_table *t = &pgt_ct_tables[w];
-	const uint32_t *head[PGT_CT_PREFETCH_MAX];
-	struct pgt_ct_tuple key;
+	struct ct_table *t = &pgt_ct_tables[w];
+	const uint32_t *head[PGT_CT_BURST_MAX];
+	struct pgt_ct_tuple key[PGT_CT_BURST_MAX];
+	struct pgt_pkt_meta *meta[PGT_CT_BURST_MAX];
 	unsigned int i, k = 0;
+	enum pgt_ct_dir dir;
 	struct ct_pkt p;
-	uint32_t ref;
+	uint32_t idx;
 
-	/* Two passes, so that the heads' misses overlap, then the
-	 * connections'. */
-	for (i = 0; i < n && k < PGT_CT_PREFETCH_MAX; i++) {
+	/* Three passes, so that the misses of the burst overlap: the chain
+	 * heads, then the first connection of each chain, then the walks. */
+	for (i = 0; i < n && k < PGT_CT_BURST_MAX; i++) {
 		if (pgt_ct_pkt_parse(pkts[i], &p) < 0 ||
-				pgt_ct_tuple_get(&p, &key) < 0)
+				pgt_ct_tuple_get(&p, &key[k]) < 0)
 			continue;
-		head[k] = &t->heads[tuple_sig(&key) & head_mask];
+		meta[k] = pgt_pkt_meta(pkts[i]);
+		meta[k]->ct_sig = tuple_sig(&key[k]);
+		head[k] = &t->heads[meta[k]->ct_sig & head_mask];
 		rte_prefetch0(head[k]);
 		k++;
 	}
 	for (i = 0; i < k; i++) {
-		ref = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
-		if (ref == CT_NIL)
+		idx = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
+		if (idx == CT_NIL)
 			continue;
-		rte_prefetch0(&t->conns[CT_REF_IDX(ref)]);
-		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(ref)] +
+		rte_prefetch0(&t->conns[CT_REF_IDX(idx)]);
+		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(idx)] +
 			RTE_CACHE_LINE_SIZE);
 	}
+	for (i = 0; i < k; i++) {
+		if (!table_lookup(t, &key[i], meta[i]->ct_sig, &idx, &dir))
+			continue;
+		meta[i]->ct_hint = CT_REF(idx, dir);
+		meta[i]->ct_flags |= PGT_PKT_CTF_HINT;
+	}
+	t->hint_gen = t->gen;
+}
+
+/* Is the connection the burst's lookup found (@p ref) still the answer
+ * for @p key? Yes if the table did not change since, and the packet still
+ * has the tuple it was looked up by: whatever rewrote it shows here. */
+static inline bool
+hint_valid(const struct ct_table *t, uint32_t ref,
+	const struct pgt_ct_tuple *key)
+{
+	return t->gen == t->hint_gen &&
+		tuple_eq(&t->conns[CT_REF_IDX(ref)].tuple[CT_REF_DIR(ref)], key);
 }
 
 enum pgt_ct_verdict
@@ -775,9 +798,12 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	uint32_t idx, old_status;
 	uint8_t old_state;
 	uint32_t sig;
-	bool kill;
+	bool hinted, kill;
 	int owner;
 
+	/* The burst's answer serves the packet's first lookup only. */
+	hinted = meta->ct_flags & PGT_PKT_CTF_HINT;
+	meta->ct_flags &= (uint8_t)~PGT_PKT_CTF_HINT;
 	if (meta->ctinfo == PGT_CT_UNTRACKED ||
 			(meta->ct_flags & PGT_PKT_CTF_ATTACHED))
 		return PGT_CT_GO;
@@ -791,7 +817,15 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 		return invalid(t, meta);
 	if (p.proto == IPPROTO_ICMP && pgt_ct_icmp_is_error(p.l4[0]))
 		return icmp_error(w, t, m, &p, hook, now);
-	sig = tuple_sig(&key);
+	if (hinted && hint_valid(t, meta->ct_hint, &key)) {
+		sig = meta->ct_sig;
+		idx = CT_REF_IDX(meta->ct_hint);
+		dir = (enum pgt_ct_dir)CT_REF_DIR(meta->ct_hint);
+		if (live(t, idx, now))
+			goto found;
+	} else {
+		sig = tuple_sig(&key);
+	}
 again:
 	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
 		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
@@ -801,6 +835,7 @@ again:
 		}
 		return conn_new(w, t, meta, &p, &key, now);
 	}
+found:
 	t->stat[PGT_CT_STAT_FOUND]++;
 	c = &t->conns[idx];
 	old_status = c->status;

@@ -220,8 +220,8 @@ enum pgt_ct_stat { PGT_CT_STAT_LIST(PGT_CT_X_ENUM) PGT_CT_STAT_MAX };
  * @p capacity connections (the limit over all workers starts at
  * @p capacity too). Uses the RCU variable of pgt_rcu: a deleted
  * connection is reused once every worker passed a quiescent state.
- * @return 0, -EINVAL (no worker, capacity 0), -ERANGE (capacity above
- * PGT_CT_MAX_CAPACITY), -ENOMEM.
+ * @return 0, -EINVAL (no worker or more than RTE_MAX_LCORE, capacity 0),
+ *   -ERANGE (capacity above PGT_CT_MAX_CAPACITY), -ENOMEM.
  */
 int pgt_ct_init(unsigned int nb_workers, uint32_t capacity);
 
@@ -253,19 +253,34 @@ enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
 	uint8_t hook, uint64_t now);
 
 /**
- * Warm the caches for the lookups of @p n IPv4 packets: the
- * chain heads of all of them first, then the first connection of each
- * chain. Changes nothing; the packets are looked up, one at a time, by
- * pgt_ct_in().
+ * Look up the connections of @p n IPv4 packets of a burst together, so that
+ * their memory accesses overlap: the chain heads of all of them first, then
+ * the first connection of each chain, then the walks. Changes no
+ * connection: each packet's answer is kept in its metadata (ct_hint,
+ * ct_sig), and pgt_ct_in() takes it, one packet at a time, for as long as
+ * no connection was added to or removed from the table since (an earlier
+ * packet of the burst may start or end one); otherwise it looks up again.
+ * Packets beyond the first PGT_CT_BURST_MAX are looked up by pgt_ct_in().
  */
-void pgt_ct_prefetch(unsigned int w, struct rte_mbuf **pkts, unsigned int n);
+void pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts,
+	unsigned int n);
 
-/** Packets pgt_ct_prefetch() looks at, at most: those beyond are not
- *  prefetched (a burst is smaller). */
-#define PGT_CT_PREFETCH_MAX	64
+/** Packets pgt_ct_lookup_burst() looks at, at most (a burst is smaller). */
+#define PGT_CT_BURST_MAX	64
 
-/** The connection of a packet, or NULL (worker context). */
-struct pgt_ct_conn *pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta);
+/** Each worker's connections, by slot (its table's array; worker context
+ *  reads its own): what pgt_ct_get() indexes. */
+extern struct pgt_ct_conn *pgt_ct_conns[RTE_MAX_LCORE];
+
+/** The connection of a packet, or NULL (worker context). Inline: every
+ *  hook of a tracked packet asks. */
+static inline struct pgt_ct_conn *
+pgt_ct_get(unsigned int w, const struct pgt_pkt_meta *meta)
+{
+	if (meta->ct == PGT_PKT_CT_NONE)
+		return NULL;
+	return &pgt_ct_conns[w][meta->ct];
+}
 
 /** What a NAT step changes. */
 enum pgt_nat_manip {

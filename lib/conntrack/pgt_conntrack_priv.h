@@ -66,6 +66,9 @@ struct ct_table {
 	struct rte_ring *cmd;		/* struct ct_cmd: SP, SC */
 	struct rte_ring *events;	/* struct pgt_ct_event: SP, SC */
 	uint16_t nat_cursor;		/* where the last port search ended */
+	/* Chain changes, counted (wrapping): the answers of the last
+	 * pgt_ct_lookup_burst(), made at hint_gen, hold while they match. */
+	uint32_t gen, hint_gen;
 	uint64_t stat[PGT_CT_STAT_MAX];
 } __rte_cache_aligned;
 

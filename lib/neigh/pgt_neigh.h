@@ -28,7 +28,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_mempool.h>
@@ -105,50 +107,46 @@ int pgt_neigh_init(uint32_t max_entries, unsigned int nb_workers,
 /** Free everything (after the workers stopped). */
 void pgt_neigh_fini(void);
 
+/** Slots of a worker's neighbour cache (a power of two). */
+#define PGT_NEIGH_CACHE_SLOTS 16
+
 /**
- * A worker's memory of its last lookup: packets of a burst mostly go to
- * the same next hop. Valid until the worker's next quiescent state (an
- * entry's slot is reused only after a grace period): clear it each loop.
+ * A worker's memory of its recent lookups, by next hop: a router's packets
+ * go to a few next hops (the servers, the upstream gateway), and with
+ * conversations they alternate between them, which a single remembered
+ * entry would miss on every packet. A slot is valid until the worker's next
+ * quiescent state (an entry's position is reused only after a grace
+ * period): pgt_neigh_cache_clear() each loop. Direct-mapped: two next hops
+ * on one slot only cost lookups, never a wrong answer.
  */
 struct pgt_neigh_cache {
-	uint32_t addr;
-	uint16_t port;
-	bool valid;
-	int32_t pos;
+	/** Slots of another generation are empty: clearing is one add. */
+	uint32_t gen;
+	struct {
+		uint32_t addr;
+		uint16_t port;
+		uint32_t gen;
+		int32_t pos;
+	} slot[PGT_NEIGH_CACHE_SLOTS];
 };
 
 static inline void
 pgt_neigh_cache_clear(struct pgt_neigh_cache *c)
 {
-	c->valid = false;
+	if (unlikely(++c->gen == 0)) {
+		/* Wrapped: a slot of generation 1 might be 2^32 loops old. */
+		memset(c->slot, 0, sizeof(c->slot));
+		c->gen = 1;
+	}
 }
 
-/**
- * Look up the MAC of @p addr on @p port (worker context), remembering the
- * entry in @p c.
- *
- * @return 0 with *mac set; -ENOENT no entry (ask for resolution); -EAGAIN
- *   resolution in progress; -EHOSTUNREACH resolution failed.
- */
+/* The entry of @p pos: 0 with *mac set, or why not. */
 static inline int
-pgt_neigh_lookup_cached(struct pgt_neigh_cache *c, uint32_t addr,
-	uint16_t port, struct rte_ether_addr *mac)
+pgt_neigh_entry_read(int32_t pos, struct rte_ether_addr *mac)
 {
-	struct pgt_neigh_key key = { .addr = addr, .port = port, .zero = 0 };
-	struct pgt_neigh_entry *e;
+	struct pgt_neigh_entry *e = &pgt_neigh_entries[pos];
 	uint64_t ll;
-	int pos;
 
-	if (c->valid && c->addr == addr && c->port == port) {
-		pos = c->pos;
-	} else {
-		pos = rte_hash_lookup(pgt_neigh_hash, &key);
-		if (pos < 0)
-			return -ENOENT;
-		*c = (struct pgt_neigh_cache){ .addr = addr, .port = port,
-			.valid = true, .pos = pos };
-	}
-	e = &pgt_neigh_entries[pos];
 	ll = __atomic_load_n(&e->lladdr, __ATOMIC_ACQUIRE);
 	if (!(ll & PGT_NEIGH_VALID))
 		return (ll & PGT_NEIGH_FAILED_BIT) ? -EHOSTUNREACH : -EAGAIN;
@@ -164,13 +162,46 @@ pgt_neigh_lookup_cached(struct pgt_neigh_cache *c, uint32_t addr,
 	return 0;
 }
 
+/**
+ * Look up the MAC of @p addr on @p port (worker context), remembering the
+ * entry in @p c.
+ *
+ * @return 0 with *mac set; -ENOENT no entry (ask for resolution); -EAGAIN
+ *   resolution in progress; -EHOSTUNREACH resolution failed.
+ */
+static inline int
+pgt_neigh_lookup_cached(struct pgt_neigh_cache *c, uint32_t addr,
+	uint16_t port, struct rte_ether_addr *mac)
+{
+	struct pgt_neigh_key key = { .addr = addr, .port = port, .zero = 0 };
+	/* Fibonacci hashing: hosts of one subnet spread over the slots. */
+	unsigned int i = ((addr ^ port) * 2654435769u) >>
+		(32 - __builtin_ctz(PGT_NEIGH_CACHE_SLOTS));
+	int32_t pos;
+
+	if (c->slot[i].gen == c->gen && c->slot[i].addr == addr &&
+			c->slot[i].port == port)
+		return pgt_neigh_entry_read(c->slot[i].pos, mac);
+	pos = rte_hash_lookup(pgt_neigh_hash, &key);
+	if (pos < 0)
+		return -ENOENT;
+	c->slot[i].addr = addr;
+	c->slot[i].port = port;
+	c->slot[i].pos = pos;
+	c->slot[i].gen = c->gen;
+	return pgt_neigh_entry_read(pos, mac);
+}
+
 /** Look up without a cache (see pgt_neigh_lookup_cached()). */
 static inline int
 pgt_neigh_lookup(uint32_t addr, uint16_t port, struct rte_ether_addr *mac)
 {
-	struct pgt_neigh_cache c = { .valid = false };
+	struct pgt_neigh_key key = { .addr = addr, .port = port, .zero = 0 };
+	int32_t pos = rte_hash_lookup(pgt_neigh_hash, &key);
 
-	return pgt_neigh_lookup_cached(&c, addr, port, mac);
+	if (pos < 0)
+		return -ENOENT;
+	return pgt_neigh_entry_read(pos, mac);
 }
 
 /**

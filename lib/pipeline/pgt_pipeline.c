@@ -240,9 +240,16 @@ static bool
 nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	struct pgt_rs_pkt *p, bool *prepared)
 {
+	const struct pgt_ct_conn *c = pgt_ct_get(w->id, p->meta);
 	enum pgt_nat_manip manip = pgt_hook_manip(hook);
 	enum pgt_verdict v;
 
+	/* Most packets: a confirmed connection that nothing translates (no
+	 * binding to make, no NAT, no virtual service). What the calls below
+	 * find for it, said without them. */
+	if (c == NULL || (!(p->meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
+			!(c->status & (PGT_CT_S_NAT_MASK | PGT_CT_S_IPVS))))
+		return true;
 	if (pgt_ct_nat_needs_rules(w->id, m, manip)) {
 		if (pgt_ruleset_table_active(w->rs, PGT_TABLE_NAT, hook)) {
 			if (!*prepared)
@@ -1256,10 +1263,10 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 				!pgt_pkt_meta(pkts[i])->frag)
 			whole[nb_whole++] = pkts[i];
 	}
-	/* Start the connection lookups' memory accesses for the whole burst
-	 * before the packets are taken one at a time. */
+	/* Look the burst's connections up together, their memory accesses
+	 * overlapping, before the packets are taken one at a time. */
 	if (nb_whole > 0)
-		pgt_ct_prefetch(w->id, whole, nb_whole);
+		pgt_ct_lookup_burst(w->id, whole, nb_whole);
 	for (i = 0; i < n; i++) {
 		m = pkts[i];
 		switch (kinds[i]) {

@@ -208,6 +208,74 @@ test_neigh(void)
 		"\"port\":\"wan\"}"), -ENOENT);
 }
 
+static int
+neigh_add(uint8_t d)
+{
+	char params[128];
+
+	snprintf(params, sizeof(params), "{\"address\":\"10.2.0.%u\","
+		"\"port\":\"wan\",\"mac\":\"02:00:00:00:00:%02x\"}", d, d);
+	return call("ip_neigh_add", params);
+}
+
+static int
+neigh_del(uint8_t d)
+{
+	char params[128];
+
+	snprintf(params, sizeof(params), "{\"address\":\"10.2.0.%u\","
+		"\"port\":\"wan\"}", d);
+	return call("ip_neigh_del", params);
+}
+
+/* The worker's cache: next hops that alternate (a server and the gateway
+ * its answers go back by) stay cached together; two next hops on one slot
+ * (10.2.0.2 and 10.2.0.25) each get their own MAC; a cleared cache holds
+ * nothing. */
+static void
+test_neigh_cache(void)
+{
+	static const uint8_t hosts[] = { 2, 3, 25, 2, 3, 25, 3, 2 };
+	struct pgt_neigh_cache c;
+	struct rte_ether_addr mac;
+	unsigned int i;
+
+	memset(&c, 0, sizeof(c));
+	pgt_neigh_cache_clear(&c);
+	CHECK_EQ(neigh_add(2), 0);
+	CHECK_EQ(neigh_add(3), 0);
+	CHECK_EQ(neigh_add(25), 0);
+	for (i = 0; i < RTE_DIM(hosts); i++) {
+		memset(&mac, 0, sizeof(mac));
+		CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, hosts[i]), 1,
+			&mac), 0);
+		CHECK_EQ(mac.addr_bytes[5], hosts[i]);
+	}
+	/* Unhooked from the table, both positions still answer from the
+	 * cache until the worker's next quiescent state (their slots are
+	 * not reused before it): neither lookup reached the table. */
+	CHECK_EQ(neigh_del(2), 0);
+	CHECK_EQ(neigh_del(3), 0);
+	CHECK(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 2), 1, &mac) !=
+		-ENOENT);
+	CHECK(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 3), 1, &mac) !=
+		-ENOENT);
+	pgt_neigh_cache_clear(&c);
+	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 2), 1, &mac),
+		-ENOENT);
+	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 3), 1, &mac),
+		-ENOENT);
+	/* The generation wraps: every slot is emptied, none comes back. */
+	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 25), 1, &mac), 0);
+	CHECK_EQ(neigh_del(25), 0);
+	c.gen = UINT32_MAX;
+	for (i = 0; i < RTE_DIM(c.slot); i++)
+		c.slot[i].gen = 1;
+	pgt_neigh_cache_clear(&c);
+	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 25), 1, &mac),
+		-ENOENT);
+}
+
 int
 main(void)
 {
@@ -227,6 +295,7 @@ main(void)
 		return pgt_test_report("route_neigh");
 	test_addresses_and_routes();
 	test_neigh();
+	test_neigh_cache();
 	pgt_route_fini();
 	pgt_neigh_fini();
 	pgt_port_fini();
