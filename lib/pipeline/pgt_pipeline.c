@@ -342,7 +342,9 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 				return false;
 			break;
 		case STEP_CONFIRM:
-			if (pgt_ct_confirm(w->id, m) != PGT_CT_GO) {
+			/* Only a new connection has anything to confirm. */
+			if ((meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
+					pgt_ct_confirm(w->id, m) != PGT_CT_GO) {
 				pgt_drop(w, m, PGT_DROP_CT_INSERT_FAILED);
 				return false;
 			}
