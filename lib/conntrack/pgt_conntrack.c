@@ -743,7 +743,7 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 	unsigned int i, k = 0;
 	enum pgt_ct_dir dir;
 	struct ct_pkt p;
-	uint32_t idx;
+	uint32_t idx, ref;
 
 	/* Three passes, so that the misses of the burst overlap: the chain
 	 * heads, then the first connection of each chain, then the walks. */
@@ -758,11 +758,11 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 		k++;
 	}
 	for (i = 0; i < k; i++) {
-		idx = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
-		if (idx == CT_NIL)
+		ref = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
+		if (ref == CT_NIL)
 			continue;
-		rte_prefetch0(&t->conns[CT_REF_IDX(idx)]);
-		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(idx)] +
+		rte_prefetch0(&t->conns[CT_REF_IDX(ref)]);
+		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(ref)] +
 			RTE_CACHE_LINE_SIZE);
 	}
 	for (i = 0; i < k; i++) {
