@@ -352,13 +352,15 @@ lower_bound(const uint32_t *from, const uint32_t *to, uint32_t v)
 
 /*
  * Write @p prev's list [@p from, @p to) with the change applied and the
- * new rules' entries [@p add, @p add_end) merged in, at @p dst: the
+ * new rules' entries of @p es, [@p lo, @p hi), merged in, at @p dst: the
  * numbers before the change as they are, the new rules', then the
- * numbers after it shifted, in three runs (the list is sorted).
+ * numbers after it shifted, in three runs (the list is sorted). Indexes,
+ * not pointers, into @p es: a change that adds no rule has no entries
+ * array at all.
  */
 static uint32_t
-merge_list(const uint32_t *from, const uint32_t *to, const struct entry *add,
-	const struct entry *add_end, const struct change *ch, uint32_t *dst)
+merge_list(const uint32_t *from, const uint32_t *to, const struct entries *es,
+	size_t lo, size_t hi, const struct change *ch, uint32_t *dst)
 {
 	const uint32_t *before = lower_bound(from, to, ch->p);
 	const uint32_t *after = lower_bound(before, to, ch->old_end);
@@ -366,8 +368,8 @@ merge_list(const uint32_t *from, const uint32_t *to, const struct entry *add,
 
 	memcpy(d, from, sizeof(*d) * (size_t)(before - from));
 	d += before - from;
-	while (add < add_end)
-		*d++ = (add++)->rule;
+	for (; lo < hi; lo++)
+		*d++ = es->e[lo].rule;
 	/* Unsigned wrap-around makes a negative shift work. */
 	for (; after < to; after++)
 		*d++ = *after + shift;
@@ -434,14 +436,14 @@ index_patch(const struct pgt_rs_cchain *c, const struct pgt_rs_cchain *prev,
 		find_key(&es, old->slots[i].key, &lo, &hi);
 		len = merge_list(old->pool + old->slots[i].off,
 			old->pool + old->slots[i].off + old->slots[i].len,
-			es.e + lo, es.e + hi, &ch, pool + off);
+			&es, lo, hi, &ch, pool + off);
 		index_put(ix, old->slots[i].key, off, len);
 		off += len;
 	}
 	find_key(&es, WIDE_KEY, &lo, &hi);
 	len = merge_list(old->pool + old->wide_off,
-		old->pool + old->wide_off + old->wide_len, es.e + lo, es.e + hi,
-		&ch, pool + off);
+		old->pool + old->wide_off + old->wide_len, &es, lo, hi, &ch,
+		pool + off);
 	index_put(ix, WIDE_KEY, off, len);
 	off += len;
 	/* Keys the old index did not have. */
