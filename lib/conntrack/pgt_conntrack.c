@@ -740,6 +740,7 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 	const uint32_t *head[PGT_CT_BURST_MAX];
 	struct pgt_ct_tuple key[PGT_CT_BURST_MAX];
 	struct pgt_pkt_meta *meta[PGT_CT_BURST_MAX];
+	uint32_t sig[PGT_CT_BURST_MAX];
 	unsigned int i, k = 0;
 	enum pgt_ct_dir dir;
 	struct ct_pkt p;
@@ -752,8 +753,8 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 				pgt_ct_tuple_get(&p, &key[k]) < 0)
 			continue;
 		meta[k] = pgt_pkt_meta(pkts[i]);
-		meta[k]->ct_sig = tuple_sig(&key[k]);
-		head[k] = &t->heads[meta[k]->ct_sig & head_mask];
+		sig[k] = tuple_sig(&key[k]);
+		head[k] = &t->heads[sig[k] & head_mask];
 		rte_prefetch0(head[k]);
 		k++;
 	}
@@ -766,7 +767,7 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 			RTE_CACHE_LINE_SIZE);
 	}
 	for (i = 0; i < k; i++) {
-		if (!table_lookup(t, &key[i], meta[i]->ct_sig, &idx, &dir))
+		if (!table_lookup(t, &key[i], sig[i], &idx, &dir))
 			continue;
 		meta[i]->ct_hint = CT_REF(idx, dir);
 		meta[i]->ct_flags |= PGT_PKT_CTF_HINT;
@@ -818,15 +819,13 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	if (p.proto == IPPROTO_ICMP && pgt_ct_icmp_is_error(p.l4[0]))
 		return icmp_error(w, t, m, &p, hook, now);
 	if (hinted && hint_valid(t, meta->ct_hint, &key)) {
-		sig = meta->ct_sig;
 		idx = CT_REF_IDX(meta->ct_hint);
 		dir = (enum pgt_ct_dir)CT_REF_DIR(meta->ct_hint);
 		if (live(t, idx, now))
 			goto found;
-	} else {
-		sig = tuple_sig(&key);
 	}
-again:
+lookup:
+	sig = tuple_sig(&key);
 	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
 		if (!(meta->ct_flags & PGT_PKT_CTF_HANDED)) {
 			owner = find_owner(w, &key, sig);
@@ -843,7 +842,7 @@ found:
 	v = pgt_ct_l4_packet(t, c, &p, dir, now, &kill);
 	if (v == CT_L4_REOPEN) {
 		conn_destroy(t, idx, now);
-		goto again;
+		goto lookup;
 	}
 	if (v == CT_L4_INVALID)
 		return invalid(t, meta);
@@ -873,8 +872,6 @@ pgt_ct_confirm(unsigned int w, struct rte_mbuf *m)
 	uint32_t sig[2];
 	int d;
 
-	if (likely(!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED)))
-		return PGT_CT_GO;
 	meta->ct_flags &= (uint8_t)~PGT_PKT_CTF_UNCONFIRMED;
 	c = &t->conns[meta->ct];
 	for (d = 0; d < 2; d++) {

@@ -256,8 +256,8 @@ enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
  * Look up the connections of @p n IPv4 packets of a burst together, so that
  * their memory accesses overlap: the chain heads of all of them first, then
  * the first connection of each chain, then the walks. Changes no
- * connection: each packet's answer is kept in its metadata (ct_hint,
- * ct_sig), and pgt_ct_in() takes it, one packet at a time, for as long as
+ * connection: each packet's answer is kept in its metadata (ct_hint),
+ * and pgt_ct_in() takes it, one packet at a time, for as long as
  * no connection was added to or removed from the table since (an earlier
  * packet of the burst may start or end one); otherwise it looks up again.
  * Packets beyond the first PGT_CT_BURST_MAX are looked up by pgt_ct_in().
@@ -289,6 +289,19 @@ enum pgt_nat_manip {
 };
 
 /**
+ * Has a NAT step nothing to do for the packet of @p meta, whose connection
+ * is @p c (NULL: none)? True for most packets: a connection that is not
+ * its own new one (no binding to make) and that nothing translates. Then
+ * pgt_ct_nat_needs_rules() and pgt_ct_nat_apply() would both say no.
+ */
+static inline bool
+pgt_ct_nat_idle(const struct pgt_pkt_meta *meta, const struct pgt_ct_conn *c)
+{
+	return c == NULL || (!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
+		!(c->status & PGT_CT_S_NAT_MASK));
+}
+
+/**
  * Must the nat table run for @p m? True for the first packet of a new
  * connection until the manip type @p manip is set up.
  */
@@ -313,7 +326,8 @@ bool pgt_ct_nat_apply(unsigned int w, struct rte_mbuf *m,
 	enum pgt_nat_manip manip);
 
 /**
- * Insert the packet's new connection (after the last hook accepted it).
+ * Insert the new connection of @p m, which must have one of its own
+ * (PGT_PKT_CTF_UNCONFIRMED), after the last hook accepted it.
  * @return PGT_CT_GO, or PGT_CT_DROP_CLASH (the tuple is taken: counted
  *   insert_failed, the connection released).
  */

@@ -240,15 +240,10 @@ static bool
 nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	struct pgt_rs_pkt *p, bool *prepared)
 {
-	const struct pgt_ct_conn *c = pgt_ct_get(w->id, p->meta);
 	enum pgt_nat_manip manip = pgt_hook_manip(hook);
 	enum pgt_verdict v;
 
-	/* Most packets: a confirmed connection that nothing translates (no
-	 * binding to make, no NAT, no virtual service). What the calls below
-	 * find for it, said without them. */
-	if (c == NULL || (!(p->meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
-			!(c->status & (PGT_CT_S_NAT_MASK | PGT_CT_S_IPVS))))
+	if (pgt_ct_nat_idle(p->meta, pgt_ct_get(w->id, p->meta)))
 		return true;
 	if (pgt_ct_nat_needs_rules(w->id, m, manip)) {
 		if (pgt_ruleset_table_active(w->rs, PGT_TABLE_NAT, hook)) {

@@ -51,10 +51,9 @@ struct pgt_pkt_meta {
 	uint8_t ctinfo;		/**< enum pgt_ct_info (pgt_conntrack.h). */
 	uint8_t ct_flags;	/**< PGT_PKT_CTF_* */
 	uint8_t ct_hook;	/**< Hook to resume at after a handoff. */
-	/** With PGT_PKT_CTF_HINT: what pgt_ct_lookup_burst() found, the
-	 *  connection's reference and the tuple's hash. */
+	/** With PGT_PKT_CTF_HINT: the connection reference (slot and
+	 *  direction) pgt_ct_lookup_burst() found. */
 	uint32_t ct_hint;
-	uint32_t ct_sig;
 	/** TRACE: the packet's trace id (pgt_ruleset.h), 0 if untraced. */
 	uint32_t trace;
 };
@@ -69,7 +68,7 @@ struct pgt_pkt_meta {
 #define PGT_PKT_CTF_ATTACHED	0x02
 /** The packet was handed to the worker owning its connection once. */
 #define PGT_PKT_CTF_HANDED	0x04
-/** ct_hint and ct_sig hold its burst's lookup (pgt_ct_lookup_burst()). */
+/** ct_hint holds its burst's lookup (pgt_ct_lookup_burst()). */
 #define PGT_PKT_CTF_HINT	0x08
 
 /**
