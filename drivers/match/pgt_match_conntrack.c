@@ -388,6 +388,9 @@ ct_match(const void *data, void *state, struct pgt_rs_pkt *p)
 	}
 	if (!pass(d, F_STATE, (d->mask & bit) != 0))
 		return false;
+	/* --ctstate alone, the usual rule: nothing more to look at. */
+	if (d->flags == (1u << F_STATE))
+		return true;
 	if (c == NULL)
 		return (d->flags & (1u << F_STATE)) != 0;
 	if ((d->flags & (1u << F_DIR)) && (pgt_ct_info_dir(p->ctinfo) ==
@@ -427,6 +430,47 @@ state_match(const void *data, void *state, struct pgt_rs_pkt *p)
 		!!(d->inv & (1u << F_STATE));
 }
 
+/* What @p match says of a packet in each conntrack state, without and with
+ * a connection (one nothing translates): its own answers, so exact. */
+static void
+states_accepted(const struct ct_data *d,
+	bool (*match)(const void *, void *, struct pgt_rs_pkt *),
+	uint8_t accept[2])
+{
+	struct pgt_ct_conn conn = { .status = 0 };
+	struct pgt_rs_pkt p = { .ct = NULL };
+	unsigned int has, info;
+
+	for (has = 0; has < 2; has++) {
+		accept[has] = 0;
+		p.ct = has ? &conn : NULL;
+		for (info = 0; info <= PGT_CT_NONE; info++) {
+			p.ctinfo = (uint8_t)info;
+			if (match(d, NULL, &p))
+				accept[has] |= (uint8_t)(1u << info);
+		}
+	}
+}
+
+/* --ctstate alone, without the NAT states (which read the connection). */
+static bool
+ct_state_only(const void *data, uint8_t accept[2])
+{
+	const struct ct_data *d = data;
+
+	if (d->flags != (1u << F_STATE) || (d->mask & (ST_SNAT | ST_DNAT)))
+		return false;
+	states_accepted(d, ct_match, accept);
+	return true;
+}
+
+static bool
+state_state_only(const void *data, uint8_t accept[2])
+{
+	states_accepted(data, state_match, accept);
+	return true;
+}
+
 static const struct pgt_rs_opt ct_opts[] = {
 	{ "ctstate", 1, true }, { "ctproto", 1, true },
 	{ "ctorigsrc", 1, true }, { "ctorigdst", 1, true },
@@ -446,13 +490,15 @@ static const struct pgt_rs_opt state_opts[] = {
 static struct pgt_match_ops conntrack_ops = {
 	.name = "conntrack", .size = sizeof(struct ct_data), .opts = ct_opts,
 	.parse = ct_parse, .finish = ct_finish, .print = ct_print,
-	.list = ct_list, .match = ct_match, .conntrack = true,
+	.list = ct_list, .match = ct_match, .state_only = ct_state_only,
+	.conntrack = true,
 };
 PGT_MATCH_REGISTER(conntrack_ops);
 
 static struct pgt_match_ops state_ops = {
 	.name = "state", .size = sizeof(struct ct_data), .opts = state_opts,
 	.parse = state_parse, .finish = state_finish, .print = state_print,
-	.list = state_list, .match = state_match, .conntrack = true,
+	.list = state_list, .match = state_match,
+	.state_only = state_state_only, .conntrack = true,
 };
 PGT_MATCH_REGISTER(state_ops);

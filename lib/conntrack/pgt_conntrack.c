@@ -738,7 +738,7 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 {
 	struct ct_table *t = &pgt_ct_tables[w];
 	const uint32_t *head[PGT_CT_BURST_MAX];
-	struct pgt_ct_tuple key[PGT_CT_BURST_MAX];
+	struct pgt_ct_tuple key[PGT_CT_BURST_MAX], one;
 	struct pgt_pkt_meta *meta[PGT_CT_BURST_MAX];
 	uint32_t sig[PGT_CT_BURST_MAX];
 	unsigned int i, k = 0;
@@ -749,11 +749,11 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 	/* Three passes, so that the misses of the burst overlap: the chain
 	 * heads, then the first connection of each chain, then the walks. */
 	for (i = 0; i < n && k < PGT_CT_BURST_MAX; i++) {
-		if (pgt_ct_pkt_parse(pkts[i], &p) < 0 ||
-				pgt_ct_tuple_get(&p, &key[k]) < 0)
+		if (pgt_ct_pkt_key(pkts[i], &p, &one) < 0)
 			continue;
+		key[k] = one;
 		meta[k] = pgt_pkt_meta(pkts[i]);
-		sig[k] = tuple_sig(&key[k]);
+		sig[k] = tuple_sig(&one);
 		head[k] = &t->heads[sig[k] & head_mask];
 		rte_prefetch0(head[k]);
 		k++;
@@ -809,7 +809,7 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 			(meta->ct_flags & PGT_PKT_CTF_ATTACHED))
 		return PGT_CT_GO;
 	meta->ct = PGT_PKT_CT_NONE;
-	if (pgt_ct_pkt_parse(m, &p) < 0 || pgt_ct_tuple_get(&p, &key) < 0)
+	if (pgt_ct_pkt_key(m, &p, &key) < 0)
 		return invalid(t, meta);
 	/* Trust a NIC that checked the transport checksum: a corrupt
 	 * segment must not move the TCP state (Linux checks it too). */

@@ -4,6 +4,7 @@
 
 /* The tables, and what the files of the module share. */
 
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_ring.h>
 
@@ -93,9 +94,60 @@ enum ct_l4_verdict {
 	CT_L4_REOPEN,		/* TCP: delete the old one, look up again */
 };
 
+/*
+ * Parse @p m, whose metadata locates its IPv4 header, as conntrack sees
+ * it, into @p p and its tuple @p key (whole: the hash key). Inline: a
+ * burst's lookup and every conntrack step do it for each packet.
+ * @return 0; -EINVAL for a fragment (tracking sees whole datagrams) or a
+ *   transport header too short for the tuple's fields.
+ */
+static inline int
+pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
+{
+	struct rte_ipv4_hdr *ip = pgt_pkt_ipv4(m);
+	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
+	uint32_t total = rte_be_to_cpu_16(ip->total_length);
+	uint32_t avail = RTE_MIN(rte_pktmbuf_data_len(m) -
+		(uint32_t)pgt_pkt_meta(m)->l3_off, total);
+	const uint8_t *l4 = (const uint8_t *)ip + hlen;
+
+	p->ip = ip;
+	p->proto = ip->next_proto_id;
+	p->l4_total = total > hlen ? total - hlen : 0;
+	p->l4 = avail > hlen ? (uint8_t *)ip + hlen : NULL;
+	p->l4_len = avail > hlen ? avail - hlen : 0;
+	*key = (struct pgt_ct_tuple){
+		.src = rte_be_to_cpu_32(ip->src_addr),
+		.dst = rte_be_to_cpu_32(ip->dst_addr),
+		.proto = p->proto,
+	};
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+			RTE_IPV4_HDR_OFFSET_MASK))
+		return -EINVAL;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case 132:	/* SCTP */
+	case 33:	/* DCCP */
+		/* Ports are the first 4 bytes of all four. */
+		if (p->l4_len < 4)
+			return -EINVAL;
+		key->sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
+		key->dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
+		return 0;
+	case IPPROTO_ICMP:
+		if (p->l4_len < sizeof(struct rte_icmp_hdr))
+			return -EINVAL;
+		key->sport = rte_be_to_cpu_16(
+			((const struct rte_icmp_hdr *)l4)->icmp_ident);
+		key->dport = (uint16_t)(l4[0] << 8 | l4[1]);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* pgt_conntrack_proto.c */
-int pgt_ct_pkt_parse(struct rte_mbuf *m, struct ct_pkt *p);
-int pgt_ct_tuple_get(const struct ct_pkt *p, struct pgt_ct_tuple *t);
 bool pgt_ct_tuple_invert(const struct pgt_ct_tuple *in,
 	struct pgt_ct_tuple *out);
 bool pgt_ct_icmp_is_error(uint8_t type);

@@ -24,28 +24,6 @@
 #define TCPF_ECE 0x40
 #define TCPF_CWR 0x80
 
-int
-pgt_ct_pkt_parse(struct rte_mbuf *m, struct ct_pkt *p)
-{
-	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	uint32_t hlen, avail, total;
-
-	p->ip = pgt_pkt_ipv4(m);
-	hlen = (p->ip->version_ihl & 0xf) * 4u;
-	total = rte_be_to_cpu_16(p->ip->total_length);
-	p->proto = p->ip->next_proto_id;
-	p->l4_total = total > hlen ? total - hlen : 0;
-	avail = rte_pktmbuf_data_len(m) - meta->l3_off;
-	avail = RTE_MIN(avail, total);
-	p->l4 = avail > hlen ? (uint8_t *)p->ip + hlen : NULL;
-	p->l4_len = avail > hlen ? avail - hlen : 0;
-	/* Fragments are reassembled before tracking. */
-	if (p->ip->fragment_offset & rte_cpu_to_be_16(
-			RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
-		return -EINVAL;
-	return 0;
-}
-
 bool
 pgt_ct_icmp_is_error(uint8_t type)
 {
@@ -78,45 +56,6 @@ icmp_reply_type(uint8_t type)
 	default:
 		return -1;
 	}
-}
-
-/* Tuple of the L4 header at @p l4 (@p len contiguous bytes). */
-static int
-tuple_l4(const uint8_t *l4, uint32_t len, struct pgt_ct_tuple *t)
-{
-	switch (t->proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case 132:	/* SCTP */
-	case 33:	/* DCCP */
-		/* Ports are the first 4 bytes of all four. */
-		if (l4 == NULL || len < 4)
-			return -EINVAL;
-		t->sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
-		t->dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
-		return 0;
-	case IPPROTO_ICMP:
-		if (l4 == NULL || len < sizeof(struct rte_icmp_hdr))
-			return -EINVAL;
-		t->sport = rte_be_to_cpu_16(
-			((const struct rte_icmp_hdr *)l4)->icmp_ident);
-		t->dport = (uint16_t)(l4[0] << 8 | l4[1]);
-		return 0;
-	default:
-		t->sport = 0;
-		t->dport = 0;
-		return 0;
-	}
-}
-
-int
-pgt_ct_tuple_get(const struct ct_pkt *p, struct pgt_ct_tuple *t)
-{
-	t->src = rte_be_to_cpu_32(p->ip->src_addr);
-	t->dst = rte_be_to_cpu_32(p->ip->dst_addr);
-	t->proto = p->proto;
-	t->pad[0] = t->pad[1] = t->pad[2] = 0;
-	return tuple_l4(p->l4, p->l4_len, t);
 }
 
 bool

@@ -114,19 +114,21 @@ void pgt_neigh_fini(void);
  * A worker's memory of its recent lookups, by next hop: a router's packets
  * go to a few next hops (the servers, the upstream gateway), and with
  * conversations they alternate between them, which a single remembered
- * entry would miss on every packet. A slot is valid until the worker's next
- * quiescent state (an entry's position is reused only after a grace
- * period): pgt_neigh_cache_clear() each loop. Direct-mapped: two next hops
- * on one slot only cost lookups, never a wrong answer.
+ * entry would miss on every packet. A slot holds the MAC a usable entry
+ * had when it was looked up, until the worker's next quiescent state
+ * (pgt_neigh_cache_clear() each loop): a change to the entry is seen at
+ * most one loop iteration later, as if the packets in between had been
+ * sent before it. Direct-mapped: two next hops on one slot only cost
+ * lookups, never a wrong answer.
  */
 struct pgt_neigh_cache {
 	/** Slots of another generation are empty: clearing is one add. */
 	uint32_t gen;
 	struct {
 		uint32_t addr;
-		uint16_t port;
 		uint32_t gen;
-		int32_t pos;
+		uint16_t port;
+		struct rte_ether_addr mac;
 	} slot[PGT_NEIGH_CACHE_SLOTS];
 };
 
@@ -145,7 +147,7 @@ static inline int
 pgt_neigh_entry_read(int32_t pos, struct rte_ether_addr *mac)
 {
 	struct pgt_neigh_entry *e = &pgt_neigh_entries[pos];
-	uint64_t ll;
+	uint64_t ll, bytes;
 
 	ll = __atomic_load_n(&e->lladdr, __ATOMIC_ACQUIRE);
 	if (!(ll & PGT_NEIGH_VALID))
@@ -153,18 +155,15 @@ pgt_neigh_entry_read(int32_t pos, struct rte_ether_addr *mac)
 	/* Avoid dirtying the line on every packet: write only when clear. */
 	if (!__atomic_load_n(&e->used, __ATOMIC_RELAXED))
 		__atomic_store_n(&e->used, 1, __ATOMIC_RELAXED);
-	mac->addr_bytes[0] = (uint8_t)(ll >> 40);
-	mac->addr_bytes[1] = (uint8_t)(ll >> 32);
-	mac->addr_bytes[2] = (uint8_t)(ll >> 24);
-	mac->addr_bytes[3] = (uint8_t)(ll >> 16);
-	mac->addr_bytes[4] = (uint8_t)(ll >> 8);
-	mac->addr_bytes[5] = (uint8_t)ll;
+	/* The address's six bytes, first in bits 47..40, in memory order. */
+	bytes = rte_cpu_to_be_64(ll << 16);
+	memcpy(mac, &bytes, sizeof(*mac));
 	return 0;
 }
 
 /**
- * Look up the MAC of @p addr on @p port (worker context), remembering the
- * entry in @p c.
+ * Look up the MAC of @p addr on @p port (worker context), remembering a
+ * usable entry's in @p c.
  *
  * @return 0 with *mac set; -ENOENT no entry (ask for resolution); -EAGAIN
  *   resolution in progress; -EHOSTUNREACH resolution failed.
@@ -178,18 +177,24 @@ pgt_neigh_lookup_cached(struct pgt_neigh_cache *c, uint32_t addr,
 	unsigned int i = ((addr ^ port) * 2654435769u) >>
 		(32 - __builtin_ctz(PGT_NEIGH_CACHE_SLOTS));
 	int32_t pos;
+	int rc;
 
 	if (c->slot[i].gen == c->gen && c->slot[i].addr == addr &&
-			c->slot[i].port == port)
-		return pgt_neigh_entry_read(c->slot[i].pos, mac);
+			c->slot[i].port == port) {
+		*mac = c->slot[i].mac;
+		return 0;
+	}
 	pos = rte_hash_lookup(pgt_neigh_hash, &key);
 	if (pos < 0)
 		return -ENOENT;
-	c->slot[i].addr = addr;
-	c->slot[i].port = port;
-	c->slot[i].pos = pos;
-	c->slot[i].gen = c->gen;
-	return pgt_neigh_entry_read(pos, mac);
+	rc = pgt_neigh_entry_read(pos, mac);
+	if (rc == 0) {
+		c->slot[i].addr = addr;
+		c->slot[i].port = port;
+		c->slot[i].mac = *mac;
+		c->slot[i].gen = c->gen;
+	}
+	return rc;
 }
 
 /** Look up without a cache (see pgt_neigh_lookup_cached()). */

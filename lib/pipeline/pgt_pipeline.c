@@ -235,21 +235,17 @@ static const enum pgt_drop ct_drop_reason[] = {
 	[PGT_CT_DROP_HANDOFF] = PGT_DROP_CT_HANDOFF_FULL,
 };
 
-/* The nat step: a new connection's binding, then the translation. */
+/* The nat step, for a packet it has work for (not pgt_ct_nat_idle()): a
+ * new connection's binding, then the translation. */
 static bool
 nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
-	struct pgt_rs_pkt *p, bool *prepared)
+	struct pgt_rs_pkt *p)
 {
 	enum pgt_nat_manip manip = pgt_hook_manip(hook);
 	enum pgt_verdict v;
 
-	if (pgt_ct_nat_idle(p->meta, pgt_ct_get(w->id, p->meta)))
-		return true;
 	if (pgt_ct_nat_needs_rules(w->id, m, manip)) {
 		if (pgt_ruleset_table_active(w->rs, PGT_TABLE_NAT, hook)) {
-			if (!*prepared)
-				pgt_ruleset_pkt_prepare(p, hook);
-			*prepared = true;
 			v = pgt_ruleset_run_table(w->rs, PGT_TABLE_NAT, hook, p);
 			if (v != PGT_VERDICT_ACCEPT) {
 				pgt_drop(w, m, p->nat_failed ?
@@ -270,7 +266,7 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 			pgt_ct_info_dir(p->ctinfo) == PGT_CT_DIR_ORIGINAL)
 		return true;
 	if (pgt_ct_nat_apply(w->id, m, manip)) {
-		*prepared = false;	/* addresses changed: read again */
+		p->prepared = false;	/* addresses changed: read again */
 		if (unlikely(p->meta->trace != 0))
 			pgt_pipeline_trace(w, m, PGT_RS_TRACE_NAT,
 				(uint8_t)hook, p->in_port, p->out_port,
@@ -281,39 +277,115 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 
 static bool ipvs_step(struct pgt_worker *w, struct rte_mbuf *m);
 
-/* The steps of run_hook(), when it has some to run. Out of line: a
- * packet of a router without rules or tracking never comes here, and the
- * three hooks it passes cost it one test each. */
-static bool __rte_noinline
-run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
-	uint16_t in, uint16_t out, bool resume, bool tracked)
+/* What the hook programs are made of: each table's bit per hook, whether
+ * connections are tracked, whether virtual services are on; the top bit
+ * tells a compiled program from a worker's zeroed start. */
+static inline uint64_t
+hook_key(const struct pgt_worker *w)
+{
+	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
+	uint64_t key = UINT64_C(1) << 63;
+	unsigned int h;
+
+	for (h = 0; h < PGT_HOOK_MAX; h++)
+		key |= (uint64_t)f->active[h] << (8 * h);
+	if (w->tracking)
+		key |= UINT64_C(1) << 48;
+	if (w->ipvs != NULL)
+		key |= UINT64_C(1) << 49;
+	return key;
+}
+
+void
+pgt_pipeline_hooks_update(struct pgt_worker *w)
+{
+	uint64_t key = hook_key(w);
+	const uint8_t *step;
+	unsigned int tracked, h, n;
+	bool nat_only;
+	uint8_t *prog;
+
+	if (likely(key == w->hook_key))
+		return;
+	w->hook_key = key;
+	for (tracked = 0; tracked < 2; tracked++) {
+		w->hook_nat_only[tracked] = 0;
+		for (h = 0; h < PGT_HOOK_MAX; h++) {
+			prog = w->hook_prog[tracked][h];
+			nat_only = true;
+			n = 0;
+			for (step = hook_steps[h]; *step != STEP_END; step++) {
+				switch (*step) {
+				case STEP_CT:
+				case STEP_NAT:
+				case STEP_CONFIRM:
+					if (!tracked)
+						continue;
+					break;
+				case STEP_IPVS:
+					/* It serves connections only. */
+					if (!tracked || w->ipvs == NULL)
+						continue;
+					break;
+				default:
+					if (!pgt_ruleset_table_active(w->rs,
+							*step, h))
+						continue;
+					break;
+				}
+				if (*step != STEP_NAT && *step != STEP_CONFIRM)
+					nat_only = false;
+				prog[n++] = *step;
+			}
+			prog[n] = STEP_END;
+			if (n > 0 && nat_only)
+				w->hook_nat_only[tracked] |= 1u << h;
+		}
+	}
+}
+
+/* What the tables, NAT and virtual services see of @p m at @p hook. */
+static inline void
+rs_pkt_init(struct pgt_rs_pkt *p, const struct pgt_worker *w,
+	struct rte_mbuf *m, uint16_t in, uint16_t out)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	bool prepared = false;
+
+	p->m = m;
+	p->meta = meta;
+	p->ip = pgt_pkt_ipv4(m);
+	p->in_port = in;
+	p->out_port = out;
+	p->worker = w->id;
+	p->now = w->now;
+	p->ct = pgt_ct_get(w->id, meta);
+	p->ctinfo = meta->ctinfo;
+	p->nat_failed = false;
+	p->prepared = false;
+}
+
+/* The steps of run_hook(), when its program has some. Out of line: a
+ * packet of a router without rules or tracking never comes here, and the
+ * three hooks it passes cost it one test each. The packet's view for the
+ * tables (p) is made by the first step that needs it: the conntrack step
+ * and a NAT step with nothing to do do not. */
+static bool __rte_noinline
+run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, bool resume, const uint8_t *step)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	bool have_p = false;
 	enum pgt_ct_verdict cv;
-	const uint8_t *step;
 	struct pgt_rs_pkt p;
 	enum pgt_verdict v;
 
-	p.m = m;
-	p.meta = meta;
-	p.ip = pgt_pkt_ipv4(m);
-	p.in_port = in;
-	p.out_port = out;
-	p.worker = w->id;
-	p.now = w->now;
-	p.ct = pgt_ct_get(w->id, meta);
-	p.ctinfo = meta->ctinfo;
-	p.nat_failed = false;
-	/* A packet handed over goes on at its conntrack step. */
-	step = hook_steps[hook];
-	while (resume && *step != STEP_CT)
+	/* A packet handed over goes on at its conntrack step: after the
+	 * raw table, the only step before it. */
+	if (resume && *step == PGT_TABLE_RAW)
 		step++;
 	for (; *step != STEP_END; step++) {
 		switch (*step) {
 		case STEP_CT:
-			if (!tracked)
-				break;
 			cv = pgt_ct_in(w->id, m, hook, w->now);
 			if (cv == PGT_CT_STOLEN) {
 				PGT_COUNT(w->id, pgt_pkt_stat_port(m), CT_HANDOFF,
@@ -324,16 +396,23 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 				pgt_drop(w, m, ct_drop_reason[cv]);
 				return false;
 			}
-			p.ct = pgt_ct_get(w->id, meta);
-			p.ctinfo = meta->ctinfo;
+			if (have_p) {
+				p.ct = pgt_ct_get(w->id, meta);
+				p.ctinfo = meta->ctinfo;
+			}
 			if (unlikely(meta->trace != 0))
 				pgt_pipeline_trace(w, m, PGT_RS_TRACE_CT,
-					(uint8_t)hook, in, out,
-					p.ct != NULL ? p.ct->status : 0,
-					false);
+					(uint8_t)hook, in, out, meta->ct !=
+					PGT_PKT_CT_NONE ? pgt_ct_get(w->id,
+					meta)->status : 0, false);
 			break;
 		case STEP_NAT:
-			if (tracked && !nat_step(w, hook, m, &p, &prepared))
+			if (pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
+				break;
+			if (!have_p)
+				rs_pkt_init(&p, w, m, in, out);
+			have_p = true;
+			if (!nat_step(w, hook, m, &p))
 				return false;
 			break;
 		case STEP_CONFIRM:
@@ -345,16 +424,13 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 			}
 			break;
 		case STEP_IPVS:
-			if (w->ipvs != NULL && p.ct != NULL &&
-					ipvs_step(w, m))
+			if (meta->ct != PGT_PKT_CT_NONE && ipvs_step(w, m))
 				return false;
 			break;
 		default:
-			if (!pgt_ruleset_table_active(w->rs, *step, hook))
-				break;
-			if (!prepared)
-				pgt_ruleset_pkt_prepare(&p, hook);
-			prepared = true;
+			if (!have_p)
+				rs_pkt_init(&p, w, m, in, out);
+			have_p = true;
 			v = pgt_ruleset_run_table(w->rs, *step, hook, &p);
 			if (unlikely(v != PGT_VERDICT_ACCEPT)) {
 				rule_verdict(w, m, v, &p);
@@ -377,15 +453,22 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	uint16_t in, uint16_t out, bool resume)
 {
 	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	bool tracked = w->tracking ||
+	/* A connection of its own is tracked to its confirmation. */
+	const unsigned int tracked = w->tracking ||
 		(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED);
+	const uint8_t *prog = w->hook_prog[tracked][hook];
 
 	if (unlikely(meta->trace != 0))
 		pgt_pipeline_trace(w, m, PGT_RS_TRACE_HOOK, (uint8_t)hook, in,
 			out, 0, false);
-	if (likely(pgt_ruleset_flags(w->rs)->active[hook] == 0 && !tracked))
+	if (likely(prog[0] == STEP_END))
 		return true;
-	return run_hook_steps(w, hook, m, in, out, resume, tracked);
+	/* Not new (nothing to confirm, no binding to make), not translated. */
+	if (((w->hook_nat_only[tracked] >> hook) & 1) &&
+			!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
+			pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
+		return true;
+	return run_hook_steps(w, hook, m, in, out, resume, prog);
 }
 
 void
@@ -518,17 +601,15 @@ host_deliver(struct pgt_worker *w, struct rte_mbuf *m, uint16_t port)
 	host_punt(w, m, port);
 }
 
-/* Send @p m (data at IPv4 header, out_port and nexthop set) on its way. */
+/* After POSTROUTING: send @p m (data at IPv4 header, out_port and
+ * nexthop set) out of its port, fragmented if it must be. */
 static void
-ip_output(struct pgt_worker *w, struct rte_mbuf *m)
+ip_send(struct pgt_worker *w, struct rte_mbuf *m)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	const struct pgt_port *out = &w->view->port[meta->out_port];
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 
-	if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE,
-			meta->out_port, false))
-		return;
 	if (unlikely(!out->up)) {
 		pgt_drop(w, m, PGT_DROP_PORT_DOWN);
 		return;
@@ -545,6 +626,15 @@ ip_output(struct pgt_worker *w, struct rte_mbuf *m)
 		return;
 	}
 	neigh_xmit(w, m);
+}
+
+/* Send @p m (data at IPv4 header, out_port and nexthop set) on its way. */
+static void
+ip_output(struct pgt_worker *w, struct rte_mbuf *m)
+{
+	if (run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE,
+			pgt_pkt_meta(m)->out_port, false))
+		ip_send(w, m);
 }
 
 /*
@@ -882,6 +972,9 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	struct rte_ipv4_hdr *ip = pgt_pkt_ipv4(m);
+	const struct pgt_port *out;
+	struct rte_ether_addr mac;
+	struct rte_ether_hdr *eth;
 
 	/* RFC 1812 5.3.4: no forwarding of link-layer broadcasts. */
 	if (unlikely(meta->l2_bcast)) {
@@ -899,7 +992,24 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 	rte_pktmbuf_adj(m, meta->l3_off);
 	meta->l3_off = 0;
 	PGT_COUNT(w->id, meta->in_port, FORWARDED, 1);
-	ip_output(w, m);
+	if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE, nh->port,
+			false))
+		return;
+	/* ip_send() for the usual packet, without its calls: the port is
+	 * up, the packet fits, the neighbour is known. */
+	out = &w->view->port[nh->port];
+	if (likely(out->up && rte_pktmbuf_pkt_len(m) <= out->mtu &&
+			pgt_neigh_lookup_cached(&w->neigh, meta->nexthop,
+				nh->port, &mac) == 0 &&
+			(eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m,
+				sizeof(*eth))) != NULL)) {
+		eth->dst_addr = mac;
+		eth->src_addr = out->mac;
+		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+		pgt_tx_stage(w, nh->port, m);
+		return;
+	}
+	ip_send(w, m);
 }
 
 /* The next hop of rte_lpm's answer @p hop, the default route's on a miss;

@@ -19,6 +19,9 @@
 #include "pgt_stats.h"
 
 #define PGT_BURST 32
+/* Longest hook program: the most steps a hook has (INPUT's and OUTPUT's
+ * seven), and its end. */
+#define PGT_HOOK_PROG_LEN 8
 
 struct pgt_tx_stage {
 	uint16_t n;
@@ -38,6 +41,19 @@ struct pgt_worker {
 	/* Virtual services, or NULL if none; valid until quiescent. */
 	const struct pgt_ipvs_snapshot *ipvs;
 	bool tracking;			/* a rule or a service needs it */
+	/*
+	 * What each hook runs this iteration, for a packet that is tracked
+	 * or not (pgt_pipeline_hooks_update()): its steps less the tables
+	 * with nothing to do and the steps of what is off, so that a hook
+	 * walks only steps with work. Compiled again when hook_key, what
+	 * they are made of, changes.
+	 */
+	uint64_t hook_key;
+	uint8_t hook_prog[2][PGT_HOOK_MAX][PGT_HOOK_PROG_LEN];
+	/* Bit per hook whose program is only source NAT and confirmation,
+	 * which have nothing to do for a confirmed connection that nothing
+	 * translates (most packets at POSTROUTING). */
+	uint8_t hook_nat_only[2];
 	struct pgt_neigh_cache neigh;	/* valid until quiescent */
 	struct rte_mempool *pool;
 	struct rte_mempool *indirect_pool;
@@ -58,6 +74,9 @@ struct pgt_worker {
 extern struct pgt_pipeline_conf pgt_pipeline_cfg;
 
 /* Stages (pgt_pipeline.c). */
+/* Compile w->hook_prog for w->rs, w->ipvs and w->tracking, if they changed
+ * what it holds (once per loop iteration, after reading them). */
+void pgt_pipeline_hooks_update(struct pgt_worker *w);
 void pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	struct rte_mbuf **pkts, uint16_t n);
 void pgt_pipeline_host_rx_burst(struct pgt_worker *w, uint16_t hp,

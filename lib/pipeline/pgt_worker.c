@@ -377,6 +377,7 @@ pgt_pipeline_worker_main(void *arg)
 			w->ipvs = NULL;
 		w->tracking = pgt_ruleset_flags(w->rs)->tracking ||
 			w->ipvs != NULL;
+		pgt_pipeline_hooks_update(w);
 		pgt_neigh_cache_clear(&w->neigh);
 		busy = 0;
 		host_busy = 0;

@@ -749,6 +749,36 @@ crule_swaps_undo(struct pgt_rs_tx *tx)
 }
 
 /*
+ * The conntrack states that decide compiled chain @p cc at its first rule,
+ * when that rule looks at nothing else (any address, interface, protocol,
+ * fragment; one match that says it depends on the state alone) and ends
+ * the walk. A packet in one of them would match it and stop there.
+ */
+static void
+chain_lead_state(struct pgt_rs_cchain *cc)
+{
+	const struct pgt_rs_crule *r = cc->nb_rules > 0 ? cc->rules[0] : NULL;
+	const struct pgt_rs_minst *m;
+
+	cc->lead_state[0] = cc->lead_state[1] = 0;
+	if (r == NULL || r->smsk != 0 || r->dmsk != 0 ||
+			(r->inv & (PGT_RS_INV_SRC | PGT_RS_INV_DST)) ||
+			r->in_ports != UINT64_MAX || r->out_ports != UINT64_MAX ||
+			r->proto != 0 || r->frag != PGT_RS_FRAG_ANY ||
+			r->nb_matches != 1 ||
+			(r->kind != PGT_RS_ACCEPT && r->kind != PGT_RS_DROP))
+		return;
+	m = r->m[0];
+	if (m->ops->state_only == NULL ||
+			!m->ops->state_only(m->data, cc->lead_state)) {
+		cc->lead_state[0] = cc->lead_state[1] = 0;
+		return;
+	}
+	cc->lead_verdict = r->kind == PGT_RS_ACCEPT ? PGT_VERDICT_ACCEPT :
+		PGT_VERDICT_DROP;
+}
+
+/*
  * Compile chain @p c: its rules' compiled forms in order (made for the
  * rules that have none yet) and its index, derived from the chain's
  * previous compiled form where it can be.
@@ -796,6 +826,7 @@ chain_compile(struct pgt_rs_tx *tx, const struct pgt_rs_mtable *t,
 		return rc;
 	}
 	cc->index_lead = cc->index != NULL ? pgt_rs_index_lead(cc->index) : 0;
+	chain_lead_state(cc);
 	c->compiled = cc;
 	return 0;
 }
@@ -1312,12 +1343,13 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 	}
 }
 
-void
-pgt_ruleset_pkt_prepare(struct pgt_rs_pkt *p, enum pgt_hook hook)
+/* The header fields of @p p (addresses, ports, lengths) from p->ip. */
+static void
+pkt_prepare(struct pgt_rs_pkt *p)
 {
 	uint16_t frag;
 
-	p->hook = (uint8_t)hook;
+	p->prepared = true;
 	/* Read once here, not by every rule: rules may rewrite neither. */
 	p->src = rte_be_to_cpu_32(p->ip->src_addr);
 	p->dst = rte_be_to_cpu_32(p->ip->dst_addr);
@@ -1357,7 +1389,20 @@ pgt_ruleset_run_table(const struct pgt_ruleset *rs, enum pgt_table table,
 	const struct pgt_rs_ctable *t = rs->tables[table];
 	const struct pgt_rs_cchain *c = t->chains[builtin_chain(table, hook)];
 
-	if (unlikely(p->meta->trace != 0))
+	p->hook = (uint8_t)hook;
+	if (unlikely(p->meta->trace != 0)) {
+		if (!p->prepared)
+			pkt_prepare(p);
 		return run_chain(t, c, p, (uint8_t)table, true);
+	}
+	/* Decided by the first rule on the packet's conntrack state alone
+	 * (the usual ESTABLISHED accept): the walk would stop there too. */
+	if ((c->lead_state[p->ct != NULL] >> p->ctinfo) & 1) {
+		count(p->worker, c->rules[0]->counter,
+			rte_be_to_cpu_16(p->ip->total_length));
+		return (enum pgt_verdict)c->lead_verdict;
+	}
+	if (!p->prepared)
+		pkt_prepare(p);
 	return run_chain(t, c, p, (uint8_t)table, false);
 }

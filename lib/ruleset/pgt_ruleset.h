@@ -93,6 +93,9 @@ struct pgt_rs_pkt {
 	struct pgt_ct_conn *ct;
 	uint8_t ctinfo;
 	uint8_t hook;
+	/** The fields from src to frag_off (and l4) are read from ip; false
+	 *  makes pgt_ruleset_run_table() read them (again, after NAT). */
+	bool prepared;
 	unsigned int worker;
 	uint64_t now;		/**< TSC */
 	/** REJECT's answer: an ICMP type/code, or a TCP reset. */
@@ -140,6 +143,16 @@ struct pgt_match_ops {
 	bool (*match)(const void *data, void *state, struct pgt_rs_pkt *p);
 	/** Per-worker state size (e.g. a token bucket), 0 if none. */
 	uint16_t worker_state_size;
+	/**
+	 * Does the match depend on nothing but the packet's conntrack state
+	 * (pgt_rs_pkt.ctinfo, and whether it has a connection)? Then fill
+	 * @p accept[0] (no connection) and @p accept[1] (a connection) with
+	 * a bit per enum pgt_ct_info it matches, and return true: a chain
+	 * that starts with such a rule (the usual "--ctstate
+	 * ESTABLISHED,RELATED -j ACCEPT") is decided for those packets
+	 * without a walk. NULL or false: it looks at more.
+	 */
+	bool (*state_only)(const void *data, uint8_t accept[2]);
 	/** The named set the match refers to, if any (a set in use cannot be
 	 *  destroyed). */
 	const struct pgt_rs_set *(*uses_set)(const void *data);
@@ -444,14 +457,10 @@ pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook)
 }
 
 /**
- * Fill the header fields of @p p (addresses, ports, lengths) from p->ip,
- * for hook @p hook. Again after NAT changed the packet.
- */
-void pgt_ruleset_pkt_prepare(struct pgt_rs_pkt *p, enum pgt_hook hook);
-
-/**
- * Run table @p table's built-in chain of @p hook on @p p (prepared; m,
- * meta, ip, ports, worker, now, ct set by the caller). Worker context.
+ * Run table @p table's built-in chain of @p hook on @p p (m, meta, ip,
+ * in_port, out_port, worker, now, ct, ctinfo and prepared set by the
+ * caller; the header fields are read here while p->prepared is false).
+ * Worker context.
  */
 enum pgt_verdict pgt_ruleset_run_table(const struct pgt_ruleset *rs,
 	enum pgt_table table, enum pgt_hook hook, struct pgt_rs_pkt *p);

@@ -190,6 +190,11 @@ struct pgt_rs_cchain {
 	 * usual "-m conntrack --ctstate ESTABLISHED -j ACCEPT" first rule
 	 * matches most packets without a lookup. */
 	uint32_t index_lead;
+	/* When the first rule looks at the conntrack state alone and ends
+	 * the walk (ACCEPT or DROP): a bit per enum pgt_ct_info it matches,
+	 * without and with a connection (else 0), and its verdict. */
+	uint8_t lead_state[2];
+	uint8_t lead_verdict;		/* enum pgt_verdict */
 	/* In rule order. Pointers, not the rules inline: a change copies
 	 * this array and compiles only the rules it adds. */
 	const struct pgt_rs_crule *rules[];

@@ -133,6 +133,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w->now = rte_get_tsc_cycles();
 	w->view = pgt_port_view_get();
 	w->rs = pgt_ruleset_get();
+	/* As the worker loop reads them: the ruleset tracks connections. */
+	w->tracking = pgt_ruleset_flags(w->rs)->tracking;
+	pgt_pipeline_hooks_update(w);
 	pgt_neigh_cache_clear(&w->neigh);
 	port = ctl & 1;
 	p = &w->view->port[port];

@@ -161,8 +161,9 @@ def counters(d):
             re.finditer(r"\[(\d+):(\d+)\] (.*)", text)}
 
 
-@pytest.fixture(scope="module")
-def states(tmp_path_factory):
+def state_traffic():
+    """Packets in every conntrack state, and the TCP states their flows
+    end in (tcp_state_packets())."""
     pkts, want = tcp_state_packets()
     # UDP: one unanswered, one answered; ICMP echo and its answer.
     pkts += [from_client(IP(src=CLIENT, dst=SERVER) / UDP(sport=2001,
@@ -189,6 +190,12 @@ def states(tmp_path_factory):
                          TCP(sport=3001, dport=80, flags="SA")),
              from_client(IP(src=CLIENT, dst=SERVER) /
                          TCP(sport=3002, dport=80, flags="SF"))]
+    return pkts, want
+
+
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    pkts, want = state_traffic()
     tmp = tmp_path_factory.mktemp("ctstates")
     d, out0, _ = pcap_daemon(tmp, pkts, HAIRPIN + [rules_call(STATE_RULES)])
     try:
@@ -288,6 +295,49 @@ def test_states_seen_by_rules(states):
     assert not [p for p in out if ICMP in p and p[ICMP].id == 78]
     assert not [p for p in out if TCP in p and p[TCP].sport in (3001, 3002)]
     assert [p for p in out if UDPerror in p and p[UDPerror].sport == 2002]
+
+
+# A built-in chain whose first rule looks at the conntrack state alone is
+# decided for the states it names without a walk (pgt_match_ops.state_only):
+# each such rule must count what the same match counts when walked, in a
+# user chain mangle's FORWARD jumps to before them, for every state (NOTRACK
+# makes UNTRACKED ones): plain, listed, negated, -m state, ACCEPT and DROP.
+LEADS = [("filter", "FORWARD", "-m conntrack --ctstate RELATED,ESTABLISHED",
+          "ACCEPT"),
+         ("security", "FORWARD", "-m state --state NEW,UNTRACKED", "ACCEPT"),
+         ("mangle", "POSTROUTING",
+          "-m conntrack ! --ctstate NEW,RELATED,ESTABLISHED", "DROP")]
+LEAD_RULES = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
+    "-A PREROUTING -p udp -m udp --dport 9999 -j CT --notrack\nCOMMIT\n" \
+    "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n" \
+    ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
+    ":POSTROUTING ACCEPT [0:0]\n:WALK - [0:0]\n-A FORWARD -j WALK\n" + \
+    "".join("-A WALK %s\n" % m for _, _, m, _ in LEADS) + \
+    "-A POSTROUTING %s -j %s\nCOMMIT\n" % LEADS[2][2:] + \
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n" \
+    ":OUTPUT ACCEPT [0:0]\n-A FORWARD %s -j %s\nCOMMIT\n" % LEADS[0][2:] + \
+    "*security\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n" \
+    ":OUTPUT ACCEPT [0:0]\n-A FORWARD %s -j %s\nCOMMIT\n" % LEADS[1][2:]
+
+
+def test_leading_state_rules_count_as_walked(tmp_path):
+    pkts, _ = state_traffic()
+    pkts += [from_client(IP(src=CLIENT, dst=SERVER) / UDP(sport=4000 + i,
+                                                            dport=9999))
+             for i in range(3)]
+    d, _, _ = pcap_daemon(tmp_path, pkts, HAIRPIN + [rules_call(LEAD_RULES)])
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        text = d.call("iptables_save", {"counters": True})["text"]
+    finally:
+        d.stop()
+    counted = {m.group(3): (int(m.group(1)), int(m.group(2))) for m in
+               re.finditer(r"\[(\d+):(\d+)\] (.*)", text)}
+    for _, chain, match, target in LEADS:
+        walked = counted["-A WALK " + match]
+        assert walked[0] > 0, match
+        assert counted["-A %s %s -j %s" % (chain, match, target)] == walked
 
 
 # NAT: the client's connections leave as the router's server-side address;

@@ -33,6 +33,9 @@ COMMIT
 -A PREROUTING -m addrtype --dst-type UNICAST
 -A FORWARD -p udp -m udp --dport 53 -j TTL --ttl-set 7
 -A POSTROUTING -p udp -m udp --dport 99 -j TTL --ttl-dec 10
+-A FORWARD -m mac --mac-source 02:00:00:00:01:02
+-A POSTROUTING -m mac --mac-source 02:00:00:00:01:02
+-A POSTROUTING -s 10.1.0.2/32
 -A FORWARD -p tcp -m tcp --dport 80 --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1000
 COMMIT
 *filter
@@ -181,6 +184,11 @@ def test_counters(run):
     seen = len(INPUT) - 1
     assert c["-A PREROUTING -m mac --mac-source 02:00:00:00:01:02"][0] == seen
     assert c["-A PREROUTING -m mac ! --mac-source 02:00:00:00:01:02"][0] == 0
+    # As Linux's xt_mac, FORWARD sees the sender's MAC and POSTROUTING
+    # none, though a forwarded frame keeps its Ethernet header to the end.
+    assert c["-A FORWARD -m mac --mac-source 02:00:00:00:01:02"][0] > 0
+    assert c["-A POSTROUTING -s 10.1.0.2/32"][0] > 0
+    assert c["-A POSTROUTING -m mac --mac-source 02:00:00:00:01:02"][0] == 0
     # The raw table runs before the conntrack lookup: there, as on Linux,
     # a packet has no connection yet and is INVALID (the lone fragment
     # never gets that far); connmark matches nothing, negated or not.
