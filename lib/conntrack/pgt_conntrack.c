@@ -4,6 +4,7 @@
  * between workers, and the management thread's view of them.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ PGT_LOG_REGISTER(conntrack);
 _Static_assert(PGT_CT_NONE == PGT_PKT_CTINFO_NONE, "ctinfo none");
 _Static_assert(sizeof(struct pgt_ct_tuple) == 16, "tuple is the hash key");
 _Static_assert(sizeof(struct pgt_ct_event) % 4 == 0, "ring element size");
+_Static_assert(sizeof(struct pgt_ct_conn) == 144, "a connection's size");
+_Static_assert(offsetof(struct pgt_ct_conn, stream_tsc) +
+	sizeof(uint64_t) <= 64, "the UDP path's fields in 64 bytes");
 
 /* Packets waiting for their owner; a burst of replies fits. */
 #define HANDOFF_RING	4096
@@ -375,26 +379,11 @@ wheel_place(struct ct_table *t, uint32_t idx)
 	*tail = idx;
 }
 
-/* Make @p c expire at TSC @p expires. */
 void
-pgt_ct_expire_at(struct ct_table *t, struct pgt_ct_conn *c, uint64_t expires)
+pgt_ct_wheel_move(struct ct_table *t, struct pgt_ct_conn *c)
 {
-	c->expires = expires;
-	/* Later is the common case and costs nothing: the wheel moves the
-	 * connection when it reaches its slot. Earlier must move now. */
-	if ((c->status & PGT_CT_S_CONFIRMED) &&
-			expires < (uint64_t)c->wheel_sec * pgt_ct_hz) {
-		wheel_unlink(t, c);
-		wheel_place(t, (uint32_t)(c - t->conns));
-	}
-}
-
-void
-pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
-	enum pgt_ct_timeout to, uint64_t now)
-{
-	c->timeout_class = (uint8_t)to;
-	pgt_ct_expire_at(t, c, now + ct_timeout_tsc(to));
+	wheel_unlink(t, c);
+	wheel_place(t, (uint32_t)(c - t->conns));
 }
 
 /* Events */
@@ -743,13 +732,12 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 	uint32_t sig[PGT_CT_BURST_MAX];
 	unsigned int i, k = 0;
 	enum pgt_ct_dir dir;
-	struct ct_pkt p;
 	uint32_t idx, ref;
 
 	/* Three passes, so that the misses of the burst overlap: the chain
 	 * heads, then the first connection of each chain, then the walks. */
 	for (i = 0; i < n && k < PGT_CT_BURST_MAX; i++) {
-		if (pgt_ct_pkt_key(pkts[i], &p, &one) < 0)
+		if (pgt_ct_parsed_key(pkts[i], &one) < 0)
 			continue;
 		key[k] = one;
 		meta[k] = pgt_pkt_meta(pkts[i]);
@@ -786,6 +774,59 @@ hint_valid(const struct ct_table *t, uint32_t ref,
 		tuple_eq(&t->conns[CT_REF_IDX(ref)].tuple[CT_REF_DIR(ref)], key);
 }
 
+/* A packet of @p c in direction @p dir: its conntrack state, and the
+ * connection's, after the protocol tracker took it. */
+static inline void
+packet_seen(struct ct_table *t, struct pgt_pkt_meta *meta,
+	struct pgt_ct_conn *c, uint32_t idx, enum pgt_ct_dir dir,
+	uint32_t old_status, uint8_t old_state, uint64_t now)
+{
+	if (dir == PGT_CT_DIR_REPLY) {
+		meta->ctinfo = PGT_CT_ESTABLISHED_REPLY;
+		c->status |= PGT_CT_S_SEEN_REPLY;
+	} else {
+		meta->ctinfo = (c->status & PGT_CT_S_SEEN_REPLY) ?
+			PGT_CT_ESTABLISHED : PGT_CT_NEW;
+	}
+	meta->ct = idx;
+	if (c->status != old_status || c->tcp.state != old_state)
+		pgt_ct_event_post(t, c, PGT_CT_EVENT_UPDATE, now);
+}
+
+/*
+ * The burst's answer for UDP packet @p m, when it holds (the table did not
+ * change since, the connection is live and not a virtual service's, the
+ * header still has the tuple, the NIC did not find the checksum bad):
+ * most packets of a NAT gateway, taken without the full parse. @return
+ * the connection, or NULL for the full way.
+ */
+static inline struct pgt_ct_conn *
+hinted_udp(const struct ct_table *t, const struct rte_mbuf *m,
+	const struct pgt_pkt_meta *meta, uint64_t now)
+{
+	struct pgt_ct_conn *c = &t->conns[CT_REF_IDX(meta->ct_hint)];
+	const struct pgt_ct_tuple *k = &c->tuple[CT_REF_DIR(meta->ct_hint)];
+	const struct rte_ipv4_hdr *ip;
+	const rte_be16_t *ports;
+
+	if (t->gen != t->hint_gen || meta->proto != IPPROTO_UDP ||
+			c->expires <= now || (c->status & PGT_CT_S_IPVS) ||
+			(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+			RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return NULL;
+	/* The burst's lookup saw the ports: they are in the frame. */
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+		meta->l3_off);
+	ports = (const rte_be16_t *)((const uint8_t *)ip + meta->l3_hlen);
+	if (k->src != rte_be_to_cpu_32(ip->src_addr) ||
+			k->dst != rte_be_to_cpu_32(ip->dst_addr) ||
+			k->sport != rte_be_to_cpu_16(ports[0]) ||
+			k->dport != rte_be_to_cpu_16(ports[1]) ||
+			k->proto != IPPROTO_UDP)
+		return NULL;
+	return c;
+}
+
 enum pgt_ct_verdict
 pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 {
@@ -808,6 +849,16 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	if (meta->ctinfo == PGT_CT_UNTRACKED ||
 			(meta->ct_flags & PGT_PKT_CTF_ATTACHED))
 		return PGT_CT_GO;
+	if (hinted && (c = hinted_udp(t, m, meta, now)) != NULL) {
+		t->stat[PGT_CT_STAT_FOUND]++;
+		old_status = c->status;
+		old_state = c->tcp.state;
+		pgt_ct_udp_packet(t, c, now);
+		packet_seen(t, meta, c, CT_REF_IDX(meta->ct_hint),
+			(enum pgt_ct_dir)CT_REF_DIR(meta->ct_hint), old_status,
+			old_state, now);
+		return PGT_CT_GO;
+	}
 	meta->ct = PGT_PKT_CT_NONE;
 	if (pgt_ct_pkt_key(m, &p, &key) < 0)
 		return invalid(t, meta);
@@ -839,27 +890,25 @@ found:
 	c = &t->conns[idx];
 	old_status = c->status;
 	old_state = c->tcp.state;
-	v = pgt_ct_l4_packet(t, c, &p, dir, now, &kill);
+	/* UDP, most of the traffic of a NAT gateway, without a call. */
+	if (p.proto == IPPROTO_UDP && !(c->status & PGT_CT_S_IPVS)) {
+		pgt_ct_udp_packet(t, c, now);
+		v = CT_L4_ACCEPT;
+		kill = false;
+	} else {
+		v = pgt_ct_l4_packet(t, c, &p, dir, now, &kill);
+	}
 	if (v == CT_L4_REOPEN) {
 		conn_destroy(t, idx, now);
 		goto lookup;
 	}
 	if (v == CT_L4_INVALID)
 		return invalid(t, meta);
-	if (dir == PGT_CT_DIR_REPLY) {
-		meta->ctinfo = PGT_CT_ESTABLISHED_REPLY;
-		c->status |= PGT_CT_S_SEEN_REPLY;
-	} else {
-		meta->ctinfo = (c->status & PGT_CT_S_SEEN_REPLY) ?
-			PGT_CT_ESTABLISHED : PGT_CT_NEW;
-	}
-	meta->ct = idx;
 	/* This packet still uses it (NAT); the next lookup or the wheel's
 	 * next visit removes it. */
 	if (kill)
 		pgt_ct_expire_at(t, c, now);
-	if (c->status != old_status || c->tcp.state != old_state)
-		pgt_ct_event_post(t, c, PGT_CT_EVENT_UPDATE, now);
+	packet_seen(t, meta, c, idx, dir, old_status, old_state, now);
 	return PGT_CT_GO;
 }
 

@@ -134,7 +134,12 @@ struct pgt_ct_tcp {
 	uint8_t retrans;
 };
 
-/** A connection. */
+/**
+ * A connection. What a packet of an established UDP connection reads and
+ * writes comes first, in 64 bytes (the lookup's tuples and links, expiry,
+ * status, its wheel slot, the UDP stream time): two cache lines at most
+ * whatever its place in the array, both prefetched by the burst's lookup.
+ */
 struct pgt_ct_conn {
 	struct pgt_ct_tuple tuple[2];	/**< ORIGINAL, REPLY */
 	/** Next on the hash chain of tuple[d]: (index << 1 | direction), or
@@ -142,24 +147,23 @@ struct pgt_ct_conn {
 	uint32_t hnext[2];
 	uint64_t expires;	/**< TSC */
 	uint32_t status;	/**< PGT_CT_S_* */
+	uint32_t wheel_sec;	/**< Second of the slot it is in */
+	union {
+		struct pgt_ct_tcp tcp;	/**< TCP */
+		uint64_t stream_tsc;	/**< UDP: when replies make a stream */
+	};
 	uint32_t mark;		/**< connmark */
 	uint32_t id;		/**< Unique while it lives (conntrack -o id). */
 	/** Even when stable; odd while the owner rewrites tuples or status
 	 *  bits a reader must see together (management readers retry). */
 	uint32_t seq;
 	uint32_t wheel_prev, wheel_next;	/**< Timer wheel links */
-	uint32_t wheel_sec;	/**< Second of the slot it is in */
-	uint8_t in_use;
-	uint8_t timeout_class;	/**< enum pgt_ct_timeout of the last refresh */
-	uint16_t ipvs_dest;	/**< IPVS: real server slot (0: none) */
 	uint32_t ipvs_tmpl;	/**< IPVS: persistence template + 1 (0: none) */
+	uint16_t ipvs_dest;	/**< IPVS: real server slot (0: none) */
 	uint16_t ipvs_svc;	/**< IPVS: service slot */
+	uint8_t in_use;
 	uint8_t ipvs_method;	/**< IPVS: enum pgt_ipvs_method */
-	uint8_t pad;
-	union {
-		struct pgt_ct_tcp tcp;	/**< TCP */
-		uint64_t stream_tsc;	/**< UDP: when replies make a stream */
-	};
+	uint8_t pad[2];
 };
 
 /** Timeouts (seconds), named as Linux's nf_conntrack_*_timeout sysctls. */
@@ -253,7 +257,8 @@ enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
 	uint8_t hook, uint64_t now);
 
 /**
- * Look up the connections of @p n IPv4 packets of a burst together, so that
+ * Look up the connections of @p n IPv4 packets of a burst, just parsed and
+ * whole (no fragment), together, so that
  * their memory accesses overlap: the chain heads of all of them first, then
  * the first connection of each chain, then the walks. Changes no
  * connection: each packet's answer is kept in its metadata (ct_hint),

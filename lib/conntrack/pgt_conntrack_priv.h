@@ -95,9 +95,40 @@ enum ct_l4_verdict {
 };
 
 /*
+ * The transport part of @p key, whose protocol is set, from the @p len
+ * bytes at @p l4: the ports, or an ICMP query's identifier, type and code.
+ * @return 0; -EINVAL when the header is too short for them.
+ */
+static inline int
+pgt_ct_key_l4(struct pgt_ct_tuple *key, const uint8_t *l4, uint32_t len)
+{
+	switch (key->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case 132:	/* SCTP */
+	case 33:	/* DCCP */
+		/* Ports are the first 4 bytes of all four. */
+		if (len < 4)
+			return -EINVAL;
+		key->sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
+		key->dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
+		return 0;
+	case IPPROTO_ICMP:
+		if (len < sizeof(struct rte_icmp_hdr))
+			return -EINVAL;
+		key->sport = rte_be_to_cpu_16(
+			((const struct rte_icmp_hdr *)l4)->icmp_ident);
+		key->dport = (uint16_t)(l4[0] << 8 | l4[1]);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
  * Parse @p m, whose metadata locates its IPv4 header, as conntrack sees
- * it, into @p p and its tuple @p key (whole: the hash key). Inline: a
- * burst's lookup and every conntrack step do it for each packet.
+ * it, into @p p and its tuple @p key (whole: the hash key). Inline: every
+ * conntrack step does it for each packet.
  * @return 0; -EINVAL for a fragment (tracking sees whole datagrams) or a
  *   transport header too short for the tuple's fields.
  */
@@ -109,7 +140,6 @@ pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
 	uint32_t total = rte_be_to_cpu_16(ip->total_length);
 	uint32_t avail = RTE_MIN(rte_pktmbuf_data_len(m) -
 		(uint32_t)pgt_pkt_meta(m)->l3_off, total);
-	const uint8_t *l4 = (const uint8_t *)ip + hlen;
 
 	p->ip = ip;
 	p->proto = ip->next_proto_id;
@@ -124,27 +154,28 @@ pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
 			RTE_IPV4_HDR_OFFSET_MASK))
 		return -EINVAL;
-	switch (p->proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case 132:	/* SCTP */
-	case 33:	/* DCCP */
-		/* Ports are the first 4 bytes of all four. */
-		if (p->l4_len < 4)
-			return -EINVAL;
-		key->sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
-		key->dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
-		return 0;
-	case IPPROTO_ICMP:
-		if (p->l4_len < sizeof(struct rte_icmp_hdr))
-			return -EINVAL;
-		key->sport = rte_be_to_cpu_16(
-			((const struct rte_icmp_hdr *)l4)->icmp_ident);
-		key->dport = (uint16_t)(l4[0] << 8 | l4[1]);
-		return 0;
-	default:
-		return 0;
-	}
+	return pgt_ct_key_l4(key, (const uint8_t *)ip + hlen, p->l4_len);
+}
+
+/*
+ * The tuple @p key of @p m, whole and just parsed (pgt_pkt_parse()): its
+ * addresses and protocol from the metadata, the rest from the frame.
+ * @return 0; -EINVAL as pgt_ct_pkt_key().
+ */
+static inline int
+pgt_ct_parsed_key(struct rte_mbuf *m, struct pgt_ct_tuple *key)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+		meta->l3_off);
+	uint32_t avail = RTE_MIN(rte_pktmbuf_data_len(m) -
+		(uint32_t)meta->l3_off, (uint32_t)rte_be_to_cpu_16(
+			((const struct rte_ipv4_hdr *)ip)->total_length));
+
+	*key = (struct pgt_ct_tuple){ .src = meta->src, .dst = meta->dst,
+		.proto = meta->proto };
+	return pgt_ct_key_l4(key, ip + meta->l3_hlen,
+		avail > meta->l3_hlen ? avail - meta->l3_hlen : 0);
 }
 
 /* pgt_conntrack_proto.c */
@@ -166,11 +197,47 @@ ct_timeout_tsc(enum pgt_ct_timeout t)
 	return (uint64_t)pgt_ct_cfg.timeout[t] * pgt_ct_hz;
 }
 
-void pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
-	enum pgt_ct_timeout to, uint64_t now);
-/* Make @p c expire at TSC @p expires. */
-void pgt_ct_expire_at(struct ct_table *t, struct pgt_ct_conn *c,
-	uint64_t expires);
+/* Put confirmed @p c in the wheel slot of its expiry time, earlier than
+ * the one it is in. */
+void pgt_ct_wheel_move(struct ct_table *t, struct pgt_ct_conn *c);
+
+/* Make @p c expire at TSC @p expires. Inline: every packet does it. */
+static inline void
+pgt_ct_expire_at(struct ct_table *t, struct pgt_ct_conn *c, uint64_t expires)
+{
+	c->expires = expires;
+	/* Later is the common case and costs nothing: the wheel moves the
+	 * connection when it reaches its slot. Earlier must move now. */
+	if ((c->status & PGT_CT_S_CONFIRMED) &&
+			expires < (uint64_t)c->wheel_sec * pgt_ct_hz)
+		pgt_ct_wheel_move(t, c);
+}
+
+/* @p c is to expire @p to after @p now. */
+static inline void
+pgt_ct_refresh(struct ct_table *t, struct pgt_ct_conn *c,
+	enum pgt_ct_timeout to, uint64_t now)
+{
+	pgt_ct_expire_at(t, c, now + ct_timeout_tsc(to));
+}
+
+/* A UDP packet of @p c, not a virtual service's (Linux's
+ * nf_conntrack_udp): its timeout, and whether it became a stream. */
+static inline void
+pgt_ct_udp_packet(struct ct_table *t, struct pgt_ct_conn *c, uint64_t now)
+{
+	enum pgt_ct_timeout to = PGT_CT_TO_UDP;
+
+	if (!(c->status & PGT_CT_S_CONFIRMED))
+		c->stream_tsc = now + 2 * pgt_ct_hz;
+	/* Still talking both ways after two seconds: a stream, worth the
+	 * longer timeout and protection from early drop. */
+	if ((c->status & PGT_CT_S_SEEN_REPLY) && now > c->stream_tsc) {
+		to = PGT_CT_TO_UDP_STREAM;
+		c->status |= PGT_CT_S_ASSURED;
+	}
+	pgt_ct_refresh(t, c, to, now);
+}
 void pgt_ct_event_post(struct ct_table *t, const struct pgt_ct_conn *c,
 	enum pgt_ct_event_type type, uint64_t now);
 /* Is @p key taken in any table? */

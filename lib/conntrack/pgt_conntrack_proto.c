@@ -707,17 +707,8 @@ pgt_ct_l4_packet(struct ct_table *t, struct pgt_ct_conn *c,
 		v = tcp_packet(c, p, dir, &to, kill, &refresh);
 		break;
 	case IPPROTO_UDP:
-		to = PGT_CT_TO_UDP;
-		if (!(c->status & PGT_CT_S_CONFIRMED))
-			c->stream_tsc = now + 2 * pgt_ct_hz;
-		/* Still talking both ways after two seconds: a stream,
-		 * worth the longer timeout and protection from early
-		 * drop. */
-		if ((c->status & PGT_CT_S_SEEN_REPLY) && now > c->stream_tsc) {
-			to = PGT_CT_TO_UDP_STREAM;
-			c->status |= PGT_CT_S_ASSURED;
-		}
-		break;
+		pgt_ct_udp_packet(t, c, now);
+		return CT_L4_ACCEPT;
 	case IPPROTO_ICMP:
 		to = PGT_CT_TO_ICMP;
 		break;

@@ -146,14 +146,26 @@ pgt_inet_is_multicast(uint32_t addr)
 	return (addr & 0xf0000000) == 0xe0000000;
 }
 
+/** As pgt_inet_is_martian_src() for an address whose first octet is
+ *  @p first: 0/8, 127/8, multicast (224/4), 240/4 and the broadcast. */
+static inline bool
+pgt_inet_is_martian_src_octet(uint8_t first)
+{
+	return first == 0 || first == 127 || first >= 224;
+}
+
 /** True for addresses a router never forwards from or to (RFC 1812 5.3.7). */
 static inline bool
 pgt_inet_is_martian_src(uint32_t addr)
 {
-	return (addr & 0xff000000) == 0 ||		/* 0.0.0.0/8 */
-		(addr & 0xff000000) == 0x7f000000 ||	/* 127.0.0.0/8 */
-		pgt_inet_is_multicast(addr) ||
-		(addr & 0xf0000000) == 0xf0000000;	/* 240/4, bcast */
+	return pgt_inet_is_martian_src_octet((uint8_t)(addr >> 24));
+}
+
+/** As pgt_inet_is_martian_dst() by the first octet. */
+static inline bool
+pgt_inet_is_martian_dst_octet(uint8_t first)
+{
+	return first == 0 || first == 127;
 }
 
 /** True for destinations a router never forwards to (RFC 1812 5.3.7):
@@ -161,7 +173,7 @@ pgt_inet_is_martian_src(uint32_t addr)
 static inline bool
 pgt_inet_is_martian_dst(uint32_t addr)
 {
-	return (addr & 0xff000000) == 0 || (addr & 0xff000000) == 0x7f000000;
+	return pgt_inet_is_martian_dst_octet((uint8_t)(addr >> 24));
 }
 
 #endif /* PGT_INET_H */

@@ -28,6 +28,7 @@ PGT_LOG_REGISTER(neigh);
 struct rte_hash *pgt_neigh_hash;
 struct pgt_neigh_entry *pgt_neigh_entries;
 uint32_t pgt_neigh_generation;
+uint32_t pgt_neigh_epoch;
 
 static struct rte_ring *msg_rings[RTE_MAX_LCORE];
 static unsigned int nb_rings;
@@ -201,6 +202,9 @@ set_lladdr(struct pgt_neigh_entry *e, uint64_t ll)
 	uint64_t old = e->lladdr;
 
 	__atomic_store_n(&e->lladdr, ll, __ATOMIC_RELEASE);
+	/* The workers' caches forget what they hold. */
+	if (ll != old)
+		__atomic_fetch_add(&pgt_neigh_epoch, 1, __ATOMIC_RELEASE);
 	/* Packets parked for this neighbour can go (or fail) now. */
 	if ((old & (PGT_NEIGH_VALID | PGT_NEIGH_FAILED_BIT)) !=
 			(ll & (PGT_NEIGH_VALID | PGT_NEIGH_FAILED_BIT)))
@@ -408,6 +412,9 @@ run_timers(uint64_t now)
 	}
 	if (nb_dead > 0)
 		entries_delete(dead, nb_dead);
+	/* Every used mark was taken: the workers' caches are emptied, so
+	 * that their next lookups mark the entries they still use. */
+	__atomic_fetch_add(&pgt_neigh_epoch, 1, __ATOMIC_RELEASE);
 }
 
 void

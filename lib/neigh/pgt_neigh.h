@@ -94,6 +94,10 @@ extern struct rte_hash *pgt_neigh_hash;
 extern struct pgt_neigh_entry *pgt_neigh_entries;
 /** Bumped whenever an entry becomes usable or fails: pending packets retry. */
 extern uint32_t pgt_neigh_generation;
+/** Bumped whenever an entry's address or state changes and at every timer
+ *  pass, which takes the entries' used marks: workers' caches start over
+ *  (pgt_neigh_cache_sync()). */
+extern uint32_t pgt_neigh_epoch;
 
 /**
  * Create the table (@p max_entries), one message ring per worker, and the
@@ -115,15 +119,17 @@ void pgt_neigh_fini(void);
  * go to a few next hops (the servers, the upstream gateway), and with
  * conversations they alternate between them, which a single remembered
  * entry would miss on every packet. A slot holds the MAC a usable entry
- * had when it was looked up, until the worker's next quiescent state
- * (pgt_neigh_cache_clear() each loop): a change to the entry is seen at
- * most one loop iteration later, as if the packets in between had been
- * sent before it. Direct-mapped: two next hops on one slot only cost
- * lookups, never a wrong answer.
+ * had when it was looked up, until pgt_neigh_cache_sync() sees that an
+ * entry changed or a timer pass took the used marks (every 100 ms): the
+ * worker sees a change at its next loop iteration, as if the packets in
+ * between had been sent before it. Direct-mapped: two next hops on one
+ * slot only cost lookups, never a wrong answer.
  */
 struct pgt_neigh_cache {
 	/** Slots of another generation are empty: clearing is one add. */
 	uint32_t gen;
+	/** pgt_neigh_epoch when last synced. */
+	uint32_t epoch;
 	struct {
 		uint32_t addr;
 		uint32_t gen;
@@ -132,6 +138,7 @@ struct pgt_neigh_cache {
 	} slot[PGT_NEIGH_CACHE_SLOTS];
 };
 
+/** Empty @p c. */
 static inline void
 pgt_neigh_cache_clear(struct pgt_neigh_cache *c)
 {
@@ -140,6 +147,19 @@ pgt_neigh_cache_clear(struct pgt_neigh_cache *c)
 		memset(c->slot, 0, sizeof(c->slot));
 		c->gen = 1;
 	}
+}
+
+/** Empty @p c if the table changed since it last looked (once per loop
+ *  iteration, before the worker's lookups). */
+static inline void
+pgt_neigh_cache_sync(struct pgt_neigh_cache *c)
+{
+	uint32_t epoch = __atomic_load_n(&pgt_neigh_epoch, __ATOMIC_ACQUIRE);
+
+	if (likely(epoch == c->epoch))
+		return;
+	c->epoch = epoch;
+	pgt_neigh_cache_clear(c);
 }
 
 /* The entry of @p pos: 0 with *mac set, or why not. */

@@ -277,23 +277,50 @@ nat_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 
 static bool ipvs_step(struct pgt_worker *w, struct rte_mbuf *m);
 
-/* What the hook programs are made of: each table's bit per hook, whether
+/* What the hook programs are made of: the ruleset (its serial), whether
  * connections are tracked, whether virtual services are on; the top bit
  * tells a compiled program from a worker's zeroed start. */
 static inline uint64_t
 hook_key(const struct pgt_worker *w)
 {
-	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
-	uint64_t key = UINT64_C(1) << 63;
-	unsigned int h;
+	uint64_t key = UINT64_C(1) << 63 | pgt_ruleset_flags(w->rs)->serial;
 
-	for (h = 0; h < PGT_HOOK_MAX; h++)
-		key |= (uint64_t)f->active[h] << (8 * h);
 	if (w->tracking)
 		key |= UINT64_C(1) << 48;
 	if (w->ipvs != NULL)
 		key |= UINT64_C(1) << 49;
 	return key;
+}
+
+/*
+ * The programs that have a shorter way than run_hook_steps(): none, only
+ * source NAT and confirmation (most packets have nothing for them: every
+ * POSTROUTING of a tracking router without mangle rules), the conntrack
+ * step and NAT (PREROUTING without raw or mangle rules), one table.
+ */
+enum {
+	SHAPE_STEPS,
+	SHAPE_NONE,
+	SHAPE_NAT_TAIL,
+	SHAPE_CT_NAT,
+	SHAPE_TABLE,
+};
+
+static uint8_t
+hook_shape(const uint8_t *prog)
+{
+	const uint8_t *step;
+
+	if (prog[0] == STEP_END)
+		return SHAPE_NONE;
+	if (prog[0] == STEP_CT && prog[1] == STEP_NAT && prog[2] == STEP_END)
+		return SHAPE_CT_NAT;
+	if (prog[0] < PGT_TABLE_MAX && prog[1] == STEP_END)
+		return SHAPE_TABLE;
+	for (step = prog; *step != STEP_END; step++)
+		if (*step != STEP_NAT && *step != STEP_CONFIRM)
+			return SHAPE_STEPS;
+	return SHAPE_NAT_TAIL;
 }
 
 void
@@ -302,17 +329,14 @@ pgt_pipeline_hooks_update(struct pgt_worker *w)
 	uint64_t key = hook_key(w);
 	const uint8_t *step;
 	unsigned int tracked, h, n;
-	bool nat_only;
 	uint8_t *prog;
 
 	if (likely(key == w->hook_key))
 		return;
 	w->hook_key = key;
 	for (tracked = 0; tracked < 2; tracked++) {
-		w->hook_nat_only[tracked] = 0;
 		for (h = 0; h < PGT_HOOK_MAX; h++) {
 			prog = w->hook_prog[tracked][h];
-			nat_only = true;
 			n = 0;
 			for (step = hook_steps[h]; *step != STEP_END; step++) {
 				switch (*step) {
@@ -333,15 +357,56 @@ pgt_pipeline_hooks_update(struct pgt_worker *w)
 						continue;
 					break;
 				}
-				if (*step != STEP_NAT && *step != STEP_CONFIRM)
-					nat_only = false;
 				prog[n++] = *step;
 			}
 			prog[n] = STEP_END;
-			if (n > 0 && nat_only)
-				w->hook_nat_only[tracked] |= 1u << h;
+			w->hook_shape[tracked][h] = hook_shape(prog);
 		}
 	}
+	w->forward_only = !w->tracking && !pgt_pipeline_cfg.trace_all &&
+		w->hook_shape[0][PGT_HOOK_PREROUTING] == SHAPE_NONE &&
+		w->hook_shape[0][PGT_HOOK_FORWARD] == SHAPE_NONE &&
+		w->hook_shape[0][PGT_HOOK_POSTROUTING] == SHAPE_NONE;
+	w->ct_forward = w->tracking && !pgt_pipeline_cfg.trace_all &&
+		w->hook_shape[1][PGT_HOOK_PREROUTING] == SHAPE_CT_NAT &&
+		(w->hook_shape[1][PGT_HOOK_FORWARD] == SHAPE_NONE ||
+		 w->hook_shape[1][PGT_HOOK_FORWARD] == SHAPE_TABLE) &&
+		(w->hook_shape[1][PGT_HOOK_POSTROUTING] == SHAPE_NONE ||
+		 w->hook_shape[1][PGT_HOOK_POSTROUTING] == SHAPE_NAT_TAIL);
+	if (w->hook_shape[1][PGT_HOOK_FORWARD] == SHAPE_TABLE) {
+		pgt_ruleset_lead(w->rs, w->hook_prog[1][PGT_HOOK_FORWARD][0],
+			PGT_HOOK_FORWARD, &w->forward_lead);
+	} else {
+		/* Nothing to decide: every state passes, counted nowhere. */
+		w->forward_lead = (struct pgt_ruleset_lead){
+			.state = { 0xff, 0xff }, .verdict = PGT_VERDICT_ACCEPT,
+			.counter = UINT32_MAX };
+	}
+}
+
+/* The conntrack step of @p m at @p hook. @return false when it consumed
+ * the packet: handed it to the connection's owner, or dropped it. */
+static inline bool
+ct_step(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	enum pgt_ct_verdict cv;
+
+	cv = pgt_ct_in(w->id, m, hook, w->now);
+	if (cv == PGT_CT_STOLEN) {
+		PGT_COUNT(w->id, pgt_pkt_stat_port(m), CT_HANDOFF, 1);
+		return false;
+	}
+	if (cv != PGT_CT_GO) {
+		pgt_drop(w, m, ct_drop_reason[cv]);
+		return false;
+	}
+	if (unlikely(meta->trace != 0))
+		pgt_pipeline_trace(w, m, PGT_RS_TRACE_CT, (uint8_t)hook, in,
+			out, meta->ct != PGT_PKT_CT_NONE ?
+			pgt_ct_get(w->id, meta)->status : 0, false);
+	return true;
 }
 
 /* What the tables, NAT and virtual services see of @p m at @p hook. */
@@ -375,7 +440,6 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	bool have_p = false;
-	enum pgt_ct_verdict cv;
 	struct pgt_rs_pkt p;
 	enum pgt_verdict v;
 
@@ -386,25 +450,12 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	for (; *step != STEP_END; step++) {
 		switch (*step) {
 		case STEP_CT:
-			cv = pgt_ct_in(w->id, m, hook, w->now);
-			if (cv == PGT_CT_STOLEN) {
-				PGT_COUNT(w->id, pgt_pkt_stat_port(m), CT_HANDOFF,
-					1);
+			if (!ct_step(w, hook, m, in, out))
 				return false;
-			}
-			if (cv != PGT_CT_GO) {
-				pgt_drop(w, m, ct_drop_reason[cv]);
-				return false;
-			}
 			if (have_p) {
 				p.ct = pgt_ct_get(w->id, meta);
 				p.ctinfo = meta->ctinfo;
 			}
-			if (unlikely(meta->trace != 0))
-				pgt_pipeline_trace(w, m, PGT_RS_TRACE_CT,
-					(uint8_t)hook, in, out, meta->ct !=
-					PGT_PKT_CT_NONE ? pgt_ct_get(w->id,
-					meta)->status : 0, false);
 			break;
 		case STEP_NAT:
 			if (pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
@@ -442,6 +493,53 @@ run_hook_steps(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	return true;
 }
 
+/* SHAPE_CT_NAT: the conntrack step, then NAT only if it has work. */
+static bool __rte_noinline
+run_hook_ct_nat(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, const uint8_t *prog)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+
+	if (!ct_step(w, hook, m, in, out))
+		return false;
+	if (pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
+		return true;
+	return run_hook_steps(w, hook, m, in, out, false, prog + 1);
+}
+
+/* SHAPE_TABLE: table @p table alone. */
+static bool __rte_noinline
+run_hook_table(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
+	uint16_t in, uint16_t out, enum pgt_table table)
+{
+	struct pgt_rs_pkt p;
+	enum pgt_verdict v;
+
+	rs_pkt_init(&p, w, m, in, out);
+	v = pgt_ruleset_run_table(w->rs, table, hook, &p);
+	if (likely(v == PGT_VERDICT_ACCEPT))
+		return true;
+	rule_verdict(w, m, v, &p);
+	return false;
+}
+
+/* Has POSTROUTING nothing to run for @p meta's packet, which is untraced?
+ * (No program, or one of source NAT and confirmation with nothing to do:
+ * not a new connection, not a translated one.) */
+static inline bool
+postrouting_idle(const struct pgt_worker *w, const struct pgt_pkt_meta *meta)
+{
+	const bool unconfirmed = meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED;
+	const uint8_t shape =
+		w->hook_shape[w->tracking || unconfirmed][PGT_HOOK_POSTROUTING];
+
+	if (unlikely(meta->trace != 0))
+		return false;
+	return shape == SHAPE_NONE || (shape == SHAPE_NAT_TAIL &&
+		!unconfirmed && pgt_ct_nat_idle(meta,
+			pgt_ct_get(w->id, meta)));
+}
+
 /*
  * Run hook @p hook on @p m, whose metadata locates its IPv4 header, from
  * the start or (@p resume) from its conntrack step. @return true to go
@@ -461,13 +559,26 @@ run_hook(struct pgt_worker *w, enum pgt_hook hook, struct rte_mbuf *m,
 	if (unlikely(meta->trace != 0))
 		pgt_pipeline_trace(w, m, PGT_RS_TRACE_HOOK, (uint8_t)hook, in,
 			out, 0, false);
-	if (likely(prog[0] == STEP_END))
+	switch (w->hook_shape[tracked][hook]) {
+	case SHAPE_NONE:
 		return true;
-	/* Not new (nothing to confirm, no binding to make), not translated. */
-	if (((w->hook_nat_only[tracked] >> hook) & 1) &&
-			!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
-			pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
-		return true;
+	case SHAPE_NAT_TAIL:
+		/* Not new (nothing to confirm, no binding to make), not
+		 * translated. */
+		if (!(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) &&
+				pgt_ct_nat_idle(meta, pgt_ct_get(w->id, meta)))
+			return true;
+		break;
+	case SHAPE_CT_NAT:
+		/* No raw table: resuming starts at the beginning. */
+		return run_hook_ct_nat(w, hook, m, in, out, prog);
+	case SHAPE_TABLE:
+		if (resume && prog[0] == PGT_TABLE_RAW)
+			return true;
+		return run_hook_table(w, hook, m, in, out, prog[0]);
+	default:
+		break;
+	}
 	return run_hook_steps(w, hook, m, in, out, resume, prog);
 }
 
@@ -989,27 +1100,28 @@ forward(struct pgt_worker *w, struct rte_mbuf *m, const struct pgt_nexthop *nh)
 	/* As Linux: FORWARD sees the decremented TTL and the output port. */
 	if (!run_hook(w, PGT_HOOK_FORWARD, m, meta->in_port, nh->port, false))
 		return;
-	rte_pktmbuf_adj(m, meta->l3_off);
-	meta->l3_off = 0;
 	PGT_COUNT(w->id, meta->in_port, FORWARDED, 1);
-	if (!run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE, nh->port,
-			false))
-		return;
-	/* ip_send() for the usual packet, without its calls: the port is
-	 * up, the packet fits, the neighbour is known. */
+	/* The usual packet: POSTROUTING has nothing for it, so nothing sees
+	 * it before it leaves, the port is up, it fits, the neighbour is
+	 * known. The received frame's Ethernet addresses are rewritten in
+	 * place; else the header goes and ip_send() writes a new one. */
 	out = &w->view->port[nh->port];
-	if (likely(out->up && rte_pktmbuf_pkt_len(m) <= out->mtu &&
+	if (likely(postrouting_idle(w, meta) &&
+			meta->l3_off == sizeof(*eth) && out->up &&
+			rte_pktmbuf_pkt_len(m) - sizeof(*eth) <= out->mtu &&
 			pgt_neigh_lookup_cached(&w->neigh, meta->nexthop,
-				nh->port, &mac) == 0 &&
-			(eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m,
-				sizeof(*eth))) != NULL)) {
+				nh->port, &mac) == 0)) {
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		eth->dst_addr = mac;
 		eth->src_addr = out->mac;
-		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-		pgt_tx_stage(w, nh->port, m);
+		pgt_tx_stage_untraced(w, nh->port, m);
 		return;
 	}
-	ip_send(w, m);
+	rte_pktmbuf_adj(m, meta->l3_off);
+	meta->l3_off = 0;
+	if (run_hook(w, PGT_HOOK_POSTROUTING, m, PGT_PORT_NONE, nh->port,
+			false))
+		ip_send(w, m);
 }
 
 /* The next hop of rte_lpm's answer @p hop, the default route's on a miss;
@@ -1055,97 +1167,6 @@ ip_route(struct pgt_worker *w, struct rte_mbuf *m, uint32_t hop)
 			PGT_DROP_PROHIBITED);
 		return;
 	}
-}
-
-/*
- * The routed packets of one received burst, data at their Ethernet header,
- * @p hops their rte_lpm answers. While FORWARD and POSTROUTING have nothing
- * to run, a packet to a resolved unicast next hop needs only its TTL, its
- * Ethernet addresses and a TX slot: that is done here, in place, without
- * the per-packet calls of the general path (strip the header, hooks,
- * output checks, neighbour, new header). Every other packet (a traced one
- * too: its trace shows each hook), and all of them when a hook has work,
- * takes the general path, untouched so far.
- */
-static void
-route_burst(struct pgt_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
-	const uint32_t *hops, uint16_t n)
-{
-	const struct pgt_ruleset_flags *f = pgt_ruleset_flags(w->rs);
-	/* What the last packet's next hop and neighbour gave: consecutive
-	 * packets mostly share them, and then their lookups and checks. */
-	int last_nh = -1;
-	const struct pgt_port *out = NULL;
-	uint32_t gw = 0, mtu = 0;
-	uint16_t out_port = PGT_PORT_NONE;
-	uint32_t last_nexthop = 0;
-	bool resolved = false;
-	struct rte_ether_hdr l2;
-	const struct pgt_nexthop *nh;
-	struct pgt_pkt_meta *meta;
-	struct rte_ether_hdr *eth;
-	struct rte_ipv4_hdr *ip;
-	struct rte_mbuf *m;
-	uint32_t nexthop;
-	uint64_t forwarded = 0;
-	uint16_t i;
-	int nh_idx;
-
-	if (f->active[PGT_HOOK_FORWARD] != 0 ||
-			f->active[PGT_HOOK_POSTROUTING] != 0 ||
-			pgt_pipeline_cfg.trace_all) {
-		for (i = 0; i < n; i++)
-			ip_route(w, pkts[i], hops[i]);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		m = pkts[i];
-		meta = pgt_pkt_meta(m);
-		nh_idx = hop_nexthop(hops[i]);
-		if (nh_idx != last_nh) {
-			/* Only a unicast next hop by a port that is up. */
-			last_nh = -1;
-			if (nh_idx < 0)
-				goto general;
-			nh = &pgt_route_nexthops[nh_idx];
-			out = &w->view->port[nh->port];
-			if (nh->type != PGT_NH_UNICAST || !out->up)
-				goto general;
-			last_nh = nh_idx;
-			out_port = nh->port;
-			gw = nh->gw;
-			mtu = out->mtu;
-			resolved = false;
-		}
-		/* Untracked, so not reassembled: as received, the IPv4
-		 * header right after the Ethernet one. */
-		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-		ip = (struct rte_ipv4_hdr *)(eth + 1);
-		if (unlikely(meta->l2_bcast || ip->time_to_live <= 1 ||
-				meta->trace != 0 ||
-				rte_pktmbuf_pkt_len(m) - sizeof(*eth) > mtu))
-			goto general;
-		nexthop = gw != 0 ? gw : meta->dst;
-		if (!resolved || nexthop != last_nexthop) {
-			resolved = pgt_neigh_lookup_cached(&w->neigh, nexthop,
-				out_port, &l2.dst_addr) == 0;
-			if (!resolved)
-				goto general;
-			l2.src_addr = out->mac;
-			last_nexthop = nexthop;
-		}
-		ttl_decrement_sum(ip);
-		eth->dst_addr = l2.dst_addr;
-		eth->src_addr = l2.src_addr;
-		meta->out_port = out_port;
-		meta->nexthop = nexthop;
-		forwarded++;
-		pgt_tx_stage(w, out_port, m);
-		continue;
-general:
-		ip_route(w, m, hops[i]);
-	}
-	PGT_COUNT(w->id, in_port, FORWARDED, forwarded);
 }
 
 /* ARP */
@@ -1329,23 +1350,257 @@ pgt_pipeline_resume(struct pgt_worker *w, struct rte_mbuf *m)
 		prerouting_done(w, m);
 }
 
+/*
+ * A whole tracked IPv4 packet while PREROUTING runs conntrack alone (and
+ * NAT), FORWARD at most one table and POSTROUTING at most source NAT and
+ * confirmation (w->ct_forward): a packet of a confirmed connection that
+ * nothing translates, routed to a resolved unicast next hop with TTL to
+ * spare and room for it, whose FORWARD table's first rule accepts it by
+ * its conntrack state (the usual ESTABLISHED accept; or FORWARD has no
+ * table), has nothing left to run: it is counted as the rule would count
+ * it and forwarded as forward() would, its Ethernet addresses rewritten
+ * in place. The checks come first, and any packet that fails one goes on
+ * by the general path from the routing decision, untouched.
+ */
+static void
+ct_forward(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_ruleset_lead *lead = &w->forward_lead;
+	const struct pgt_nexthop *nh;
+	const struct pgt_port *out;
+	const struct pgt_ct_conn *c;
+	struct rte_ether_addr mac;
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	uint32_t hop;
+
+	/* PREROUTING: its program is the conntrack step and NAT. */
+	if (unlikely(meta->trace != 0)) {
+		if (run_hook(w, PGT_HOOK_PREROUTING, m, port, PGT_PORT_NONE,
+				false))
+			prerouting_done(w, m);
+		return;
+	}
+	if (!ct_step(w, PGT_HOOK_PREROUTING, m, port, PGT_PORT_NONE))
+		return;
+	c = pgt_ct_get(w->id, meta);
+	if (!pgt_ct_nat_idle(meta, c)) {
+		if (run_hook_steps(w, PGT_HOOK_PREROUTING, m, port,
+				PGT_PORT_NONE, false,
+				w->hook_prog[1][PGT_HOOK_PREROUTING] + 1))
+			prerouting_done(w, m);
+		return;
+	}
+	if (unlikely(c == NULL ||
+			(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) ||
+			(c->status & (PGT_CT_S_NAT_MASK | PGT_CT_S_IPVS)) ||
+			!((lead->state[1] >> meta->ctinfo) & 1) ||
+			lead->verdict != PGT_VERDICT_ACCEPT ||
+			meta->l2_bcast || meta->l3_off != sizeof(*eth) ||
+			meta->dst >= UINT32_C(0xe0000000)))
+		goto general;
+	/* Consecutive packets to one destination are routed once. */
+	if (meta->dst != w->route_dst) {
+		w->route_nh = hop_nexthop(rte_lpm_lookup(pgt_route_lpm,
+			meta->dst, &hop) == 0 ? hop | RTE_LPM_LOOKUP_SUCCESS : 0);
+		w->route_dst = meta->dst;
+	}
+	if (w->route_nh < 0)
+		goto general;
+	nh = &pgt_route_nexthops[w->route_nh];
+	out = &w->view->port[nh->port];
+	ip = pgt_pkt_ipv4(m);
+	if (nh->type != PGT_NH_UNICAST || !out->up || ip->time_to_live <= 1 ||
+			rte_pktmbuf_pkt_len(m) - sizeof(*eth) > out->mtu)
+		goto general;
+	meta->out_port = nh->port;
+	meta->nexthop = nh->gw != 0 ? nh->gw : meta->dst;
+	if (pgt_neigh_lookup_cached(&w->neigh, meta->nexthop, nh->port,
+			&mac) != 0)
+		goto general;
+	if (lead->counter != UINT32_MAX)
+		pgt_ruleset_count(w->id, lead->counter,
+			rte_be_to_cpu_16(ip->total_length));
+	ttl_decrement_sum(ip);
+	PGT_COUNT(w->id, port, FORWARDED, 1);
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->dst_addr = mac;
+	eth->src_addr = out->mac;
+	pgt_tx_stage_untraced(w, nh->port, m);
+	return;
+general:
+	prerouting_done(w, m);
+}
+
+/* Received packet @p m of kind @p kind (its parse done), at @p port. */
+static void
+rx_packet(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m,
+	uint8_t kind)
+{
+	struct pgt_pkt_meta *meta;
+
+	switch (kind) {
+	case PGT_PKT_IPV4:
+		meta = pgt_pkt_meta(m);
+		if (w->ct_forward && !meta->frag) {
+			ct_forward(w, port, m);
+			return;
+		}
+		if (w->tracking && meta->frag) {
+			pgt_trace_event(w, m, PGT_RS_TRACE_REASSEMBLY, 0, 0,
+				false);
+			m = reassemble(w, m);
+			if (m == NULL)
+				return;
+		}
+		if (run_hook(w, PGT_HOOK_PREROUTING, m, port, PGT_PORT_NONE,
+				false))
+			prerouting_done(w, m);
+		return;
+	case PGT_PKT_ARP:
+		arp_input(w, m, port);
+		return;
+	default:
+		pgt_drop(w, m, pgt_pkt_meta(m)->drop);
+		return;
+	}
+}
+
+/*
+ * A burst while nothing is to be run on forwarded packets (no rule at
+ * PREROUTING, FORWARD or POSTROUTING, nothing tracked or traced): a usual
+ * frame (pgt_pkt_usual_ipv4()) routed to a unicast next hop that is up and
+ * resolved, that needs no fragmenting and has TTL to spare, only has its
+ * TTL and Ethernet addresses rewritten, in place, in one pass, and is
+ * staged without metadata (nothing reads it once a packet is sent). Any
+ * other packet is parsed and takes the general path at once, in its place
+ * in the burst. Consecutive packets mostly share a next hop, and then its
+ * checks, its neighbour and their run of packets to stage together.
+ */
+static void
+forward_burst(struct pgt_worker *w, uint16_t port, struct rte_mbuf **pkts,
+	uint16_t n)
+{
+	const uint64_t mac = pgt_pkt_mac_word(&w->view->port[port].mac);
+	/* The run of packets for out_port not staged yet, and its bytes. */
+	struct rte_mbuf *run[PGT_BURST];
+	uint32_t run_bytes = 0;
+	uint16_t nb_run = 0, out_port = PGT_PORT_NONE, nb_general = 0, i;
+	const struct pgt_port *out = NULL;
+	uint32_t gw = 0, mtu = 0, nexthop, last_nexthop = 0, dst, hop, len;
+	uint32_t last_dst = 0;
+	uint64_t rx_bytes = 0;
+	/* The new Ethernet addresses as the header's first 8 and next 4
+	 * bytes. */
+	uint64_t l2_first = 0;
+	uint32_t l2_next = 0;
+	struct rte_ether_addr nmac;
+	const struct pgt_nexthop *nh;
+	struct rte_ipv4_hdr *ip;
+	int nh_idx = -1, last_nh = -1;
+	bool resolved = false;
+	struct rte_mbuf *m;
+	uint8_t *eth;
+
+	for (i = 0; i < n; i++) {
+		m = pkts[i];
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		rx_bytes += rte_pktmbuf_pkt_len(m);
+		ip = pgt_pkt_usual_ipv4(m, mac);
+		if (ip == NULL)
+			goto general;
+		/* Multicast, 240/4 and the broadcast are not forwarded so. */
+		if (*(const uint8_t *)&ip->dst_addr >= 224)
+			goto general;
+		dst = rte_be_to_cpu_32(ip->dst_addr);
+		/* A run to one destination is routed once. */
+		if (dst != last_dst || last_nh < 0) {
+			nh_idx = hop_nexthop(rte_lpm_lookup(pgt_route_lpm, dst,
+				&hop) == 0 ? hop | RTE_LPM_LOOKUP_SUCCESS : 0);
+			last_dst = dst;
+		}
+		if (nh_idx != last_nh) {
+			/* Only a unicast next hop by a port that is up. */
+			last_nh = -1;
+			if (nh_idx < 0)
+				goto general;
+			nh = &pgt_route_nexthops[nh_idx];
+			if (nh->type != PGT_NH_UNICAST ||
+					!w->view->port[nh->port].up)
+				goto general;
+			if (nh->port != out_port) {
+				pgt_tx_stage_run(w, out_port, run, nb_run,
+					run_bytes);
+				nb_run = 0;
+				run_bytes = 0;
+				out_port = nh->port;
+				out = &w->view->port[out_port];
+			}
+			last_nh = nh_idx;
+			gw = nh->gw;
+			mtu = out->mtu;
+			resolved = false;
+		}
+		len = rte_pktmbuf_pkt_len(m);
+		if (unlikely(ip->time_to_live <= 1 ||
+				len - sizeof(struct rte_ether_hdr) > mtu))
+			goto general;
+		nexthop = gw != 0 ? gw : dst;
+		if (!resolved || nexthop != last_nexthop) {
+			resolved = pgt_neigh_lookup_cached(&w->neigh, nexthop,
+				out_port, &nmac) == 0;
+			if (!resolved)
+				goto general;
+			memcpy(&l2_first, &nmac, sizeof(nmac));
+			memcpy((uint8_t *)&l2_first + sizeof(nmac), &out->mac,
+				sizeof(l2_first) - sizeof(nmac));
+			memcpy(&l2_next, (const uint8_t *)&out->mac +
+				sizeof(l2_first) - sizeof(nmac),
+				sizeof(l2_next));
+			last_nexthop = nexthop;
+		}
+		ttl_decrement_sum(ip);
+		eth = rte_pktmbuf_mtod(m, uint8_t *);
+		memcpy(eth, &l2_first, sizeof(l2_first));
+		memcpy(eth + sizeof(l2_first), &l2_next, sizeof(l2_next));
+		run[nb_run++] = m;
+		run_bytes += len;
+		continue;
+general:
+		/* What the general path sends on a port goes after this
+		 * run's packets: a flow's order is kept. */
+		pgt_tx_stage_run(w, out_port, run, nb_run, run_bytes);
+		nb_run = 0;
+		run_bytes = 0;
+		nb_general++;
+		rx_packet(w, port, m, (uint8_t)pgt_pkt_parse(m, port,
+			&w->view->port[port].mac));
+	}
+	pgt_tx_stage_run(w, out_port, run, nb_run, run_bytes);
+	PGT_COUNT(w->id, port, RX_BYTES, rx_bytes);
+	PGT_COUNT(w->id, port, FORWARDED, n - nb_general);
+}
+
 void
 pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct pgt_port *p = &w->view->port[port];
-	const bool trace_all = pgt_pipeline_cfg.trace_all;
-	bool tracking = w->tracking;
-	struct rte_mbuf *ip_pkts[PGT_BURST], *whole[PGT_BURST], *m;
-	uint32_t dsts[PGT_BURST], hops[PGT_BURST];
+	struct rte_mbuf *whole[PGT_BURST];
 	uint8_t kinds[PGT_BURST];
 	struct pgt_pkt_meta *meta;
 	uint64_t bytes = 0;
-	uint16_t i, nb_ip = 0, nb_whole = 0;
+	uint16_t i, nb_whole = 0;
 
+	PGT_COUNT(w->id, port, RX_PACKETS, n);
+	if (w->forward_only && p->up) {
+		forward_burst(w, port, pkts, n);
+		return;
+	}
 	for (i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
-	PGT_COUNT(w->id, port, RX_PACKETS, n);
 	PGT_COUNT(w->id, port, RX_BYTES, bytes);
 	if (unlikely(!p->up)) {
 		for (i = 0; i < n; i++) {
@@ -1360,59 +1615,23 @@ pgt_pipeline_rx_burst(struct pgt_worker *w, uint16_t port,
 	}
 	pgt_pkt_parse_burst(pkts, n, port, &p->mac, kinds);
 	for (i = 0; i < n; i++) {
-		if (unlikely(trace_all)) {
+		if (unlikely(pgt_pipeline_cfg.trace_all)) {
 			pgt_pkt_meta(pkts[i])->trace =
 				pgt_ruleset_trace_id(w->id);
 			pgt_pipeline_trace(w, pkts[i], PGT_RS_TRACE_RX, 0,
 				port, PGT_PORT_NONE, 0, true);
 		}
-		if (tracking && kinds[i] == PGT_PKT_IPV4 &&
+		if (w->tracking && kinds[i] == PGT_PKT_IPV4 &&
 				!pgt_pkt_meta(pkts[i])->frag)
 			whole[nb_whole++] = pkts[i];
 	}
 	/* Look the burst's connections up together, their memory accesses
-	 * overlapping, before the packets are taken one at a time. */
+	 * overlapping, before the packets are taken one at a time (each
+	 * connection is confirmed before the next packet looks it up). */
 	if (nb_whole > 0)
 		pgt_ct_lookup_burst(w->id, whole, nb_whole);
-	for (i = 0; i < n; i++) {
-		m = pkts[i];
-		switch (kinds[i]) {
-		case PGT_PKT_IPV4:
-			meta = pgt_pkt_meta(m);
-			if (tracking && meta->frag) {
-				pgt_trace_event(w, m, PGT_RS_TRACE_REASSEMBLY,
-					0, 0, false);
-				m = reassemble(w, m);
-				if (m == NULL)
-					break;
-				meta = pgt_pkt_meta(m);
-			}
-			if (!run_hook(w, PGT_HOOK_PREROUTING, m, port,
-					PGT_PORT_NONE, false))
-				break;
-			/* Tracked packets go one at a time: a connection
-			 * is confirmed before the next packet looks it up.
-			 * Others are routed together below. */
-			if (tracking || meta->dst == UINT32_MAX ||
-					pgt_inet_is_multicast(meta->dst)) {
-				prerouting_done(w, m);
-			} else {
-				dsts[nb_ip] = meta->dst;
-				ip_pkts[nb_ip++] = m;
-			}
-			break;
-		case PGT_PKT_ARP:
-			arp_input(w, m, port);
-			break;
-		default:
-			pgt_drop(w, m, pgt_pkt_meta(m)->drop);
-			break;
-		}
-	}
-	if (nb_ip == 0)
-		return;
-	rte_lpm_lookup_bulk(pgt_route_lpm, dsts, hops, nb_ip);
-	route_burst(w, port, ip_pkts, hops, nb_ip);
+	for (i = 0; i < n; i++)
+		rx_packet(w, port, pkts[i], kinds[i]);
 }
 
 /* Frames from a host interface */

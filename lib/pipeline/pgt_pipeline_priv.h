@@ -25,6 +25,9 @@
 
 struct pgt_tx_stage {
 	uint16_t n;
+	/* The bytes of pkts, summed as they are staged: sending takes off
+	 * those of the packets the port refuses. */
+	uint32_t bytes;
 	struct rte_mbuf *pkts[PGT_BURST];
 };
 
@@ -50,10 +53,21 @@ struct pgt_worker {
 	 */
 	uint64_t hook_key;
 	uint8_t hook_prog[2][PGT_HOOK_MAX][PGT_HOOK_PROG_LEN];
-	/* Bit per hook whose program is only source NAT and confirmation,
-	 * which have nothing to do for a confirmed connection that nothing
-	 * translates (most packets at POSTROUTING). */
-	uint8_t hook_nat_only[2];
+	/* What each program is, for the common ones that have a shorter
+	 * way than walking it (see pgt_pipeline.c). */
+	uint8_t hook_shape[2][PGT_HOOK_MAX];
+	/* Nothing runs on forwarded packets: no rule at PREROUTING, FORWARD
+	 * or POSTROUTING, nothing tracked, nothing traced. */
+	bool forward_only;
+	/* Tracked, and the hooks a forwarded packet passes are at most
+	 * conntrack, NAT and one FORWARD table, whose lead is forward_lead
+	 * (all states pass when FORWARD has none): see ct_forward(). */
+	bool ct_forward;
+	struct pgt_ruleset_lead forward_lead;
+	/* The last destination routed this loop iteration, and its next hop
+	 * (route_dst 0: none; no packet is routed to 0.0.0.0/8). */
+	uint32_t route_dst;
+	int route_nh;
 	struct pgt_neigh_cache neigh;	/* valid until quiescent */
 	struct rte_mempool *pool;
 	struct rte_mempool *indirect_pool;
@@ -148,15 +162,48 @@ pgt_drop(struct pgt_worker *w, struct rte_mbuf *m, enum pgt_drop reason)
 	rte_pktmbuf_free(m);
 }
 
+/* Stage @p m for sending on @p port, whose trace need not be told (an
+ * untraced packet, or one without metadata). */
 static inline void
-pgt_tx_stage(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
+pgt_tx_stage_untraced(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	struct pgt_tx_stage *t = &w->tx[port];
 
-	pgt_trace_event(w, m, PGT_RS_TRACE_OUT, 0, 0, true);
+	t->bytes += rte_pktmbuf_pkt_len(m);
 	t->pkts[t->n++] = m;
 	if (t->n == PGT_BURST)
 		pgt_worker_tx_flush(w, port);
+}
+
+/* Stage the @p n untraced packets of @p pkts, @p bytes in all, for sending
+ * on @p port (none when @p n is 0, whatever @p port is). */
+static inline void
+pgt_tx_stage_run(struct pgt_worker *w, uint16_t port, struct rte_mbuf **pkts,
+	uint16_t n, uint32_t bytes)
+{
+	struct pgt_tx_stage *t;
+	uint16_t i;
+
+	if (n == 0)
+		return;
+	t = &w->tx[port];
+	if (likely(t->n + n <= PGT_BURST)) {
+		memcpy(&t->pkts[t->n], pkts, sizeof(*pkts) * n);
+		t->n = (uint16_t)(t->n + n);
+		t->bytes += bytes;
+		if (t->n == PGT_BURST)
+			pgt_worker_tx_flush(w, port);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		pgt_tx_stage_untraced(w, port, pkts[i]);
+}
+
+static inline void
+pgt_tx_stage(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	pgt_trace_event(w, m, PGT_RS_TRACE_OUT, 0, 0, true);
+	pgt_tx_stage_untraced(w, port, m);
 }
 
 #endif /* PGT_PIPELINE_PRIV_H */

@@ -186,21 +186,22 @@ pgt_worker_tx_flush(struct pgt_worker *w, uint16_t port)
 {
 	struct pgt_tx_stage *t = &w->tx[port];
 	struct pgt_port_counters *c = &pgt_stats_worker[w->id].port[port];
-	uint64_t bytes = 0;
+	uint64_t bytes = t->bytes;
 	uint16_t sent, i;
 
 	if (t->n == 0)
 		return;
+	t->bytes = 0;
 	if (w->id < w->view->port[port].nb_txq) {
 		sent = rte_eth_tx_burst(port, (uint16_t)w->id, t->pkts, t->n);
-		for (i = 0; i < sent; i++)
-			bytes += rte_pktmbuf_pkt_len(t->pkts[i]);
 		c->cnt[PGT_CNT_TX_PACKETS] += sent;
-		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 		for (i = sent; i < t->n; i++) {
+			/* Read before the free: the mbuf is not ours after. */
+			bytes -= rte_pktmbuf_pkt_len(t->pkts[i]);
 			c->drop[tx_fail_reason(&w->view->port[port], port)]++;
 			rte_pktmbuf_free(t->pkts[i]);
 		}
+		c->cnt[PGT_CNT_TX_BYTES] += bytes;
 	} else {
 		/* No TX queue of ours here: hand over to worker 0. */
 		sent = (uint16_t)rte_ring_mp_enqueue_burst(
@@ -378,7 +379,9 @@ pgt_pipeline_worker_main(void *arg)
 		w->tracking = pgt_ruleset_flags(w->rs)->tracking ||
 			w->ipvs != NULL;
 		pgt_pipeline_hooks_update(w);
-		pgt_neigh_cache_clear(&w->neigh);
+		/* Routes may have changed since the last iteration. */
+		w->route_dst = 0;
+		pgt_neigh_cache_sync(&w->neigh);
 		busy = 0;
 		host_busy = 0;
 		poll_host = w->now >= w->next_host_poll;

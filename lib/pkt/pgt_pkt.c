@@ -146,41 +146,16 @@ pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	}
 }
 
-/*
- * The usual received frame: unicast to @p port_mac, IPv4, a 20-byte header
- * with a right checksum, a length the frame holds, addresses a router
- * takes. @return false, @p m untouched, for anything else.
- */
+/* The usual received frame (pgt_pkt_usual_ipv4()) with its metadata;
+ * @return false, @p m untouched, for anything else. */
 static inline bool
-parse_usual(struct rte_mbuf *m, uint16_t in_port,
-	const struct rte_ether_addr *port_mac)
+parse_usual(struct rte_mbuf *m, uint16_t in_port, uint64_t port_mac)
 {
-	const struct rte_ether_hdr *eth;
-	const struct rte_ipv4_hdr *ip;
+	const struct rte_ipv4_hdr *ip = pgt_pkt_usual_ipv4(m, port_mac);
 	struct pgt_pkt_meta *meta;
-	uint32_t tot, frame;
 
-	if (unlikely(rte_pktmbuf_data_len(m) <
-			sizeof(*eth) + sizeof(struct rte_ipv4_hdr)))
+	if (ip == NULL)
 		return false;
-	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-			ip->version_ihl != RTE_IPV4_VHL_DEF ||
-			!rte_is_same_ether_addr(&eth->dst_addr, port_mac))
-		return false;
-	frame = rte_pktmbuf_pkt_len(m) - sizeof(*eth);
-	tot = rte_be_to_cpu_16(ip->total_length);
-	if (tot < sizeof(*ip) || tot > frame)
-		return false;
-	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
-			!pgt_inet_ipv4_hdr_sum_ok(ip, sizeof(*ip)))
-		return false;
-	if (pgt_inet_is_martian_src(rte_be_to_cpu_32(ip->src_addr)) ||
-			pgt_inet_is_martian_dst(rte_be_to_cpu_32(ip->dst_addr)))
-		return false;
-	if (frame > tot)
-		rte_pktmbuf_trim(m, frame - tot);
 	meta = pgt_pkt_meta(m);
 	meta_reset(meta, in_port);
 	ipv4_fields(meta, ip, sizeof(*ip));
@@ -191,12 +166,13 @@ void
 pgt_pkt_parse_burst(struct rte_mbuf **pkts, uint16_t n, uint16_t in_port,
 	const struct rte_ether_addr *port_mac, uint8_t *kinds)
 {
+	const uint64_t mac = pgt_pkt_mac_word(port_mac);
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (likely(parse_usual(pkts[i], in_port, port_mac)))
+		if (likely(parse_usual(pkts[i], in_port, mac)))
 			kinds[i] = PGT_PKT_IPV4;
 		else
 			kinds[i] = (uint8_t)pgt_pkt_parse(pkts[i], in_port,

@@ -20,6 +20,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "pgt_inet.h"
 #include "pgt_stats.h"
 
 /** What the parse found. */
@@ -105,6 +106,72 @@ pgt_pkt_ipv4(struct rte_mbuf *m)
  */
 enum pgt_pkt_kind pgt_pkt_parse(struct rte_mbuf *m, uint16_t in_port,
 	const struct rte_ether_addr *port_mac);
+
+/** @p mac as pgt_pkt_usual_ipv4() compares it: its six bytes in the
+ *  first six of a 64-bit word, in memory order. */
+static inline uint64_t
+pgt_pkt_mac_word(const struct rte_ether_addr *mac)
+{
+	uint64_t w = 0;
+
+	memcpy(&w, mac, sizeof(*mac));
+	return w;
+}
+
+/**
+ * The IPv4 header of received frame @p m if it is the usual one: unicast
+ * to the port whose MAC is @p port_mac (pgt_pkt_mac_word()), IPv4 with a
+ * 20-byte header, a right checksum (or one the NIC checked), a total
+ * length the frame holds (the padding after it is trimmed), addresses a
+ * router takes (no martian). NULL, @p m untouched, for anything else,
+ * which pgt_pkt_parse() tells apart. The metadata is not written:
+ * pgt_pkt_parse_burst() does that, and a packet that needs none (forwarded
+ * as it came) is spared it.
+ */
+static inline struct rte_ipv4_hdr *
+pgt_pkt_usual_ipv4(struct rte_mbuf *m, uint64_t port_mac)
+{
+	/* The destination MAC's bytes; the EtherType and version/IHL's. */
+	static const uint8_t mac_mask[8] = { 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0, 0 };
+	static const uint8_t type_mask[4] = { 0xff, 0xff, 0xff, 0 };
+	static const uint8_t type_ipv4[4] = { 0x08, 0x00, RTE_IPV4_VHL_DEF, 0 };
+	uint64_t dst, mask;
+	uint32_t tot, frame, type, tmask, ipv4;
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+
+	if (unlikely(rte_pktmbuf_data_len(m) <
+			sizeof(*eth) + sizeof(struct rte_ipv4_hdr)))
+		return NULL;
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	/* Two loads and compares, not six byte tests: the first eight bytes
+	 * (destination and two of the source) and bytes 12-15 (EtherType,
+	 * version/IHL, TOS). */
+	memcpy(&dst, eth, sizeof(dst));
+	memcpy(&mask, mac_mask, sizeof(mask));
+	memcpy(&type, &eth->ether_type, sizeof(type));
+	memcpy(&tmask, type_mask, sizeof(tmask));
+	memcpy(&ipv4, type_ipv4, sizeof(ipv4));
+	if (((dst ^ port_mac) & mask) != 0 || (type & tmask) != ipv4)
+		return NULL;
+	frame = rte_pktmbuf_pkt_len(m) - sizeof(*eth);
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (tot < sizeof(*ip) || tot > frame)
+		return NULL;
+	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+			!pgt_inet_ipv4_hdr_sum_ok(ip, sizeof(*ip)))
+		return NULL;
+	/* The first octets are the first bytes: no byte swap. */
+	if (pgt_inet_is_martian_src_octet(*(const uint8_t *)&ip->src_addr) ||
+			pgt_inet_is_martian_dst_octet(
+				*(const uint8_t *)&ip->dst_addr))
+		return NULL;
+	if (frame > tot)
+		rte_pktmbuf_trim(m, (uint16_t)(frame - tot));
+	return ip;
+}
 
 /**
  * Parse @p n received frames of data port @p in_port (MAC @p port_mac, not

@@ -128,16 +128,12 @@ pgt_ruleset_table_find(const char *name)
 
 /* Counters */
 
-struct rs_counter {
-	uint64_t pkts, bytes;
-};
-
 static unsigned int nb_workers;
 static uint32_t max_slots;
 /* Per worker: one counter per slot; the worker is the only writer. */
-static struct rs_counter *worker_counters[RTE_MAX_LCORE];
+struct pgt_ruleset_counter *pgt_ruleset_counters[RTE_MAX_LCORE];
 /* Management's offsets: restored values and zeroing (-Z). */
-static struct rs_counter *base_counters;
+static struct pgt_ruleset_counter *base_counters;
 static uint32_t *free_slots;
 static uint32_t nb_free_slots;
 /* By a rule's counter slot: how many chains hold the rule, in the live
@@ -156,8 +152,9 @@ slot_alloc(uint32_t *slot)
 	s = free_slots[--nb_free_slots];
 	/* No worker has referenced it since its grace period ended. */
 	for (w = 0; w < nb_workers; w++)
-		worker_counters[w][s] = (struct rs_counter){ 0, 0 };
-	base_counters[s] = (struct rs_counter){ 0, 0 };
+		pgt_ruleset_counters[w][s] =
+			(struct pgt_ruleset_counter){ 0, 0 };
+	base_counters[s] = (struct pgt_ruleset_counter){ 0, 0 };
 	*slot = s;
 	return 0;
 }
@@ -176,9 +173,9 @@ pgt_ruleset_counter_read(uint32_t slot, uint64_t *pkts, uint64_t *bytes)
 	*pkts = base_counters[slot].pkts;
 	*bytes = base_counters[slot].bytes;
 	for (w = 0; w < nb_workers; w++) {
-		*pkts += __atomic_load_n(&worker_counters[w][slot].pkts,
+		*pkts += __atomic_load_n(&pgt_ruleset_counters[w][slot].pkts,
 			__ATOMIC_RELAXED);
-		*bytes += __atomic_load_n(&worker_counters[w][slot].bytes,
+		*bytes += __atomic_load_n(&pgt_ruleset_counters[w][slot].bytes,
 			__ATOMIC_RELAXED);
 	}
 }
@@ -957,6 +954,7 @@ hooks_activity(struct pgt_ruleset *rs)
 		}
 	}
 	rs->flags.tracking = needs_tracking();
+	rs->flags.serial = published != NULL ? published->flags.serial + 1 : 1;
 }
 
 static void
@@ -1107,10 +1105,10 @@ pgt_ruleset_init(unsigned int workers, uint32_t max_rules)
 	/* Every built-in chain's policy takes a slot too. */
 	max_slots = max_rules + PGT_TABLE_MAX * PGT_HOOK_MAX;
 	for (w = 0; w < workers; w++) {
-		worker_counters[w] = rte_zmalloc("pgt_rs_counters",
-			sizeof(struct rs_counter) * max_slots,
+		pgt_ruleset_counters[w] = rte_zmalloc("pgt_rs_counters",
+			sizeof(struct pgt_ruleset_counter) * max_slots,
 			RTE_CACHE_LINE_SIZE);
-		if (worker_counters[w] == NULL)
+		if (pgt_ruleset_counters[w] == NULL)
 			return -ENOMEM;
 	}
 	if (pgt_rs_log_init(workers) != 0 || pgt_rs_nflog_init(workers) != 0 ||
@@ -1189,15 +1187,6 @@ rule_match(const struct pgt_rs_crule *r, struct pgt_rs_pkt *p)
 			return false;
 	}
 	return true;
-}
-
-static inline void
-count(unsigned int worker, uint32_t slot, uint16_t len)
-{
-	struct rs_counter *c = &worker_counters[worker][slot];
-
-	c->pkts++;
-	c->bytes += len;
 }
 
 /* The first candidate rule of @p cur numbered @p i or more, or UINT32_MAX. */
@@ -1299,14 +1288,14 @@ run_chain(const struct pgt_rs_ctable *t, const struct pgt_rs_cchain *base,
 			if (traced)
 				trace_rule(p, table, base, 0,
 					PGT_RS_TRACE_POLICY);
-			count(p->worker, base->counter, p->ip_len);
+			pgt_ruleset_count(p->worker, base->counter, p->ip_len);
 			return base->policy == PGT_RS_ACCEPT ?
 				PGT_VERDICT_ACCEPT : PGT_VERDICT_DROP;
 		}
 		r = c->rules[i++];
 		if (!rule_match(r, p))
 			continue;
-		count(p->worker, r->counter, p->ip_len);
+		pgt_ruleset_count(p->worker, r->counter, p->ip_len);
 		if (traced)
 			trace_rule(p, table, c, i, PGT_RS_TRACE_RULE);
 		switch (r->kind) {
@@ -1398,11 +1387,24 @@ pgt_ruleset_run_table(const struct pgt_ruleset *rs, enum pgt_table table,
 	/* Decided by the first rule on the packet's conntrack state alone
 	 * (the usual ESTABLISHED accept): the walk would stop there too. */
 	if ((c->lead_state[p->ct != NULL] >> p->ctinfo) & 1) {
-		count(p->worker, c->rules[0]->counter,
+		pgt_ruleset_count(p->worker, c->rules[0]->counter,
 			rte_be_to_cpu_16(p->ip->total_length));
 		return (enum pgt_verdict)c->lead_verdict;
 	}
 	if (!p->prepared)
 		pkt_prepare(p);
 	return run_chain(t, c, p, (uint8_t)table, false);
+}
+
+void
+pgt_ruleset_lead(const struct pgt_ruleset *rs, enum pgt_table table,
+	enum pgt_hook hook, struct pgt_ruleset_lead *lead)
+{
+	const struct pgt_rs_cchain *c =
+		rs->tables[table]->chains[builtin_chain(table, hook)];
+
+	lead->state[0] = c->lead_state[0];
+	lead->state[1] = c->lead_state[1];
+	lead->verdict = c->lead_verdict;
+	lead->counter = c->nb_rules > 0 ? c->rules[0]->counter : 0;
 }

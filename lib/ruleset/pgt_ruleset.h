@@ -427,6 +427,9 @@ struct pgt_ruleset_flags {
 	uint8_t active[PGT_HOOK_MAX];	/**< Bit per enum pgt_table. */
 	/** A rule needs connection state, or the nat table has a rule. */
 	bool tracking;
+	/** One more with each ruleset published: what a worker derived from
+	 *  a ruleset holds while its serial is the current one's. */
+	uint32_t serial;
 };
 
 /** The published ruleset; its flags come first. */
@@ -454,6 +457,44 @@ static inline bool
 pgt_ruleset_hook_active(const struct pgt_ruleset *rs, enum pgt_hook hook)
 {
 	return pgt_ruleset_flags(rs)->active[hook] != 0;
+}
+
+/**
+ * What decides a built-in chain at its first rule by the conntrack state
+ * alone (a rule looking at nothing else that ends the walk; see
+ * pgt_match_ops.state_only): the states it matches, and what the rule
+ * does then, which pgt_ruleset_run_table() would do.
+ */
+struct pgt_ruleset_lead {
+	/** Bit per enum pgt_ct_info, for a packet without and with a
+	 *  connection; both 0 when the chain starts with no such rule. */
+	uint8_t state[2];
+	uint8_t verdict;	/**< enum pgt_verdict: ACCEPT or DROP */
+	uint32_t counter;	/**< The rule's counter slot */
+};
+
+/** The lead of table @p table's built-in chain of @p hook (worker: for the
+ *  ruleset it read this loop iteration). */
+void pgt_ruleset_lead(const struct pgt_ruleset *rs, enum pgt_table table,
+	enum pgt_hook hook, struct pgt_ruleset_lead *lead);
+
+/** A rule's counter, per worker (its only writer). */
+struct pgt_ruleset_counter {
+	uint64_t pkts, bytes;
+};
+
+/** Each worker's counters, by counter slot. */
+extern struct pgt_ruleset_counter *pgt_ruleset_counters[RTE_MAX_LCORE];
+
+/** Count a packet of @p bytes (IP total length) for the rule of counter
+ *  @p slot, as its match does (worker @p worker). */
+static inline void
+pgt_ruleset_count(unsigned int worker, uint32_t slot, uint32_t bytes)
+{
+	struct pgt_ruleset_counter *c = &pgt_ruleset_counters[worker][slot];
+
+	c->pkts++;
+	c->bytes += bytes;
 }
 
 /**

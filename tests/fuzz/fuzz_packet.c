@@ -136,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* As the worker loop reads them: the ruleset tracks connections. */
 	w->tracking = pgt_ruleset_flags(w->rs)->tracking;
 	pgt_pipeline_hooks_update(w);
-	pgt_neigh_cache_clear(&w->neigh);
+	pgt_neigh_cache_sync(&w->neigh);
 	port = ctl & 1;
 	p = &w->view->port[port];
 	m = rte_pktmbuf_alloc(pool);

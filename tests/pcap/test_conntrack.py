@@ -8,6 +8,7 @@ one worker reads it in that order: the conversations are exact.
 import json
 import re
 import subprocess
+import time
 
 import pytest
 from scapy.all import (ICMP, IP, TCP, UDP, Ether, Raw, IPerror, UDPerror,
@@ -390,6 +391,77 @@ def nat_packets():
         from_client(IP(src=CLIENT, dst=SERVER) / TCP(sport=4002, dport=81,
                                                       flags="S", seq=7)),
     ]
+
+
+def fast_path_traffic():
+    """Every state, NAT both ways, and established packets the fast path
+    of confirmed connections must leave to the general one: TTL 1, too
+    big for port0's MTU (with DF, and without: fragmented)."""
+    pkts, _ = state_traffic()
+    pkts += nat_packets()
+    est = IP(src=CLIENT, dst=SERVER) / UDP(sport=2002, dport=53)
+    pkts += [from_client(est / Raw(b"x" * 10)),
+             from_client(IP(src=CLIENT, dst=SERVER, ttl=1) /
+                         UDP(sport=2002, dport=53)),
+             from_client(IP(src=CLIENT, dst=SERVER, flags="DF") /
+                         UDP(sport=2002, dport=53) / Raw(b"d" * 1200)),
+             from_client(est / Raw(b"f" * 1200)),
+             from_server(IP(src=SERVER, dst=CLIENT) /
+                         UDP(sport=53, dport=2002) / Raw(b"y" * 10))]
+    return pkts
+
+
+def replay_counted(tmp, pkts, rules):
+    tmp.mkdir()
+    d, out0, _ = pcap_daemon(tmp, pkts, HAIRPIN + [
+        {"method": "port_set", "params": {"port": "port0", "mtu": 1000}},
+        rules_call(rules)])
+    try:
+        d.wait_for(lambda: d.stats("port0")["rx_packets"] == len(pkts),
+                   what="all input received")
+        d.wait_for(lambda: d.call("conntrack_config_get")["count"] >= 16,
+                   what="connections")
+        time.sleep(0.5)
+        stats = d.stats("port0")
+        saved = d.call("iptables_save", {"counters": True})["text"]
+        listing = sorted(re.sub(r"^(\w+ +\d+) \d+ ", r"\1 ", line)
+                         for line in ctl(d, "conntrack", "-L").stdout
+                         .splitlines())
+    finally:
+        d.stop()
+    return {"out": sorted(bytes(p) for p in rdpcap(out0)), "stats": stats,
+            "filter": re.findall(r"\[\d+:\d+\] -A FORWARD .*",
+                                 saved.split("*filter")[1]),
+            "list": listing}
+
+
+def test_established_fast_path_forwards_the_same(tmp_path):
+    """With conntrack and NAT at PREROUTING, one FORWARD table and NAT at
+    POSTROUTING, a confirmed connection's packet that nothing translates
+    and the FORWARD table's first rule accepts by its state is forwarded
+    without the hooks' walk; a mangle FORWARD rule that matches nothing
+    sends every packet through the general path. Both must send the same
+    frames, count the same and leave the same connections."""
+    pkts = fast_path_traffic()
+    # NAT_RULES, letting every new connection through.
+    rules = NAT_RULES.replace(
+        "-j ACCEPT\n", "-j ACCEPT\n-A FORWARD -m conntrack --ctstate NEW "
+        "-j ACCEPT\n", 1)
+    fast = replay_counted(tmp_path / "fast", pkts, rules)
+    general = replay_counted(
+        tmp_path / "general", pkts, rules +
+        "*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p gre\nCOMMIT\n")
+    assert fast["out"] == general["out"]
+    assert fast["filter"] == general["filter"]
+    for key in ("forwarded", "rx_packets", "rx_bytes", "tx_packets",
+                "tx_bytes", "drops_total", "drops"):
+        assert fast["stats"][key] == general["stats"][key], key
+    assert fast["list"] == general["list"]
+    # It saw what it was for: established packets accepted by the first
+    # rule, fragments, an error for TTL 1 and for DF.
+    assert int(re.match(r"\[(\d+):", fast["filter"][0]).group(1)) > 20
+    assert any(IP(p[14:]).flags.MF for p in fast["out"] if p[12:14] ==
+               b"\x08\x00")
 
 
 def checksums_ok(p):

@@ -118,9 +118,16 @@ def test_general_path_forwards_the_same(run, tmp_path):
         assert sorted(bytes(p) for p in general[port]) == \
             sorted(bytes(p) for p in run[port]), port
     for port in ("stats", "stats1"):
-        for key in ("forwarded", "tx_packets", "drops_total"):
+        for key in ("forwarded", "rx_packets", "rx_bytes", "tx_packets",
+                    "tx_bytes", "drops_total"):
             assert general[port][key] == run[port][key], (port, key)
         assert general[port]["drops"] == run[port]["drops"], port
+    # The bytes counted are the bytes sent and received.
+    for replayed in (run, general):
+        assert replayed["stats1"]["tx_bytes"] == \
+            sum(len(p) for p in replayed["out1"])
+        assert replayed["stats"]["rx_bytes"] == \
+            sum(len(p) for p in INPUT)
 
 
 def udp_out(run, sport):

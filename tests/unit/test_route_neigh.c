@@ -239,28 +239,37 @@ test_neigh_cache(void)
 	struct pgt_neigh_cache c;
 	struct rte_ether_addr mac;
 	unsigned int i;
+	uint32_t gen;
 
 	memset(&c, 0, sizeof(c));
 	pgt_neigh_cache_clear(&c);
 	CHECK_EQ(neigh_add(2), 0);
 	CHECK_EQ(neigh_add(3), 0);
 	CHECK_EQ(neigh_add(25), 0);
+	/* As a worker starts its loop iteration. */
+	pgt_neigh_cache_sync(&c);
 	for (i = 0; i < RTE_DIM(hosts); i++) {
 		memset(&mac, 0, sizeof(mac));
 		CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, hosts[i]), 1,
 			&mac), 0);
 		CHECK_EQ(mac.addr_bytes[5], hosts[i]);
 	}
+	/* Nothing changed: a sync keeps what the cache holds. */
+	gen = c.gen;
+	pgt_neigh_cache_sync(&c);
+	CHECK_EQ(c.gen, gen);
 	/* Unhooked from the table, both still answer from the cache until
-	 * the worker's next quiescent state: neither lookup reached the
-	 * table, and each gave its MAC. */
+	 * the worker syncs: neither lookup reached the table, and each gave
+	 * its MAC. */
 	CHECK_EQ(neigh_del(2), 0);
 	CHECK_EQ(neigh_del(3), 0);
 	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 2), 1, &mac), 0);
 	CHECK_EQ(mac.addr_bytes[5], 2);
 	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 3), 1, &mac), 0);
 	CHECK_EQ(mac.addr_bytes[5], 3);
-	pgt_neigh_cache_clear(&c);
+	/* The deletions changed the table: the sync empties the cache. */
+	pgt_neigh_cache_sync(&c);
+	CHECK(c.gen != gen);
 	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 2), 1, &mac),
 		-ENOENT);
 	CHECK_EQ(pgt_neigh_lookup_cached(&c, ip4(10, 2, 0, 3), 1, &mac),
