@@ -322,13 +322,34 @@ bool pgt_ct_nat_needs_rules(unsigned int w, const struct rte_mbuf *m,
 int pgt_ct_nat_done(unsigned int w, struct rte_mbuf *m,
 	enum pgt_nat_manip manip);
 
+/** pgt_ct_nat_apply() for a packet its connection @p c translates. */
+bool pgt_ct_nat_translate(struct rte_mbuf *m, enum pgt_nat_manip manip,
+	const struct pgt_ct_conn *c);
+
 /**
  * Translate @p m as its connection says for @p manip, including the inner
- * header of ICMP errors; fixes checksums and meta->src/dst.
+ * header of ICMP errors; fixes checksums and meta->src/dst. Inline: most
+ * packets have nothing to translate, and the test is one bit.
  * @return true if an address or port changed.
  */
-bool pgt_ct_nat_apply(unsigned int w, struct rte_mbuf *m,
-	enum pgt_nat_manip manip);
+static inline bool
+pgt_ct_nat_apply(unsigned int w, struct rte_mbuf *m, enum pgt_nat_manip manip)
+{
+	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
+	const struct pgt_ct_conn *c;
+	uint32_t bit;
+
+	if (meta->ct == PGT_PKT_CT_NONE || meta->ctinfo > PGT_CT_RELATED_REPLY)
+		return false;
+	c = &pgt_ct_conns[w][meta->ct];
+	bit = manip == PGT_NAT_MANIP_SRC ? PGT_CT_S_SRC_NAT : PGT_CT_S_DST_NAT;
+	/* A reply undoes the other direction's translation. */
+	if (pgt_ct_info_dir(meta->ctinfo) == PGT_CT_DIR_REPLY)
+		bit ^= PGT_CT_S_NAT_MASK;
+	if (likely(!(c->status & bit)))
+		return false;
+	return pgt_ct_nat_translate(m, manip, c);
+}
 
 /**
  * Insert the new connection of @p m, which must have one of its own

@@ -265,11 +265,9 @@ manip_pkt(struct rte_ipv4_hdr *ip, uint32_t len,
 	if (first && ports && proto == IPPROTO_TCP && len >= 4) {
 		op = get16(pf);
 		put16(pf, np);
-		if (len >= 18) {	/* the checksum is at 16 */
-			ck = get16(l4 + 16);
-			ck = pgt_inet_cksum_update32(ck, oa, na);
-			put16(l4 + 16, pgt_inet_cksum_update16(ck, op, np));
-		}
+		if (len >= 18)		/* the checksum is at 16 */
+			put16(l4 + 16, pgt_inet_cksum_update48(get16(l4 + 16),
+				oa, na, op, np));
 	} else if (first && ports && proto == IPPROTO_UDP && len >= 8) {
 		op = get16(pf);
 		put16(pf, np);
@@ -277,8 +275,7 @@ manip_pkt(struct rte_ipv4_hdr *ip, uint32_t len,
 		/* 0: no checksum, and it stays so; a computed 0 is sent as
 		 * all ones (RFC 768). */
 		if (ck != 0) {
-			ck = pgt_inet_cksum_update32(ck, oa, na);
-			ck = pgt_inet_cksum_update16(ck, op, np);
+			ck = pgt_inet_cksum_update48(ck, oa, na, op, np);
 			put16(l4 + 6, ck == 0 ? 0xffff : ck);
 		}
 	} else if (first && ports && proto == IPPROTO_ICMP && len >= 8 &&
@@ -332,26 +329,16 @@ icmp_error_translate(struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 }
 
 bool
-pgt_ct_nat_apply(unsigned int w, struct rte_mbuf *m, enum pgt_nat_manip manip)
+pgt_ct_nat_translate(struct rte_mbuf *m, enum pgt_nat_manip manip,
+	const struct pgt_ct_conn *c)
 {
 	struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
-	const struct pgt_ct_conn *c;
+	enum pgt_ct_dir dir = pgt_ct_info_dir(meta->ctinfo);
 	struct pgt_ct_tuple target;
 	struct rte_ipv4_hdr *ip;
-	enum pgt_ct_dir dir;
-	uint32_t bit, hlen, avail;
+	uint32_t hlen, avail;
 	bool done;
 
-	if (meta->ct == PGT_PKT_CT_NONE || meta->ctinfo > PGT_CT_RELATED_REPLY)
-		return false;
-	c = &pgt_ct_tables[w].conns[meta->ct];
-	dir = pgt_ct_info_dir(meta->ctinfo);
-	bit = manip == PGT_NAT_MANIP_SRC ? PGT_CT_S_SRC_NAT : PGT_CT_S_DST_NAT;
-	/* A reply undoes the other direction's translation. */
-	if (dir == PGT_CT_DIR_REPLY)
-		bit ^= PGT_CT_S_NAT_MASK;
-	if (likely(!(c->status & bit)))
-		return false;
 	ip = pgt_pkt_ipv4(m);
 	hlen = (ip->version_ihl & 0xf) * 4u;
 	if ((meta->ctinfo == PGT_CT_RELATED ||

@@ -84,6 +84,21 @@ int pgt_inet_parse_mac(const char *s, struct rte_ether_addr *mac);
 char *pgt_inet_format_mac(const struct rte_ether_addr *mac, char *buf,
 	size_t size);
 
+/*
+ * The one's complement sum does not care which byte of a 16-bit word is
+ * the high one (RFC 1071 2.B): the updates below add the words as they are
+ * in memory, with no byte swap, and the result is in network order too.
+ */
+
+/* ~sum folded to 16 bits. */
+static inline rte_be16_t
+pgt_inet_cksum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (rte_be16_t)~sum;
+}
+
 /**
  * Update a 16-bit one's complement checksum for a 16-bit field changing from
  * @p old to @p new (RFC 1624, eqn. 3). All values in network byte order.
@@ -91,26 +106,27 @@ char *pgt_inet_format_mac(const struct rte_ether_addr *mac, char *buf,
 static inline rte_be16_t
 pgt_inet_cksum_update16(rte_be16_t cksum, rte_be16_t old, rte_be16_t new)
 {
-	uint32_t sum;
-
-	sum = (uint16_t)~rte_be_to_cpu_16(cksum) +
-		(uint16_t)~rte_be_to_cpu_16(old) + rte_be_to_cpu_16(new);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return rte_cpu_to_be_16((uint16_t)~sum);
+	return pgt_inet_cksum_fold((uint32_t)(uint16_t)~cksum +
+		(uint16_t)~old + new);
 }
 
 /** As pgt_inet_cksum_update16() for a 32-bit field (e.g. an address). */
 static inline rte_be16_t
 pgt_inet_cksum_update32(rte_be16_t cksum, rte_be32_t old, rte_be32_t new)
 {
-	uint32_t o = rte_be_to_cpu_32(old);
-	uint32_t n = rte_be_to_cpu_32(new);
+	return pgt_inet_cksum_fold((uint32_t)(uint16_t)~cksum +
+		(~old >> 16) + (~old & 0xffff) + (new >> 16) + (new & 0xffff));
+}
 
-	cksum = pgt_inet_cksum_update16(cksum, rte_cpu_to_be_16(o >> 16),
-		rte_cpu_to_be_16(n >> 16));
-	return pgt_inet_cksum_update16(cksum, rte_cpu_to_be_16(o & 0xffff),
-		rte_cpu_to_be_16(n & 0xffff));
+/** As pgt_inet_cksum_update16() for a 32-bit and a 16-bit field at once
+ *  (an address and a port). */
+static inline rte_be16_t
+pgt_inet_cksum_update48(rte_be16_t cksum, rte_be32_t old32, rte_be32_t new32,
+	rte_be16_t old16, rte_be16_t new16)
+{
+	return pgt_inet_cksum_fold((uint32_t)(uint16_t)~cksum +
+		(~old32 >> 16) + (~old32 & 0xffff) + (new32 >> 16) +
+		(new32 & 0xffff) + (uint16_t)~old16 + new16);
 }
 
 /**

@@ -1353,14 +1353,16 @@ pgt_pipeline_resume(struct pgt_worker *w, struct rte_mbuf *m)
 /*
  * A whole tracked IPv4 packet while PREROUTING runs conntrack alone (and
  * NAT), FORWARD at most one table and POSTROUTING at most source NAT and
- * confirmation (w->ct_forward): a packet of a confirmed connection that
- * nothing translates, routed to a resolved unicast next hop with TTL to
+ * confirmation (w->ct_forward): a packet of a confirmed connection (not a
+ * virtual service's), routed to a resolved unicast next hop with TTL to
  * spare and room for it, whose FORWARD table's first rule accepts it by
  * its conntrack state (the usual ESTABLISHED accept; or FORWARD has no
- * table), has nothing left to run: it is counted as the rule would count
- * it and forwarded as forward() would, its Ethernet addresses rewritten
- * in place. The checks come first, and any packet that fails one goes on
- * by the general path from the routing decision, untouched.
+ * table), has nothing left to run but its connection's translation: it
+ * is translated at PREROUTING and POSTROUTING as the NAT steps would,
+ * counted as the rule would count it and forwarded as forward() would,
+ * its Ethernet addresses rewritten in place. The checks come before the
+ * rest, and any packet that fails one goes on by the general path from
+ * the routing decision, untouched since PREROUTING.
  */
 static void
 ct_forward(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
@@ -1385,16 +1387,20 @@ ct_forward(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
 	if (!ct_step(w, PGT_HOOK_PREROUTING, m, port, PGT_PORT_NONE))
 		return;
 	c = pgt_ct_get(w->id, meta);
-	if (!pgt_ct_nat_idle(meta, c)) {
-		if (run_hook_steps(w, PGT_HOOK_PREROUTING, m, port,
-				PGT_PORT_NONE, false,
-				w->hook_prog[1][PGT_HOOK_PREROUTING] + 1))
+	if (unlikely(c == NULL || (meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) ||
+			(c->status & PGT_CT_S_IPVS))) {
+		/* A new connection's binding, a virtual service's. */
+		if (pgt_ct_nat_idle(meta, c) || run_hook_steps(w,
+				PGT_HOOK_PREROUTING, m, port, PGT_PORT_NONE,
+				false, w->hook_prog[1][PGT_HOOK_PREROUTING] + 1))
 			prerouting_done(w, m);
 		return;
 	}
-	if (unlikely(c == NULL ||
-			(meta->ct_flags & PGT_PKT_CTF_UNCONFIRMED) ||
-			(c->status & (PGT_CT_S_NAT_MASK | PGT_CT_S_IPVS)) ||
+	/* The NAT step of a confirmed connection: its translation, if it
+	 * has one (pgt_ct_nat_apply() knows the direction). */
+	if (c->status & PGT_CT_S_NAT_MASK)
+		pgt_ct_nat_apply(w->id, m, PGT_NAT_MANIP_DST);
+	if (unlikely(
 			!((lead->state[1] >> meta->ctinfo) & 1) ||
 			lead->verdict != PGT_VERDICT_ACCEPT ||
 			meta->l2_bcast || meta->l3_off != sizeof(*eth) ||
@@ -1424,6 +1430,9 @@ ct_forward(struct pgt_worker *w, uint16_t port, struct rte_mbuf *m)
 			rte_be_to_cpu_16(ip->total_length));
 	ttl_decrement_sum(ip);
 	PGT_COUNT(w->id, port, FORWARDED, 1);
+	/* POSTROUTING: source NAT, the only step with work for it. */
+	if (c->status & PGT_CT_S_NAT_MASK)
+		pgt_ct_nat_apply(w->id, m, PGT_NAT_MANIP_SRC);
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	eth->dst_addr = mac;
 	eth->src_addr = out->mac;

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdlib.h>
+#include <string.h>
+
 #include <rte_ip.h>
+#include <rte_udp.h>
 
 #include "pgt_inet.h"
 #include "pgt_test.h"
@@ -96,6 +100,55 @@ test_cksum(void)
 	CHECK_EQ(inc, rte_ipv4_cksum(&ip));
 }
 
+/* An address and a port changed at once, in the UDP checksum of random
+ * datagrams, equals a recomputation (and the two updates one after the
+ * other), carries and all-ones words included. */
+static void
+test_cksum_update48(void)
+{
+	struct {
+		struct rte_ipv4_hdr ip;
+		struct rte_udp_hdr udp;
+		uint8_t data[16];
+	} __rte_packed d;
+	rte_be16_t want, inc, two;
+	unsigned int i, j, bad = 0;
+	rte_be32_t na;
+	rte_be16_t np;
+
+	srand(48);
+	for (i = 0; i < 20000; i++) {
+		memset(&d, 0, sizeof(d));
+		d.ip.version_ihl = RTE_IPV4_VHL_DEF;
+		d.ip.next_proto_id = IPPROTO_UDP;
+		d.ip.total_length = rte_cpu_to_be_16(sizeof(d));
+		d.ip.src_addr = (rte_be32_t)rand() ^ ((rte_be32_t)rand() << 16);
+		d.ip.dst_addr = i % 7 == 0 ? UINT32_MAX : (rte_be32_t)rand();
+		d.udp.src_port = (rte_be16_t)rand();
+		d.udp.dst_port = i % 5 == 0 ? 0xffff : (rte_be16_t)rand();
+		d.udp.dgram_len = rte_cpu_to_be_16(sizeof(d) - sizeof(d.ip));
+		for (j = 0; j < sizeof(d.data); j++)
+			d.data[j] = (uint8_t)rand();
+		d.udp.dgram_cksum = rte_ipv4_udptcp_cksum(&d.ip, &d.udp);
+		na = i % 3 == 0 ? 0 : (rte_be32_t)rand() << 1;
+		np = i % 11 == 0 ? 0xffff : (rte_be16_t)rand();
+		inc = pgt_inet_cksum_update48(d.udp.dgram_cksum,
+			d.ip.src_addr, na, d.udp.src_port, np);
+		two = pgt_inet_cksum_update16(pgt_inet_cksum_update32(
+			d.udp.dgram_cksum, d.ip.src_addr, na),
+			d.udp.src_port, np);
+		d.ip.src_addr = na;
+		d.udp.src_port = np;
+		d.udp.dgram_cksum = 0;
+		want = rte_ipv4_udptcp_cksum(&d.ip, &d.udp);
+		/* 0 and all ones are the same one's complement number. */
+		if ((inc != want && (uint16_t)(inc ^ want) != 0xffff) ||
+				inc != two)
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+}
+
 /* The header check agrees with the generic sum: for right checksums,
  * every single bit flipped, carries out of every position, options. */
 static void
@@ -147,6 +200,7 @@ main(void)
 	test_addr();
 	test_mac();
 	test_cksum();
+	test_cksum_update48();
 	test_hdr_sum();
 	test_martian();
 	return pgt_test_report("inet");
