@@ -298,7 +298,6 @@ chain_link(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 
 	t->conns[idx].hnext[d] = *head;
 	__atomic_store_n(head, CT_REF(idx, d), __ATOMIC_RELEASE);
-	t->gen++;
 }
 
 /* Owner only, for a key on its chain (a confirmed connection's; each is
@@ -313,7 +312,6 @@ chain_unlink(struct ct_table *t, uint32_t idx, enum pgt_ct_dir d, uint32_t sig)
 	while (*link != ref)
 		link = &t->conns[CT_REF_IDX(*link)].hnext[CT_REF_DIR(*link)];
 	__atomic_store_n(link, t->conns[idx].hnext[d], __ATOMIC_RELEASE);
-	t->gen++;
 }
 
 /* Any table is none of the workers. */
@@ -726,52 +724,40 @@ void
 pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 {
 	struct ct_table *t = &pgt_ct_tables[w];
-	const uint32_t *head[PGT_CT_BURST_MAX];
-	struct pgt_ct_tuple key[PGT_CT_BURST_MAX], one;
-	struct pgt_pkt_meta *meta[PGT_CT_BURST_MAX];
-	uint32_t sig[PGT_CT_BURST_MAX];
-	unsigned int i, k = 0;
-	enum pgt_ct_dir dir;
-	uint32_t idx, ref;
+	struct pgt_pkt_meta *meta;
+	uint64_t words[2];
+	uint32_t slot;
+	unsigned int i;
 
-	/* Three passes, so that the misses of the burst overlap: the chain
-	 * heads, then the first connection of each chain, then the walks. */
-	for (i = 0; i < n && k < PGT_CT_BURST_MAX; i++) {
-		if (pgt_ct_parsed_key(pkts[i], &one) < 0)
+	for (i = 0; i < n; i++) {
+		if (pgt_ct_parsed_key(pkts[i], words) < 0)
 			continue;
-		key[k] = one;
-		meta[k] = pgt_pkt_meta(pkts[i]);
-		sig[k] = tuple_sig(&one);
-		head[k] = &t->heads[sig[k] & head_mask];
-		rte_prefetch0(head[k]);
-		k++;
+		/* tuple_sig() of the words, from the registers. */
+		slot = rte_hash_crc_8byte(words[1],
+			rte_hash_crc_8byte(words[0], hash_seed)) & head_mask;
+		rte_prefetch0(&t->heads[slot]);
+		meta = pgt_pkt_meta(pkts[i]);
+		meta->ct_hint = slot;
+		meta->ct_flags |= PGT_PKT_CTF_HINT;
 	}
-	for (i = 0; i < k; i++) {
-		ref = __atomic_load_n(head[i], __ATOMIC_ACQUIRE);
-		if (ref == CT_NIL)
-			continue;
-		rte_prefetch0(&t->conns[CT_REF_IDX(ref)]);
-		rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(ref)] +
-			RTE_CACHE_LINE_SIZE);
-	}
-	for (i = 0; i < k; i++) {
-		if (!table_lookup(t, &key[i], sig[i], &idx, &dir))
-			continue;
-		meta[i]->ct_hint = CT_REF(idx, dir);
-		meta[i]->ct_flags |= PGT_PKT_CTF_HINT;
-	}
-	t->hint_gen = t->gen;
 }
 
-/* Is the connection the burst's lookup found (@p ref) still the answer
- * for @p key? Yes if the table did not change since, and the packet still
- * has the tuple it was looked up by: whatever rewrote it shows here. */
-static inline bool
-hint_valid(const struct ct_table *t, uint32_t ref,
-	const struct pgt_ct_tuple *key)
+void
+pgt_ct_lookup_ahead(unsigned int w, const struct rte_mbuf *m)
 {
-	return t->gen == t->hint_gen &&
-		tuple_eq(&t->conns[CT_REF_IDX(ref)].tuple[CT_REF_DIR(ref)], key);
+	const struct pgt_pkt_meta *meta =
+		pgt_pkt_meta((struct rte_mbuf *)(uintptr_t)m);
+	const struct ct_table *t = &pgt_ct_tables[w];
+	uint32_t ref;
+
+	if (!(meta->ct_flags & PGT_PKT_CTF_HINT))
+		return;
+	ref = __atomic_load_n(&t->heads[meta->ct_hint], __ATOMIC_ACQUIRE);
+	if (ref == CT_NIL)
+		return;
+	rte_prefetch0(&t->conns[CT_REF_IDX(ref)]);
+	rte_prefetch0((const uint8_t *)&t->conns[CT_REF_IDX(ref)] +
+		RTE_CACHE_LINE_SIZE);
 }
 
 /* A packet of @p c in direction @p dir: its conntrack state, and the
@@ -794,37 +780,50 @@ packet_seen(struct ct_table *t, struct pgt_pkt_meta *meta,
 }
 
 /*
- * The burst's answer for UDP packet @p m, when it holds (the table did not
- * change since, the connection is live and not a virtual service's, the
- * header still has the tuple, the NIC did not find the checksum bad):
- * most packets of a NAT gateway, taken without the full parse. @return
- * the connection, or NULL for the full way.
+ * UDP packet @p m's connection, found on the chain its burst's lookup
+ * chose (ct_hint: the tuple is compared, so a packet rewritten since only
+ * misses), when it is live and not a virtual service's and the NIC did
+ * not find the checksum bad: most packets of a NAT gateway, taken without
+ * the full parse. @return the connection (its reference in @p ref), or
+ * NULL for the full way.
  */
 static inline struct pgt_ct_conn *
 hinted_udp(const struct ct_table *t, const struct rte_mbuf *m,
-	const struct pgt_pkt_meta *meta, uint64_t now)
+	const struct pgt_pkt_meta *meta, uint64_t now, uint32_t *ref)
 {
-	struct pgt_ct_conn *c = &t->conns[CT_REF_IDX(meta->ct_hint)];
-	const struct pgt_ct_tuple *k = &c->tuple[CT_REF_DIR(meta->ct_hint)];
 	const struct rte_ipv4_hdr *ip;
 	const rte_be16_t *ports;
+	struct pgt_ct_conn *c;
+	const uint64_t *x;
+	uint64_t k0, k1;
+	uint32_t r;
 
-	if (t->gen != t->hint_gen || meta->proto != IPPROTO_UDP ||
-			c->expires <= now || (c->status & PGT_CT_S_IPVS) ||
+	if (meta->proto != IPPROTO_UDP ||
 			(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 			RTE_MBUF_F_RX_L4_CKSUM_BAD)
 		return NULL;
-	/* The burst's lookup saw the ports: they are in the frame. */
+	/* The tuple as the lookup made it, in registers; the burst's
+	 * lookup saw the ports: they are in the frame. */
 	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
 		meta->l3_off);
 	ports = (const rte_be16_t *)((const uint8_t *)ip + meta->l3_hlen);
-	if (k->src != rte_be_to_cpu_32(ip->src_addr) ||
-			k->dst != rte_be_to_cpu_32(ip->dst_addr) ||
-			k->sport != rte_be_to_cpu_16(ports[0]) ||
-			k->dport != rte_be_to_cpu_16(ports[1]) ||
-			k->proto != IPPROTO_UDP)
-		return NULL;
-	return c;
+	k0 = (uint64_t)rte_be_to_cpu_32(ip->src_addr) |
+		(uint64_t)rte_be_to_cpu_32(ip->dst_addr) << 32;
+	k1 = (uint64_t)rte_be_to_cpu_16(ports[0]) |
+		(uint64_t)rte_be_to_cpu_16(ports[1]) << 16 |
+		(uint64_t)IPPROTO_UDP << 32;
+	for (r = __atomic_load_n(&t->heads[meta->ct_hint], __ATOMIC_ACQUIRE);
+			r != CT_NIL; r = c->hnext[CT_REF_DIR(r)]) {
+		c = &t->conns[CT_REF_IDX(r)];
+		x = (const uint64_t *)&c->tuple[CT_REF_DIR(r)];
+		if (((x[0] ^ k0) | (x[1] ^ k1)) != 0)
+			continue;
+		if (c->expires <= now || (c->status & PGT_CT_S_IPVS))
+			return NULL;
+		*ref = r;
+		return c;
+	}
+	return NULL;
 }
 
 enum pgt_ct_verdict
@@ -837,7 +836,7 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	struct pgt_ct_conn *c;
 	enum pgt_ct_dir dir;
 	struct ct_pkt p;
-	uint32_t idx, old_status;
+	uint32_t idx, ref, old_status;
 	uint8_t old_state;
 	uint32_t sig;
 	bool hinted, kill;
@@ -849,14 +848,14 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 	if (meta->ctinfo == PGT_CT_UNTRACKED ||
 			(meta->ct_flags & PGT_PKT_CTF_ATTACHED))
 		return PGT_CT_GO;
-	if (hinted && (c = hinted_udp(t, m, meta, now)) != NULL) {
+	if (hinted && (c = hinted_udp(t, m, meta, now, &ref)) != NULL) {
 		t->stat[PGT_CT_STAT_FOUND]++;
 		old_status = c->status;
 		old_state = c->tcp.state;
 		pgt_ct_udp_packet(t, c, now);
-		packet_seen(t, meta, c, CT_REF_IDX(meta->ct_hint),
-			(enum pgt_ct_dir)CT_REF_DIR(meta->ct_hint), old_status,
-			old_state, now);
+		packet_seen(t, meta, c, CT_REF_IDX(ref),
+			(enum pgt_ct_dir)CT_REF_DIR(ref), old_status, old_state,
+			now);
 		return PGT_CT_GO;
 	}
 	meta->ct = PGT_PKT_CT_NONE;
@@ -869,12 +868,6 @@ pgt_ct_in(unsigned int w, struct rte_mbuf *m, uint8_t hook, uint64_t now)
 		return invalid(t, meta);
 	if (p.proto == IPPROTO_ICMP && pgt_ct_icmp_is_error(p.l4[0]))
 		return icmp_error(w, t, m, &p, hook, now);
-	if (hinted && hint_valid(t, meta->ct_hint, &key)) {
-		idx = CT_REF_IDX(meta->ct_hint);
-		dir = (enum pgt_ct_dir)CT_REF_DIR(meta->ct_hint);
-		if (live(t, idx, now))
-			goto found;
-	}
 lookup:
 	sig = tuple_sig(&key);
 	if (!live_lookup(t, &key, sig, &idx, &dir, now)) {
@@ -885,7 +878,6 @@ lookup:
 		}
 		return conn_new(w, t, meta, &p, &key, now);
 	}
-found:
 	t->stat[PGT_CT_STAT_FOUND]++;
 	c = &t->conns[idx];
 	old_status = c->status;

@@ -257,21 +257,25 @@ enum pgt_ct_verdict pgt_ct_in(unsigned int w, struct rte_mbuf *m,
 	uint8_t hook, uint64_t now);
 
 /**
- * Look up the connections of @p n IPv4 packets of a burst, just parsed and
- * whole (no fragment), together, so that
- * their memory accesses overlap: the chain heads of all of them first, then
- * the first connection of each chain, then the walks. Changes no
- * connection: each packet's answer is kept in its metadata (ct_hint),
- * and pgt_ct_in() takes it, one packet at a time, for as long as
- * no connection was added to or removed from the table since (an earlier
- * packet of the burst may start or end one); otherwise it looks up again.
- * Packets beyond the first PGT_CT_BURST_MAX are looked up by pgt_ct_in().
+ * Start the lookups of the connections of @p n IPv4 packets of a burst,
+ * just parsed and whole (no fragment): each packet's hash chain is chosen
+ * and its head fetched, all of them together so that the misses overlap,
+ * and the chain is kept in its metadata (ct_hint). pgt_ct_lookup_ahead()
+ * then fetches the chain's first connection a few packets before the
+ * packet's conntrack step walks it (pgt_ct_in()), comparing the tuple: a
+ * packet rewritten since only misses and is looked up again. Changes no
+ * connection.
  */
 void pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts,
 	unsigned int n);
 
-/** Packets pgt_ct_lookup_burst() looks at, at most (a burst is smaller). */
-#define PGT_CT_BURST_MAX	64
+/**
+ * Fetch the first connection of the chain pgt_ct_lookup_burst() chose for
+ * @p m (nothing if it chose none), ahead of the packet's conntrack step:
+ * by then the chain head has come, and the connection comes while the
+ * packets before it are taken.
+ */
+void pgt_ct_lookup_ahead(unsigned int w, const struct rte_mbuf *m);
 
 /** Each worker's connections, by slot (its table's array; worker context
  *  reads its own): what pgt_ct_get() indexes. */

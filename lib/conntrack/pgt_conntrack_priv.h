@@ -67,9 +67,6 @@ struct ct_table {
 	struct rte_ring *cmd;		/* struct ct_cmd: SP, SC */
 	struct rte_ring *events;	/* struct pgt_ct_event: SP, SC */
 	uint16_t nat_cursor;		/* where the last port search ended */
-	/* Chain changes, counted (wrapping): the answers of the last
-	 * pgt_ct_lookup_burst(), made at hint_gen, hold while they match. */
-	uint32_t gen, hint_gen;
 	uint64_t stat[PGT_CT_STAT_MAX];
 } __rte_cache_aligned;
 
@@ -158,24 +155,51 @@ pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
 }
 
 /*
- * The tuple @p key of @p m, whole and just parsed (pgt_pkt_parse()): its
- * addresses and protocol from the metadata, the rest from the frame.
+ * The tuple of @p m, whole and just parsed (pgt_pkt_parse()), as the two
+ * 64-bit words of struct pgt_ct_tuple: its addresses and protocol from the
+ * metadata, the rest from the frame. In registers: a tuple written field
+ * by field and read back whole would wait for the stores (no forwarding
+ * from several small stores to one wide load).
  * @return 0; -EINVAL as pgt_ct_pkt_key().
  */
 static inline int
-pgt_ct_parsed_key(struct rte_mbuf *m, struct pgt_ct_tuple *key)
+pgt_ct_parsed_key(struct rte_mbuf *m, uint64_t key[2])
 {
 	const struct pgt_pkt_meta *meta = pgt_pkt_meta(m);
 	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *,
 		meta->l3_off);
+	const uint8_t *l4 = ip + meta->l3_hlen;
 	uint32_t avail = RTE_MIN(rte_pktmbuf_data_len(m) -
 		(uint32_t)meta->l3_off, (uint32_t)rte_be_to_cpu_16(
 			((const struct rte_ipv4_hdr *)ip)->total_length));
+	uint32_t len = avail > meta->l3_hlen ? avail - meta->l3_hlen : 0;
+	uint64_t sport = 0, dport = 0;
 
-	*key = (struct pgt_ct_tuple){ .src = meta->src, .dst = meta->dst,
-		.proto = meta->proto };
-	return pgt_ct_key_l4(key, ip + meta->l3_hlen,
-		avail > meta->l3_hlen ? avail - meta->l3_hlen : 0);
+	/* The layout struct pgt_ct_tuple has on a little-endian CPU. */
+	RTE_BUILD_BUG_ON(RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN);
+	switch (meta->proto) {
+	case IPPROTO_UDP:
+	case IPPROTO_TCP:
+	case 132:	/* SCTP */
+	case 33:	/* DCCP */
+		if (len < 4)
+			return -EINVAL;
+		sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
+		dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
+		break;
+	case IPPROTO_ICMP:
+		if (len < sizeof(struct rte_icmp_hdr))
+			return -EINVAL;
+		sport = rte_be_to_cpu_16(
+			((const struct rte_icmp_hdr *)l4)->icmp_ident);
+		dport = (uint64_t)(l4[0] << 8 | l4[1]);
+		break;
+	default:
+		break;
+	}
+	key[0] = (uint64_t)meta->src | (uint64_t)meta->dst << 32;
+	key[1] = sport | dport << 16 | (uint64_t)meta->proto << 32;
+	return 0;
 }
 
 /* pgt_conntrack_proto.c */

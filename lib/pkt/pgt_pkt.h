@@ -52,8 +52,9 @@ struct pgt_pkt_meta {
 	uint8_t ctinfo;		/**< enum pgt_ct_info (pgt_conntrack.h). */
 	uint8_t ct_flags;	/**< PGT_PKT_CTF_* */
 	uint8_t ct_hook;	/**< Hook to resume at after a handoff. */
-	/** With PGT_PKT_CTF_HINT: the connection reference (slot and
-	 *  direction) pgt_ct_lookup_burst() found. */
+	/** With PGT_PKT_CTF_HINT: the first connection reference (slot
+	 *  and direction) of the hash chain pgt_ct_lookup_burst() found
+	 *  for the packet. */
 	uint32_t ct_hint;
 	/** TRACE: the packet's trace id (pgt_ruleset.h), 0 if untraced. */
 	uint32_t trace;
