@@ -92,32 +92,36 @@ enum ct_l4_verdict {
 };
 
 /*
- * The transport part of @p key, whose protocol is set, from the @p len
- * bytes at @p l4: the ports, or an ICMP query's identifier, type and code.
+ * The transport part of a tuple of protocol @p proto from the @p len bytes
+ * at @p l4, in @p ports: the source port (or an ICMP query's identifier)
+ * in bits 0-15, the destination port (the ICMP type and code) in 16-31.
  * @return 0; -EINVAL when the header is too short for them.
  */
 static inline int
-pgt_ct_key_l4(struct pgt_ct_tuple *key, const uint8_t *l4, uint32_t len)
+pgt_ct_key_ports(uint8_t proto, const uint8_t *l4, uint32_t len,
+	uint32_t *ports)
 {
-	switch (key->proto) {
-	case IPPROTO_TCP:
+	switch (proto) {
 	case IPPROTO_UDP:
+	case IPPROTO_TCP:
 	case 132:	/* SCTP */
 	case 33:	/* DCCP */
 		/* Ports are the first 4 bytes of all four. */
 		if (len < 4)
 			return -EINVAL;
-		key->sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
-		key->dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
+		*ports = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]) |
+			(uint32_t)rte_be_to_cpu_16(((const rte_be16_t *)l4)[1])
+			<< 16;
 		return 0;
 	case IPPROTO_ICMP:
 		if (len < sizeof(struct rte_icmp_hdr))
 			return -EINVAL;
-		key->sport = rte_be_to_cpu_16(
-			((const struct rte_icmp_hdr *)l4)->icmp_ident);
-		key->dport = (uint16_t)(l4[0] << 8 | l4[1]);
+		*ports = rte_be_to_cpu_16(
+			((const struct rte_icmp_hdr *)l4)->icmp_ident) |
+			(uint32_t)(l4[0] << 8 | l4[1]) << 16;
 		return 0;
 	default:
+		*ports = 0;
 		return 0;
 	}
 }
@@ -137,6 +141,7 @@ pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
 	uint32_t total = rte_be_to_cpu_16(ip->total_length);
 	uint32_t avail = RTE_MIN(rte_pktmbuf_data_len(m) -
 		(uint32_t)pgt_pkt_meta(m)->l3_off, total);
+	uint32_t ports;
 
 	p->ip = ip;
 	p->proto = ip->next_proto_id;
@@ -149,9 +154,13 @@ pgt_ct_pkt_key(struct rte_mbuf *m, struct ct_pkt *p, struct pgt_ct_tuple *key)
 		.proto = p->proto,
 	};
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
-			RTE_IPV4_HDR_OFFSET_MASK))
+			RTE_IPV4_HDR_OFFSET_MASK) ||
+			pgt_ct_key_ports(p->proto, (const uint8_t *)ip + hlen,
+				p->l4_len, &ports) < 0)
 		return -EINVAL;
-	return pgt_ct_key_l4(key, (const uint8_t *)ip + hlen, p->l4_len);
+	key->sport = (uint16_t)ports;
+	key->dport = (uint16_t)(ports >> 16);
+	return 0;
 }
 
 /*
@@ -173,32 +182,14 @@ pgt_ct_parsed_key(struct rte_mbuf *m, uint64_t key[2])
 		(uint32_t)meta->l3_off, (uint32_t)rte_be_to_cpu_16(
 			((const struct rte_ipv4_hdr *)ip)->total_length));
 	uint32_t len = avail > meta->l3_hlen ? avail - meta->l3_hlen : 0;
-	uint64_t sport = 0, dport = 0;
+	uint32_t ports;
 
 	/* The layout struct pgt_ct_tuple has on a little-endian CPU. */
 	RTE_BUILD_BUG_ON(RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN);
-	switch (meta->proto) {
-	case IPPROTO_UDP:
-	case IPPROTO_TCP:
-	case 132:	/* SCTP */
-	case 33:	/* DCCP */
-		if (len < 4)
-			return -EINVAL;
-		sport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[0]);
-		dport = rte_be_to_cpu_16(((const rte_be16_t *)l4)[1]);
-		break;
-	case IPPROTO_ICMP:
-		if (len < sizeof(struct rte_icmp_hdr))
-			return -EINVAL;
-		sport = rte_be_to_cpu_16(
-			((const struct rte_icmp_hdr *)l4)->icmp_ident);
-		dport = (uint64_t)(l4[0] << 8 | l4[1]);
-		break;
-	default:
-		break;
-	}
+	if (pgt_ct_key_ports(meta->proto, l4, len, &ports) < 0)
+		return -EINVAL;
 	key[0] = (uint64_t)meta->src | (uint64_t)meta->dst << 32;
-	key[1] = sport | dport << 16 | (uint64_t)meta->proto << 32;
+	key[1] = ports | (uint64_t)meta->proto << 32;
 	return 0;
 }
 
