@@ -131,6 +131,12 @@ def reload(d, path=None, dry_run=None):
     return d.call("config_reload", params)
 
 
+def saved_rules(d, table):
+    """iptables-save of table with counters, without its dated comments."""
+    text = d.call("iptables_save", {"table": table, "counters": True})["text"]
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
 def fresh_state(daemons, path):
     d = daemons(PORTS, config=path).start()
     try:
@@ -233,12 +239,11 @@ def test_reload_keeps_counters_and_connections(daemons, tmp_path):
         "-A FORWARD -p tcp -m tcp --dport 25",
         "[5:500] -A FORWARD -p tcp -m tcp --dport 25").split("*nat")[0],
         "counters": True})
-    before = d.call("iptables_save", {"table": "mangle", "counters": True})
-    assert "[5:500]" in before["text"]
+    before = saved_rules(d, "mangle")
+    assert any(line.startswith("[5:500] -A FORWARD") for line in before)
     b = write_config(tmp_path / "b.json", CONFIG_B)
     reload(d, b)
-    after = d.call("iptables_save", {"table": "mangle", "counters": True})
-    assert after == before
+    assert saved_rules(d, "mangle") == before
 
 
 def test_failed_reload_changes_nothing(daemons, tmp_path):
