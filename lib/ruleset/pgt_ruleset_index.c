@@ -19,6 +19,10 @@
  * first-match semantics, jumps, returns and non-terminating targets are
  * exactly those of the linear walk. Buckets are kept in one open-addressing
  * table keyed by class and bucket numbers; the lists share one array.
+ * Beside it, a bit per port bucket and per /16 of each class says which
+ * may have a list, and a packet probes the table only for those: a miss
+ * is an open-addressing table's longest probe (about 16 slots at 10,000
+ * rules, most of a lookup's cost before the bits).
  *
  * A change of a few rules does not build the index again: the new one is
  * the old one with the rules after the change renumbered and the new
@@ -57,6 +61,9 @@ struct rs_slot {
 	uint32_t off, len;
 };
 
+#define PORT_BUCKETS	(65536 >> PORT_SHIFT)
+#define ADDR_BUCKETS	65536
+
 struct pgt_rs_index {
 	uint32_t mask;			/* slots - 1 */
 	uint32_t nb_keys;		/* slots in use */
@@ -64,7 +71,26 @@ struct pgt_rs_index {
 	uint32_t wide_off, wide_len;	/* class CL_NONE */
 	const struct rs_slot *slots;
 	const uint32_t *pool;
+	/* A bit per port bucket and per /16 that has a list: of class
+	 * CL_BOTH (by each of its halves), CL_PORT, CL_ADDR. A lookup probes
+	 * the table only for keys whose bits are set: most packets have no
+	 * list in some class, and a miss in an open-addressing table is its
+	 * longest probe. */
+	uint64_t both_pb[PORT_BUCKETS / 64], both_d16[ADDR_BUCKETS / 64];
+	uint64_t port_pb[PORT_BUCKETS / 64], addr_d16[ADDR_BUCKETS / 64];
 };
+
+static inline void
+bit_set(uint64_t *map, uint32_t i)
+{
+	map[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static inline bool
+bit_test(const uint64_t *map, uint32_t i)
+{
+	return (map[i / 64] >> (i % 64)) & 1;
+}
 
 static inline uint32_t
 slot_key(unsigned int cls, uint32_t pb, uint32_t d16)
@@ -285,6 +311,18 @@ index_put(struct pgt_rs_index *ix, uint32_t key, uint32_t off, uint32_t len)
 		h = (h + 1) & ix->mask;
 	slots[h] = (struct rs_slot){ .key = key, .off = off, .len = len };
 	ix->nb_keys++;
+	switch (key >> 28 & 3) {
+	case CL_BOTH:
+		bit_set(ix->both_pb, key >> 16 & (PORT_BUCKETS - 1));
+		bit_set(ix->both_d16, key & (ADDR_BUCKETS - 1));
+		break;
+	case CL_PORT:
+		bit_set(ix->port_pb, key >> 16 & (PORT_BUCKETS - 1));
+		break;
+	case CL_ADDR:
+		bit_set(ix->addr_d16, key & (ADDR_BUCKETS - 1));
+		break;
+	}
 }
 
 static int
@@ -493,13 +531,15 @@ pgt_rs_index_lookup(const struct pgt_rs_index *ix, uint16_t dport,
 	uint32_t pb = dport >> PORT_SHIFT, d16 = dst >> 16;
 	const uint32_t keys[3] = { slot_key(CL_BOTH, pb, d16),
 		slot_key(CL_PORT, pb, 0), slot_key(CL_ADDR, 0, d16) };
+	const bool maybe[3] = {
+		bit_test(ix->both_pb, pb) && bit_test(ix->both_d16, d16),
+		bit_test(ix->port_pb, pb), bit_test(ix->addr_d16, d16) };
 	const struct rs_slot *s;
 	unsigned int i;
 
 	cur->n = 0;
 	for (i = 0; i < 3; i++) {
-		s = slot_find(ix, keys[i]);
-		if (s == NULL)
+		if (!maybe[i] || (s = slot_find(ix, keys[i])) == NULL)
 			continue;
 		cur->at[cur->n] = ix->pool + s->off;
 		cur->end[cur->n++] = ix->pool + s->off + s->len;
