@@ -52,9 +52,8 @@ struct pgt_pkt_meta {
 	uint8_t ctinfo;		/**< enum pgt_ct_info (pgt_conntrack.h). */
 	uint8_t ct_flags;	/**< PGT_PKT_CTF_* */
 	uint8_t ct_hook;	/**< Hook to resume at after a handoff. */
-	/** With PGT_PKT_CTF_HINT: the first connection reference (slot
-	 *  and direction) of the hash chain pgt_ct_lookup_burst() found
-	 *  for the packet. */
+	/** With PGT_PKT_CTF_HINT: the hash chain (its head's index)
+	 *  pgt_ct_lookup_burst() chose for the packet's tuple. */
 	uint32_t ct_hint;
 	/** TRACE: the packet's trace id (pgt_ruleset.h), 0 if untraced. */
 	uint32_t trace;
