@@ -437,6 +437,10 @@ struct pgt_ct_ipvs_ops {
 		enum pgt_ct_dir dir, uint8_t tcp_flags, uint32_t bytes);
 	/** @p c is being freed (expired, deleted, or never confirmed). */
 	void (*gone)(unsigned int w, struct pgt_ct_conn *c);
+	/** Is a client's SYN (no ACK, no RST) on TCP connection @p c a new
+	 *  connection, to be scheduled again (Linux's conn_reuse_mode)?
+	 *  Conntrack then removes @p c and takes the SYN as a first packet. */
+	bool (*syn_reopens)(const struct pgt_ct_conn *c);
 };
 
 /** Install @p ops (constructor or management thread, before traffic). */

@@ -683,16 +683,16 @@ pgt_ct_l4_packet(struct ct_table *t, struct pgt_ct_conn *c,
 
 	*kill = false;
 	if (c->status & PGT_CT_S_IPVS) {
-		/* A new SYN on a closed connection is a new connection, to
-		 * be scheduled again (Linux's conn_reuse_mode): its server
-		 * may be quiescent or gone, its rules changed. */
+		/* A new SYN on a finished connection is a new connection,
+		 * to be scheduled again: its server may be quiescent or
+		 * gone, its rules changed. Which states are finished is the
+		 * virtual service's to say. */
 		if (dir == PGT_CT_DIR_ORIGINAL && p->proto == IPPROTO_TCP &&
 				p->l4 != NULL && p->l4_len >= 14 &&
 				(p->l4[13] & (RTE_TCP_SYN_FLAG |
 				RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
 				RTE_TCP_SYN_FLAG &&
-				(c->tcp.state == PGT_TCP_TIME_WAIT ||
-				c->tcp.state == PGT_TCP_CLOSE))
+				pgt_ct_ipvs_ops->syn_reopens(c))
 			return CT_L4_REOPEN;
 		/* Its state is the virtual service's (it may see one half). */
 		pgt_ct_expire_at(t, c, now + (uint64_t)pgt_ct_ipvs_ops->packet(

@@ -917,9 +917,35 @@ ipvs_ct_gone(unsigned int w, struct pgt_ct_conn *c)
 		tmpl_put(c->ipvs_tmpl - 1, now_sec(rte_get_tsc_cycles()));
 }
 
+/*
+ * conntrack: a client's SYN on @p c. Closed (TIME_WAIT, CLOSE) is over, as
+ * Linux's conn_reuse_mode 1 says. So is FIN_WAIT when the replies bypass
+ * us (direct routing, tunnel; Linux's conn_reuse_mode bit 2, off by
+ * default there): the input-only table leaves such a connection in
+ * FIN_WAIT once the client has sent its FIN and last ACK, for tcpfin's
+ * 120 s, and a client that opens the same port in that time would
+ * otherwise be sent to the old server, which may have left the service
+ * or lost the VIP, for as long.
+ */
+static bool
+ipvs_ct_syn_reopens(const struct pgt_ct_conn *c)
+{
+	switch (c->tcp.state) {
+	case PGT_TCP_TIME_WAIT:
+	case PGT_TCP_CLOSE:
+		return true;
+	case PGT_TCP_FIN_WAIT:
+		return c->ipvs_method == PGT_IPVS_ROUTE ||
+			c->ipvs_method == PGT_IPVS_TUNNEL;
+	default:
+		return false;
+	}
+}
+
 static const struct pgt_ct_ipvs_ops ct_ops = {
 	.packet = ipvs_ct_packet,
 	.gone = ipvs_ct_gone,
+	.syn_reopens = ipvs_ct_syn_reopens,
 };
 
 /* Scheduling */

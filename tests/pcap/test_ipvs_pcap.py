@@ -3,6 +3,7 @@
 client's SYN to the VIP becomes on the real servers' link (NAT, direct
 routing, IPIP tunnel, full-NAT), and the refusal when no server is usable.
 """
+import pytest
 from scapy.all import ICMP, IP, TCP, Ether, IPerror, TCPerror, rdpcap
 
 from conftest import (PCAP_CLIENT as CLIENT, PCAP_CLIENT_MAC as CLIENT_MAC,
@@ -107,3 +108,51 @@ def test_non_syn_is_not_scheduled(tmp_path):
     # Only the SYN reached the server; the stray ACK went to the host
     # (none here), as Linux's IPVS leaves it to the local stack.
     assert [p[TCP].sport for p in out] == [40002]
+
+
+SERVER2, SERVER2_MAC = "10.2.0.3", "02:00:00:00:02:03"
+
+
+def two_servers(method):
+    return ("-A -t %s:80 -s rr\n"
+            "-a -t %s:80 -r %s:80 %s -w 1\n"
+            "-a -t %s:80 -r %s:80 %s -w 1\n" % (VIP, VIP, SERVER, method,
+                                                VIP, SERVER2, method))
+
+
+@pytest.mark.parametrize("method", ["-g", "-i"])
+@pytest.mark.parametrize("finished", [True, False])
+def test_syn_after_the_clients_close_is_scheduled_again(tmp_path, method,
+                                                        finished):
+    """Direct routing and tunnels see only the client's half: its FIN and
+    last ACK leave the connection in FIN_WAIT (IPVS's input-only table) for
+    tcpfin's 120 s. A SYN from the same port then is a new connection,
+    scheduled again (rr: the other server), not sent to a server that may
+    have left; a SYN on an open connection stays with its server."""
+    def seg(flags, seq):
+        p = syn()
+        p[TCP].flags, p[TCP].seq, p[TCP].ack = flags, seq, 1
+        return p
+    close = [seg("FA", 1001), seg("A", 1002)] if finished else []
+    pkts = [syn(), seg("A", 1001)] + close + [syn()]
+    config = pcap_router_config() + [
+        {"method": "ip_neigh_add", "params": {"address": SERVER2,
+                                              "port": "port1",
+                                              "mac": SERVER2_MAC}},
+        {"method": "ipvsadm_restore",
+         "params": {"command": two_servers(method)}}]
+    d, _, out1 = pcap_daemon(tmp_path, pkts, config)
+    try:
+        d.wait_for(lambda: d.stats("port1")["tx_packets"] >= len(pkts),
+                   what="output written")
+        listing = d.ctl("ipvsadm", "-L", "-n", "-c").stdout
+    finally:
+        d.stop()
+    to = [p[Ether].dst for p in rdpcap(out1) if IP in p]
+    assert len(to) == len(pkts)
+    assert len(set(to[:-1])) == 1
+    if finished:
+        assert to[-1] != to[0], listing
+        assert "SYN_RECV" in listing and "FIN_WAIT" not in listing, listing
+    else:
+        assert to[-1] == to[0], listing
