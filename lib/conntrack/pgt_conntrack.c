@@ -248,18 +248,32 @@ pgt_ct_stat(unsigned int w, enum pgt_ct_stat s)
  * seed is random so that no one can send a flood of tuples that share a
  * chain. */
 
+/* A tuple is hashed and compared as its two 64-bit words (the layout
+ * pgt_ct_parsed_key() makes in registers). */
+static inline uint32_t
+words_sig(const uint64_t w[2])
+{
+	return rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], hash_seed));
+}
+
+static inline bool
+tuple_is(const struct pgt_ct_tuple *a, const uint64_t w[2])
+{
+	const uint64_t *x = (const uint64_t *)a;
+
+	return ((x[0] ^ w[0]) | (x[1] ^ w[1])) == 0;
+}
+
 static inline uint32_t
 tuple_sig(const struct pgt_ct_tuple *k)
 {
-	return rte_hash_crc(k, sizeof(*k), hash_seed);
+	return words_sig((const uint64_t *)k);
 }
 
 static inline bool
 tuple_eq(const struct pgt_ct_tuple *a, const struct pgt_ct_tuple *b)
 {
-	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
-
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+	return tuple_is(a, (const uint64_t *)b);
 }
 
 /* References on chains: a connection's index and which of its tuples. */
@@ -732,9 +746,7 @@ pgt_ct_lookup_burst(unsigned int w, struct rte_mbuf **pkts, unsigned int n)
 	for (i = 0; i < n; i++) {
 		if (pgt_ct_parsed_key(pkts[i], words) < 0)
 			continue;
-		/* tuple_sig() of the words, from the registers. */
-		slot = rte_hash_crc_8byte(words[1],
-			rte_hash_crc_8byte(words[0], hash_seed)) & head_mask;
+		slot = words_sig(words) & head_mask;
 		rte_prefetch0(&t->heads[slot]);
 		meta = pgt_pkt_meta(pkts[i]);
 		meta->ct_hint = slot;
@@ -788,35 +800,23 @@ packet_seen(struct ct_table *t, struct pgt_pkt_meta *meta,
  * NULL for the full way.
  */
 static inline struct pgt_ct_conn *
-hinted_udp(const struct ct_table *t, const struct rte_mbuf *m,
+hinted_udp(const struct ct_table *t, struct rte_mbuf *m,
 	const struct pgt_pkt_meta *meta, uint64_t now, uint32_t *ref)
 {
-	const struct rte_ipv4_hdr *ip;
-	const rte_be16_t *ports;
 	struct pgt_ct_conn *c;
-	const uint64_t *x;
-	uint64_t k0, k1;
+	uint64_t key[2];
 	uint32_t r;
 
+	/* The tuple as the burst's lookup made it, in registers. */
 	if (meta->proto != IPPROTO_UDP ||
 			(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-			RTE_MBUF_F_RX_L4_CKSUM_BAD)
+			RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+			pgt_ct_parsed_key(m, key) < 0)
 		return NULL;
-	/* The tuple as the lookup made it, in registers; the burst's
-	 * lookup saw the ports: they are in the frame. */
-	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
-		meta->l3_off);
-	ports = (const rte_be16_t *)((const uint8_t *)ip + meta->l3_hlen);
-	k0 = (uint64_t)rte_be_to_cpu_32(ip->src_addr) |
-		(uint64_t)rte_be_to_cpu_32(ip->dst_addr) << 32;
-	k1 = (uint64_t)rte_be_to_cpu_16(ports[0]) |
-		(uint64_t)rte_be_to_cpu_16(ports[1]) << 16 |
-		(uint64_t)IPPROTO_UDP << 32;
 	for (r = __atomic_load_n(&t->heads[meta->ct_hint], __ATOMIC_ACQUIRE);
 			r != CT_NIL; r = c->hnext[CT_REF_DIR(r)]) {
 		c = &t->conns[CT_REF_IDX(r)];
-		x = (const uint64_t *)&c->tuple[CT_REF_DIR(r)];
-		if (((x[0] ^ k0) | (x[1] ^ k1)) != 0)
+		if (!tuple_is(&c->tuple[CT_REF_DIR(r)], key))
 			continue;
 		if (c->expires <= now || (c->status & PGT_CT_S_IPVS))
 			return NULL;

@@ -99,6 +99,25 @@ slot_key(unsigned int cls, uint32_t pb, uint32_t d16)
 	return 1u << 31 | (uint32_t)cls << 28 | pb << 16 | d16;
 }
 
+/* slot_key()'s parts */
+static inline unsigned int
+key_class(uint32_t key)
+{
+	return key >> 28 & 3;
+}
+
+static inline uint32_t
+key_pb(uint32_t key)
+{
+	return key >> 16 & (PORT_BUCKETS - 1);
+}
+
+static inline uint32_t
+key_d16(uint32_t key)
+{
+	return key & (ADDR_BUCKETS - 1);
+}
+
 /* Keys differ in their middle bits: mix all bits into the low ones
  * (MurmurHash3's finalizer) or probing would run in long clusters. */
 static inline uint32_t
@@ -311,16 +330,16 @@ index_put(struct pgt_rs_index *ix, uint32_t key, uint32_t off, uint32_t len)
 		h = (h + 1) & ix->mask;
 	slots[h] = (struct rs_slot){ .key = key, .off = off, .len = len };
 	ix->nb_keys++;
-	switch (key >> 28 & 3) {
+	switch (key_class(key)) {
 	case CL_BOTH:
-		bit_set(ix->both_pb, key >> 16 & (PORT_BUCKETS - 1));
-		bit_set(ix->both_d16, key & (ADDR_BUCKETS - 1));
+		bit_set(ix->both_pb, key_pb(key));
+		bit_set(ix->both_d16, key_d16(key));
 		break;
 	case CL_PORT:
-		bit_set(ix->port_pb, key >> 16 & (PORT_BUCKETS - 1));
+		bit_set(ix->port_pb, key_pb(key));
 		break;
 	case CL_ADDR:
-		bit_set(ix->addr_d16, key & (ADDR_BUCKETS - 1));
+		bit_set(ix->addr_d16, key_d16(key));
 		break;
 	}
 }
